@@ -1,0 +1,236 @@
+"""Compile a JSON job document once into literal byte chunks and placeholder slots.
+
+The compiled :class:`Template` is immutable. :meth:`Template.render` interleaves the chunks with
+one pre-encoded value per slot and joins them, so rendering costs one ``bytes.join``: no parsing,
+no walking, no escaping. Values of slots inside a JSON string are JSON-escaped string content
+(without quotes); the value of an all-attributes slot is a whole JSON value that replaces the
+quoted string, quotes included.
+
+Compiling never walks the parsed document: the text is validated with orjson, then only the
+string tokens that contain ``${`` are located (in valid JSON the last unescaped quote before a
+``${`` opens its string) and split by :func:`.placeholders.scan`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Final
+
+import orjson
+
+from simulator.core.errors import DocumentError
+from simulator.core.substitution.placeholders import (
+    MSG_ALL_ATTRIBUTES,
+    MSG_NULL,
+    MSG_PAIR,
+    AllAttributes,
+    ArtifactUrl,
+    Attribute,
+    PackageRef,
+    Placeholder,
+    S3Url,
+    UploadUrl,
+    scan,
+)
+
+__all__ = ["Template", "cached_compile", "clear_memo", "compile_document"]
+
+MSG_INVALID_JSON: Final = "The job document is not valid JSON."
+_KEY_FOLLOWS: Final = re.compile(rb"[ \t\r\n]*:")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Template:
+    """A compiled document: ``chunks[0] slot[0] chunks[1] ... slot[n-1] chunks[n]``."""
+
+    chunks: tuple[bytes, ...]
+    slots: tuple[Placeholder, ...]
+    _skeleton: list[bytes] = field(repr=False)
+
+    def render(self, values: Sequence[bytes], /) -> bytes:
+        """Join the chunks with ``values`` (one encoded value per slot, in slot order)."""
+        parts = self._skeleton.copy()
+        parts[1::2] = values
+        return b"".join(parts)
+
+    def references(self) -> frozenset[PackageRef]:
+        """Every package/version pair the document names, nested placeholders included."""
+        refs: set[PackageRef] = set()
+        for slot in self.slots:
+            ref = _ref_of(slot)
+            if ref is not None:
+                refs.add(ref)
+        return frozenset(refs)
+
+    @property
+    def is_static(self) -> bool:
+        return not self.slots
+
+    @classmethod
+    def build(cls, chunks: Sequence[bytes], slots: Sequence[Placeholder]) -> Template:
+        """A template from ``len(slots) + 1`` literal chunks and the slots between them."""
+        if len(chunks) != len(slots) + 1:
+            raise ValueError("a template needs exactly one more chunk than slots")
+        skeleton = [b""] * (2 * len(chunks) - 1)
+        skeleton[0::2] = chunks
+        return cls(tuple(chunks), tuple(slots), skeleton)
+
+
+def _ref_of(slot: Placeholder) -> PackageRef | None:
+    if isinstance(slot, S3Url | UploadUrl):
+        return slot.url.ref if isinstance(slot.url, Attribute) else None
+    ref = getattr(slot, "ref", None)
+    return ref if isinstance(ref, PackageRef) else None
+
+
+def _escaped(raw: bytes, quote: int) -> bool:
+    """True when the quote at ``raw[quote]`` is preceded by an odd number of backslashes."""
+    n = 0
+    i = quote - 1
+    while i >= 0 and raw[i] == 0x5C:
+        n += 1
+        i -= 1
+    return n % 2 == 1
+
+
+def _string_bounds(raw: bytes, inside: int, floor: int) -> tuple[int, int]:
+    """Opening and closing quote of the JSON string that contains ``raw[inside]``."""
+    start = raw.rfind(b'"', floor, inside)
+    while _escaped(raw, start):
+        start = raw.rfind(b'"', floor, start)
+    end = raw.find(b'"', inside)
+    while _escaped(raw, end):
+        end = raw.find(b'"', end + 1)
+    return start, end
+
+
+def compile_document(document: bytes | str, /) -> Template:
+    """Compile a job document (uncached; see :data:`cached_compile`).
+
+    Raises:
+        DocumentError: the document is not valid JSON, or a placeholder is malformed.
+    """
+    try:
+        raw = document.encode() if isinstance(document, str) else bytes(document)
+        orjson.loads(raw)
+    except (orjson.JSONDecodeError, UnicodeError):
+        raise DocumentError(MSG_INVALID_JSON) from None
+    pieces = _SPLIT.split(raw)
+    keys = pieces[1::2]
+    if b"${" in keys:  # some `${` is not a plain package placeholder
+        return _compile_general(raw)
+    return _compile_simple(pieces, keys)
+
+
+#: Splits a document at every ``${``: a plain package placeholder is captured whole, any other
+#: ``${`` is captured as just ``${`` (which sends the document down the general path). A plain
+#: placeholder holds no quote or backslash, so in valid JSON it lies inside one string token and
+#: the split needs no knowledge of where strings start and end.
+_SPLIT: Final = re.compile(rb"(\$\{(?:aws:iot:package:[-\w.:$]*\})?)")
+_SIMPLE: Final = re.compile(
+    rb"\$\{aws:iot:package:([A-Za-z0-9._-]{0,128}):version:(\$default|\$null|[A-Za-z0-9._-]{0,64})"
+    rb":(attributes(?::[A-Za-z0-9:_-]+)?|artifact-location:s3-presigned-url|artifact:s3-presigned-url)\}"
+)
+
+#: Placeholder objects by their bytes: fleets reuse a handful of placeholders across many
+#: documents, so most compiles find theirs here. Bounded; cleared whole when full.
+_MEMO: Final[dict[bytes, Placeholder]] = {}
+_MEMO_SIZE: Final = 4096
+
+
+def clear_memo() -> None:
+    """Forget memoised placeholders (benchmarks call this to time a cold compile)."""
+    _MEMO.clear()
+
+
+def _compile_simple(pieces: list[bytes], keys: list[bytes]) -> Template:
+    """``pieces`` alternate literal bytes and plain package placeholders (``keys``)."""
+    memo = _MEMO
+    if len(memo) > _MEMO_SIZE:
+        memo.clear()
+    for key in set(keys).difference(memo):
+        memo[key] = _parse_simple(key)
+    slots: list[Placeholder] = list(map(memo.__getitem__, keys))
+    chunks = pieces[0::2]
+    if any(key.endswith(b":attributes}") for key in keys):
+        for index, slot in enumerate(slots):
+            if isinstance(slot, AllAttributes):
+                _take_quotes(chunks, index)
+    return Template.build(chunks, slots)
+
+
+def _take_quotes(chunks: list[bytes], index: int) -> None:
+    """Move the quotes around all-attributes slot ``index`` into the slot, or refuse it."""
+    before, after = chunks[index], chunks[index + 1]
+    whole = before.endswith(b'"') and not _escaped(before, len(before) - 1)
+    if not whole or not after.startswith(b'"') or _KEY_FOLLOWS.match(after, 1):
+        raise DocumentError(MSG_ALL_ATTRIBUTES)
+    chunks[index] = before[:-1]
+    chunks[index + 1] = after[1:]
+
+
+def _parse_simple(text: bytes) -> Placeholder:
+    """The placeholder of one plain package placeholder's bytes."""
+    match = _SIMPLE.fullmatch(text)
+    if match is None:  # the split pattern is loose; the full parser explains what is wrong
+        return scan(text.decode())[1]  # type: ignore[return-value]
+    package, version, tail = match.groups()
+    if bool(package) != bool(version):
+        raise DocumentError(MSG_PAIR)
+    if version == b"$null":
+        raise DocumentError(MSG_NULL)
+    ref = PackageRef(package.decode(), version.decode())
+    if tail == b"attributes":
+        return AllAttributes(ref)
+    if tail.startswith(b"attributes:"):
+        return Attribute(ref, tail[11:].decode())
+    return ArtifactUrl(ref, "artifact" if tail.startswith(b"artifact:") else "artifact-location")
+
+
+def _compile_general(raw: bytes) -> Template:
+    """Any document: locate each string that holds ``${`` and split it with :func:`scan`."""
+    chunks: list[bytes] = []
+    slots: list[Placeholder] = []
+    pending: list[bytes] = []  # literal bytes accumulated since the last slot
+    pos = 0
+    hit = raw.find(b"${")
+    while hit >= 0:
+        start, end = _string_bounds(raw, hit, pos)
+        token = raw[start : end + 1]
+        escapes = b"\\" in token
+        text: str = orjson.loads(token) if escapes else token[1:-1].decode()
+        pieces = scan(text)
+        if len(pieces) > 1:
+            is_key = _KEY_FOLLOWS.match(raw, end + 1) is not None
+            pending.append(raw[pos:start])
+            if any(isinstance(p, AllAttributes) for p in pieces):
+                if is_key or len(pieces) != 3 or pieces[0] or pieces[2]:
+                    raise DocumentError(MSG_ALL_ATTRIBUTES)
+                chunks.append(b"".join(pending))
+                slots.append(pieces[1])  # type: ignore[arg-type]
+                pending = []
+            else:
+                pending.append(b'"')
+                for index, piece in enumerate(pieces):
+                    if index % 2 == 0:
+                        assert isinstance(piece, str)
+                        pending.append(orjson.dumps(piece)[1:-1] if escapes else piece.encode())
+                    else:
+                        assert not isinstance(piece, str)
+                        chunks.append(b"".join(pending))
+                        slots.append(piece)
+                        pending = []
+                pending.append(b'"')
+            pos = end + 1
+        hit = raw.find(b"${", end + 1)
+    pending.append(raw[pos:])
+    chunks.append(b"".join(pending))
+    return Template.build(chunks, slots)
+
+
+#: :func:`compile_document` behind an LRU cache keyed by the document text. Templates are
+#: immutable, so a document shared by many jobs is compiled once.
+cached_compile: Final = lru_cache(maxsize=512)(compile_document)
