@@ -30,8 +30,9 @@ NULL_VERSION: Final = "$null"
 PACKAGE_NAME_RE: Final = re.compile(r"[a-zA-Z0-9\-_.]{1,128}")
 VERSION_NAME_RE: Final = re.compile(r"[a-zA-Z0-9\-_.]{1,64}")
 
+# `[0-9]`, not `\d`: `\d` also matches non-ASCII digits, which no account ID contains.
 _PV_ARN_RE: Final = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):iot:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"arn:(?P<partition>aws[a-z-]*):iot:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"package/(?P<package>[^/]+)/version/(?P<version>[^/]+)"
 )
 

@@ -143,5 +143,7 @@ def load(data: bytes, *, fmt: Literal["toml", "json"]) -> CatalogSpec:
         return msgspec.json.decode(data, type=CatalogSpec)
     except msgspec.ValidationError as exc:
         raise UsageError(str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        # msgspec's TOML decoder is tomllib: it raises UnicodeDecodeError on non-UTF-8 input and
+        # RecursionError on deeply nested arrays or inline tables instead of a DecodeError.
         raise UsageError(f"not valid {fmt.upper()}: {exc}") from None

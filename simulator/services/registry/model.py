@@ -1,0 +1,122 @@
+"""Registry records (things, groups), change events and input checks.
+
+The thing registry: things, thing types, thing groups (static and dynamic) and membership.
+
+Operations follow the ``iot`` API: snake_case names of the operations and of their top-level
+request members as keyword arguments, results as the response members (camelCase dicts).
+Membership changes are announced to subscribers as :class:`RegistryEvent` values, which is how
+CONTINUOUS jobs and dynamic groups follow the fleet. Dynamic groups are stored here (so
+DescribeThingGroup and ListThingsInThingGroup treat both kinds alike) but created and kept up to
+date by :mod:`simulator.services.index`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from simulator.core.errors import InvalidRequestException
+
+__all__ = [
+    "MAX_ATTRIBUTES",
+    "MAX_GROUPS_PER_THING",
+    "Group",
+    "RegistryEvent",
+    "Thing",
+    "apply_attributes",
+    "check_name",
+]
+
+NAME_RE: Final = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
+_ATTR_NAME_RE: Final = re.compile(r"[a-zA-Z0-9_.,@/:#-]{1,128}")
+_ATTR_VALUE_RE: Final = re.compile(r"[a-zA-Z0-9_.,@/:#=\[\]-]{0,800}")
+#: Searchable attributes of a thing without / with a thing type (AWS quotas).
+MAX_ATTRIBUTES: Final = {False: 3, True: 50}
+#: Groups a thing can belong to (AWS quota; dynamic groups are evicted oldest-last past it).
+MAX_GROUPS_PER_THING: Final = 10
+
+
+@dataclass(slots=True)
+class Thing:
+    name: str
+    arn: str
+    thing_id: str
+    created: float
+    thing_type: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    version: int = 1
+    groups: dict[str, None] = field(default_factory=dict)  # ordered set of group names
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "defaultClientId": self.name,
+            "thingName": self.name,
+            "thingId": self.thing_id,
+            "thingArn": self.arn,
+            "attributes": dict(self.attributes),
+            "version": self.version,
+        }
+        if self.thing_type:
+            out["thingTypeName"] = self.thing_type
+        return out
+
+
+@dataclass(slots=True)
+class Group:
+    name: str
+    arn: str
+    group_id: str
+    created: float
+    parent: str | None = None
+    description: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    version: int = 1
+    things: dict[str, None] = field(default_factory=dict)  # ordered set of thing names
+    children: dict[str, None] = field(default_factory=dict)
+    # Dynamic groups only:
+    query: str | None = None
+    query_version: str | None = None
+    index_name: str | None = None
+    status: Literal["ACTIVE", "BUILDING", "REBUILDING"] | None = None
+
+    @property
+    def dynamic(self) -> bool:
+        return self.query is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEvent:
+    """A change subscribers care about. ``kind`` says which; ``group`` only for membership."""
+
+    kind: Literal["thing-created", "thing-updated", "thing-deleted", "joined", "left"]
+    thing: str
+    group: str | None = None
+
+
+def check_name(name: object, what: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise InvalidRequestException(f"Invalid {what}: {name!r}")
+    return name
+
+
+def apply_attributes(payload: object, *, current: dict[str, str]) -> dict[str, str]:
+    """Apply an ``attributePayload`` (``merge`` keeps other keys; an empty value removes one)."""
+    if payload is None:
+        return current
+    if not isinstance(payload, dict):
+        raise InvalidRequestException("attributePayload must be an object")
+    attrs = payload.get("attributes") or {}
+    if not isinstance(attrs, dict):
+        raise InvalidRequestException("attributePayload.attributes must be a map")
+    out = dict(current) if payload.get("merge") else {}
+    for key, value in attrs.items():
+        if not isinstance(key, str) or not _ATTR_NAME_RE.fullmatch(key):
+            raise InvalidRequestException(f"Invalid attribute name: {key!r}")
+        if not isinstance(value, str) or not _ATTR_VALUE_RE.fullmatch(value):
+            raise InvalidRequestException(f"Invalid value for attribute {key!r}")
+        if value == "" and payload.get("merge"):
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out

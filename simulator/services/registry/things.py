@@ -1,0 +1,213 @@
+"""The thing registry: things, thing types, thing groups (static and dynamic) and membership.
+
+Operations follow the ``iot`` API: snake_case names of the operations and of their top-level
+request members as keyword arguments, results as the response members (camelCase dicts).
+Membership changes are announced to subscribers as :class:`RegistryEvent` values, which is how
+CONTINUOUS jobs and dynamic groups follow the fleet. Dynamic groups are stored here (so
+DescribeThingGroup and ListThingsInThingGroup treat both kinds alike) but created and kept up to
+date by :mod:`simulator.services.index`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from simulator.core.arn import Scope
+from simulator.core.errors import (
+    InvalidRequestException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+    VersionConflictException,
+)
+from simulator.core.paging import page
+from simulator.services.registry.groups import GroupOps
+from simulator.services.registry.model import (
+    MAX_ATTRIBUTES,
+    Group,
+    RegistryEvent,
+    Thing,
+    apply_attributes,
+    check_name,
+)
+from simulator.services.runtime import Runtime
+
+__all__ = ["Registry"]
+
+
+class Registry(GroupOps):
+    """Things, thing types and thing groups of one account and region."""
+
+    def __init__(self, runtime: Runtime, scope: Scope) -> None:
+        self.runtime = runtime
+        self.scope = scope
+        self.things: dict[str, Thing] = {}
+        self.groups: dict[str, Group] = {}
+        self.thing_types: dict[str, dict[str, Any]] = {}
+        self._subscribers: list[Callable[[RegistryEvent], None]] = []
+        self._ids = 0
+
+    # -- things -----------------------------------------------------------------------------
+
+    def create_thing(
+        self,
+        *,
+        thing_name: str,
+        thing_type_name: str | None = None,
+        attribute_payload: dict[str, Any] | None = None,
+        billing_group_name: str | None = None,
+    ) -> dict[str, Any]:
+        check_name(thing_name, "thingName")
+        if thing_type_name is not None and thing_type_name not in self.thing_types:
+            raise ResourceNotFoundException(f"Thing type {thing_type_name} cannot be found.")
+        attrs = apply_attributes(attribute_payload, current={})
+        self._check_attribute_count(attrs, typed=thing_type_name is not None)
+        existing = self.things.get(thing_name)
+        if existing is not None:
+            if existing.attributes == attrs and existing.thing_type == thing_type_name:
+                return self._created(existing)  # CreateThing is idempotent for equal input
+            raise ResourceAlreadyExistsException(
+                f"Thing {thing_name} already exists with different tags or attributes",
+                resource_id=existing.thing_id,
+                resource_arn=existing.arn,
+            )
+        thing = Thing(
+            name=thing_name,
+            arn=self.thing_arn(thing_name),
+            thing_id=self._new_id(thing_name),
+            created=self.runtime.clock(),
+            thing_type=thing_type_name,
+            attributes=attrs,
+        )
+        self.things[thing_name] = thing
+        self._emit(RegistryEvent("thing-created", thing_name))
+        return self._created(thing)
+
+    @staticmethod
+    def _created(thing: Thing) -> dict[str, Any]:
+        return {"thingName": thing.name, "thingArn": thing.arn, "thingId": thing.thing_id}
+
+    @staticmethod
+    def _check_attribute_count(attrs: dict[str, str], *, typed: bool) -> None:
+        limit = MAX_ATTRIBUTES[typed]
+        if len(attrs) > limit:
+            kind = "with" if typed else "without"
+            raise InvalidRequestException(
+                f"A thing {kind} a thing type can have at most {limit} attributes"
+            )
+
+    def describe_thing(self, *, thing_name: str) -> dict[str, Any]:
+        return self.thing(thing_name).describe()
+
+    def list_things(
+        self,
+        *,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        attribute_name: str | None = None,
+        attribute_value: str | None = None,
+        thing_type_name: str | None = None,
+        use_prefix_attribute_value: bool | None = None,
+    ) -> dict[str, Any]:
+        things: list[Thing] = list(self.things.values())
+        if thing_type_name is not None:
+            things = [t for t in things if t.thing_type == thing_type_name]
+        if attribute_name is not None:
+            if use_prefix_attribute_value:
+                prefix = attribute_value or ""
+                things = [
+                    t for t in things if t.attributes.get(attribute_name, "").startswith(prefix)
+                ]
+            else:
+                things = [t for t in things if t.attributes.get(attribute_name) == attribute_value]
+        items, token = page(things, max_results, next_token, limit=250)
+        result: dict[str, Any] = {
+            "things": [
+                {
+                    "thingName": t.name,
+                    "thingArn": t.arn,
+                    "attributes": dict(t.attributes),
+                    "version": t.version,
+                    **({"thingTypeName": t.thing_type} if t.thing_type else {}),
+                }
+                for t in items
+            ]
+        }
+        if token:
+            result["nextToken"] = token
+        return result
+
+    def update_thing(
+        self,
+        *,
+        thing_name: str,
+        thing_type_name: str | None = None,
+        attribute_payload: dict[str, Any] | None = None,
+        expected_version: int | None = None,
+        remove_thing_type: bool | None = None,
+    ) -> dict[str, Any]:
+        thing = self.thing(thing_name)
+        if expected_version is not None and expected_version != thing.version:
+            raise VersionConflictException(
+                f"The version of thing {thing_name} does not match the expected version."
+            )
+        if thing_type_name is not None and remove_thing_type:
+            raise InvalidRequestException("Cannot set and remove the thing type at once")
+        if thing_type_name is not None and thing_type_name not in self.thing_types:
+            raise ResourceNotFoundException(f"Thing type {thing_type_name} cannot be found.")
+        new_type = None if remove_thing_type else (thing_type_name or thing.thing_type)
+        attrs = apply_attributes(attribute_payload, current=thing.attributes)
+        self._check_attribute_count(attrs, typed=new_type is not None)
+        thing.attributes = attrs
+        thing.thing_type = new_type
+        thing.version += 1
+        self._emit(RegistryEvent("thing-updated", thing_name))
+        return {}
+
+    def delete_thing(
+        self, *, thing_name: str, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        check_name(thing_name, "thingName")
+        thing = self.things.get(thing_name)
+        if thing is None:
+            return {}  # deleting a thing that does not exist succeeds
+        if expected_version is not None and expected_version != thing.version:
+            raise VersionConflictException(
+                f"The version of thing {thing_name} does not match the expected version."
+            )
+        for group_name in list(thing.groups):
+            self._leave(group_name, thing_name)
+        del self.things[thing_name]
+        self._emit(RegistryEvent("thing-deleted", thing_name))
+        return {}
+
+    # -- thing types --------------------------------------------------------------------------
+
+    def create_thing_type(
+        self,
+        *,
+        thing_type_name: str,
+        thing_type_properties: dict[str, Any] | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        check_name(thing_type_name, "thingTypeName")
+        arn = self.scope.arn(f"thingtype/{thing_type_name}")
+        if thing_type_name not in self.thing_types:
+            self.thing_types[thing_type_name] = {
+                "thingTypeName": thing_type_name,
+                "thingTypeId": self._new_id(thing_type_name),
+                "thingTypeArn": arn,
+                "thingTypeProperties": thing_type_properties or {},
+                "thingTypeMetadata": {
+                    "deprecated": False,
+                    "creationDate": self.runtime.clock(),
+                },
+            }
+        tt = self.thing_types[thing_type_name]
+        return {k: tt[k] for k in ("thingTypeName", "thingTypeArn", "thingTypeId")}
+
+    def describe_thing_type(self, *, thing_type_name: str) -> dict[str, Any]:
+        tt = self.thing_types.get(thing_type_name)
+        if tt is None:
+            raise ResourceNotFoundException(f"Thing type {thing_type_name} cannot be found.")
+        return dict(tt)
