@@ -2,13 +2,13 @@
 
 Usage::
 
-    uv run python -m benchmarks.substitution [--json] [--quick] [--rounds N]
+    uv run python -m benchmarks.substitution [--json] [--quick] [--rounds N] [--timer wall|thread]
 
-Every implementation turns the same generated job document into the same JSON value; that is
-checked once per run against ``naive-stdlib`` before anything is timed. Each (document,
-implementation) cell is warmed up and calibrated so that one round lasts at least ``--round-s``;
-the rounds of all cells are interleaved (cell order rotated each round) so that noise on a shared
-machine spreads over every row, and the median per-document time is reported.
+Every implementation turns the same generated job document (:mod:`benchmarks._jobdocs`) into the
+same JSON value; that is checked once per run against ``naive-stdlib`` before anything is timed.
+Each (document, implementation) cell is warmed up and calibrated so that one round lasts at least
+0.2 s; the rounds of all cells are interleaved (:mod:`benchmarks._timing`) so that noise on a
+shared machine spreads over every row, and the median per-document time is reported.
 
 Rows:
 
@@ -27,35 +27,24 @@ Rows:
 from __future__ import annotations
 
 import argparse
-import base64
-import gc
-import hashlib
 import json
-import math
-import os
-import platform
 import re
-import statistics
 import sys
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
-from itertools import repeat
-from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
-from simulator.core.arn import Scope
-from simulator.core.catalog import Catalog, VersionAction
+from benchmarks._jobdocs import SCOPE, Attributes, Case, make_cases, make_catalog
+from benchmarks._timing import CLOCKS, Cell, machine, measure
+from simulator.core.catalog import Catalog
 from simulator.core.substitution import prepare_job_document
 from simulator.core.substitution.placeholders import AllAttributes, Attribute
 from simulator.core.substitution.template import Template, clear_memo, compile_document
 
 __all__ = ["main"]
 
-SCOPE: Final = Scope()
 NAIVE: Final = "naive-stdlib"
 IMPLEMENTATIONS: Final = (
     NAIVE,
@@ -75,123 +64,6 @@ TARGETS: Final = (
     ("fleetsim-compile-render", "small", NAIVE, 5.0),
     ("fleetsim-compile-render", "large", NAIVE, 5.0),
 )
-
-Attributes = dict[tuple[str, str], dict[str, str]]
-
-# -- documents ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Case:
-    """One generated job document with its ``destinationPackageVersions`` and attributes."""
-
-    name: str
-    document: bytes
-    destinations: tuple[str, ...]
-    attributes: Attributes
-    placeholders: int
-
-
-def _placeholder(package: str, version: str, key: str | None = None) -> str:
-    tail = "attributes" if key is None else f"attributes:{key}"
-    return f"${{aws:iot:package:{package}:version:{version}:{tail}}}"
-
-
-def _version_attributes(package: str, version: str) -> dict[str, str]:
-    digest = hashlib.sha256(f"{package}/{version}".encode()).digest()
-    signature = base64.b64encode(hashlib.shake_256(digest).digest(512)).decode()  # RSA-4096 size
-    return {
-        "s3URL": f"https://fleetsim-artifacts.s3.us-east-1.amazonaws.com/{package}/{version}/"
-        f"{package}-{version}.zip",
-        "signature": signature,
-        "signingAlgorithm": "SHA256withRSA",
-        "sha256": digest.hex(),
-        "size": str(1_048_576 + 4096 * digest[0]),
-        "installPath": f"{package}/{version}",
-        "launchCommand": f"/opt/{package}/{version}/bin/start --config /etc/{package}/config.json",
-        # A quote, backslashes and non-ASCII text, so that escaping is part of the comparison.
-        "description": f'{package} {version}, "stable" channel (C:\\fleet\\{package}) – café',
-    }
-
-
-def _step(name: str, handler: str, args: list[str], **extra: str) -> dict[str, Any]:
-    """One AWS IoT Device Client ``runHandler`` step."""
-    return {
-        "action": {
-            "name": name,
-            "type": "runHandler",
-            "input": {"handler": handler, "args": args, **extra},
-        }
-    }
-
-
-def _package_steps(
-    package: str, version: str, *, everything: bool, services: bool
-) -> list[dict[str, Any]]:
-    """Eight single-attribute placeholders (one inside a longer string), plus an all-attributes
-    one when ``everything``; ``services`` adds three steps without placeholders."""
-    ph = partial(_placeholder, package, version)
-    steps = [
-        _step("Download", "download-file.sh", [ph("s3URL"), f"/tmp/{package}.zip"]),
-        _step("Verify", "verify-signature.sh", [ph("signature"), ph("signingAlgorithm")]),
-        _step("Check", "check-file.sh", [ph("sha256"), ph("size")]),
-        _step("Install", "install.sh", ["/opt/" + ph("installPath"), ph("launchCommand")]),
-    ]
-    record = [f"/etc/{package}.json", ph("description")]
-    steps.append(
-        _step("Record", "write-json.sh", record, attributes=ph())
-        if everything
-        else _step("Record", "write-json.sh", record)
-    )
-    if services:
-        unit = f"{package}.service"
-        steps.insert(3, _step(f"Stop {unit}", "systemctl.sh", ["stop", unit, "--timeout", "30"]))
-        steps.append(_step(f"Reload {unit}", "systemctl.sh", ["daemon-reload", "--no-block"]))
-        steps.append(
-            _step(f"Start {unit}", "systemctl.sh", ["start", unit, "--wait", "--timeout", "60"])
-        )
-    return steps
-
-
-def _case(
-    name: str, packages: Sequence[tuple[str, str]], *, blocks: int, everything: int, services: bool
-) -> Case:
-    """``blocks`` blocks of package steps cycling over ``packages``; the first ``everything``
-    blocks also carry an all-attributes placeholder."""
-    steps: list[dict[str, Any]] = []
-    for block in range(blocks):
-        package, version = packages[block % len(packages)]
-        steps += _package_steps(package, version, everything=block < everything, services=services)
-    document = orjson.dumps({"version": "1.0", "steps": steps})
-    return Case(
-        name=name,
-        document=document,
-        destinations=tuple(SCOPE.arn(f"package/{p}/version/{v}") for p, v in packages),
-        attributes={pv: _version_attributes(*pv) for pv in packages},
-        placeholders=document.count(b"${"),
-    )
-
-
-def make_cases() -> list[Case]:
-    """The ``small`` (~1.2 KB, 9 placeholders) and ``large`` (~100 KB, ~500) documents."""
-    fleet = [(f"edge-component-{i:02d}", f"{1 + i % 3}.{i}.0") for i in range(20)]
-    return [
-        _case("small", [("samplePackage", "2.1.5")], blocks=1, everything=1, services=False),
-        _case("large", fleet, blocks=62, everything=5, services=True),
-    ]
-
-
-def make_catalog(cases: Sequence[Case]) -> Catalog:
-    """A catalog with every package version the cases use, PUBLISHED."""
-    catalog = Catalog(SCOPE)
-    for case in cases:
-        for (package, version), attributes in case.attributes.items():
-            if not catalog.has_package(package):
-                catalog.create_package(package, now=0.0)
-            catalog.create_version(package, version, now=0.0, attributes=attributes)
-            catalog.update_version(package, version, now=0.0, action=VersionAction.PUBLISH)
-    return catalog
-
 
 # -- implementations ------------------------------------------------------------------------
 
@@ -301,67 +173,7 @@ def verify(case: Case, implementations: dict[str, Callable[[], object]]) -> int:
     return size
 
 
-# -- timing ---------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Cell:
-    document: str
-    implementation: str
-    call: Callable[[], object]
-    iterations: int = 1
-    samples_ns: list[float] = field(default_factory=list)
-
-    @property
-    def median_ns(self) -> float:
-        return statistics.median(self.samples_ns)
-
-
-def _time_ns(call: Callable[[], object], iterations: int) -> int:
-    start = time.perf_counter_ns()
-    for _ in repeat(None, iterations):
-        call()
-    return time.perf_counter_ns() - start
-
-
-def _calibrate(call: Callable[[], object], warmup_s: float, round_s: float) -> int:
-    """Warm ``call`` up for ``warmup_s``; iterations per round so that one lasts ``round_s``."""
-    done, spent, batch = 0, 0, 1
-    while done < 3 or spent < warmup_s * 1e9:
-        spent += _time_ns(call, batch)
-        done += batch
-        batch *= 2
-    return max(1, math.ceil(round_s * 1e9 * done / spent))
-
-
-def measure(cells: list[Cell], rounds: int, warmup_s: float, round_s: float) -> None:
-    """Interleaved rounds: every round times every cell once, starting one cell later."""
-    for cell in cells:
-        cell.iterations = _calibrate(cell.call, warmup_s, round_s)
-    for index in range(rounds):
-        shift = index % len(cells)
-        for cell in cells[shift:] + cells[:shift]:
-            gc.collect()
-            cell.samples_ns.append(_time_ns(cell.call, cell.iterations) / cell.iterations)
-
-
 # -- report ---------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-    }
 
 
 def report(
@@ -400,10 +212,10 @@ def report(
         )
     return {
         "benchmark": "substitution",
-        "command": " ".join(["python -m benchmarks.substitution", *sys.argv[1:]]),
+        "command": " ".join(["python -m benchmarks.substitution", *args.argv]),
         "machine": machine(),
         "method": {
-            "timer": "time.perf_counter_ns",
+            "timer": "time.perf_counter_ns" if args.timer == "wall" else "time.thread_time_ns",
             "statistic": "median of rounds",
             "rounds": args.rounds,
             "warmup_s": args.warmup_s,
@@ -441,8 +253,8 @@ def table(data: dict[str, Any]) -> str:
         "Job-document substitution",
         f"machine: {m['platform']}; {m['cpu']} ({m['cpus']} CPUs); {m['python']}",
         f"command: {data['command']}",
-        f"method: {method['rounds']} interleaved rounds of >= {method['min_round_s']} s per cell, "
-        f"median per-document time; {method['gc']}",
+        f"method: {method['timer']}, {method['rounds']} interleaved rounds of >= "
+        f"{method['min_round_s']} s per cell, median per-document time; GC {method['gc']}",
     ]
     for name, doc in data["documents"].items():
         lines.append(
@@ -479,7 +291,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="few short rounds (smoke test)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per cell (default 7)")
+    parser.add_argument(
+        "--timer",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall: time.perf_counter_ns (default); thread: CPU time of this thread",
+    )
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be at least 1")
     args.rounds = args.rounds or (2 if args.quick else 7)
@@ -494,7 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         implementations = calls(case, catalog)
         sizes[case.name] = verify(case, implementations)
         cells += [Cell(case.name, name, implementations[name]) for name in IMPLEMENTATIONS]
-    measure(cells, args.rounds, args.warmup_s, args.round_s)
+    measure(
+        cells, rounds=args.rounds, warmup_s=args.warmup_s, round_s=args.round_s, timer=args.timer
+    )
     data = report(cells, cases, sizes, args)
     print(json.dumps(data, indent=2) if args.json else table(data))
     return 0

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from simulator.commands import substitute
+from simulator.commands import run, serve, substitute
 from simulator.core.errors import FleetsimError
 
 __all__ = ["main"]
@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fleet simulator and load tester for AWS IoT Jobs and Package Catalog.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run.register(commands)
     substitute.register(commands)
+    serve.register(commands)
     return parser
 
 

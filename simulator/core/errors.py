@@ -12,13 +12,18 @@ would against AWS.
     │   ├── ValidationException           400  (Software Package Catalog family)
     │   ├── InvalidRequestException       400  (Jobs / registry family)
     │   ├── InvalidQueryException         400
+    │   ├── IndexNotReadyException        400  (fleet index still building)
     │   ├── ServiceQuotaExceededException 402
     │   ├── ResourceNotFoundException     404
     │   ├── ConflictException             409  (carries resourceId)
     │   ├── ResourceAlreadyExistsException 409 (carries resourceId, resourceArn)
     │   ├── VersionConflictException      409
     │   ├── InvalidStateTransitionException 409
+    │   │   └── JobExecutionStateException 409 data-plane refusal carrying executionState
+    │   │       └── VersionMismatchException 409 expectedVersion mismatch (MQTT VersionMismatch)
     │   ├── LimitExceededException        410
+    │   ├── RequestEntityTooLargeException 413 (shadow state over the size limit)
+    │   ├── UnsupportedDocumentEncodingException 415 (shadow payload that is not UTF-8)
     │   └── DocumentError                 400  job-document substitution errors; the wire type is
     │                                          configurable because AWS documents
     │                                          InvalidJobDocumentException but does not model it
@@ -37,16 +42,21 @@ __all__ = [
     "ConflictException",
     "DocumentError",
     "FleetsimError",
+    "IndexNotReadyException",
     "InvalidQueryException",
     "InvalidRequestException",
     "InvalidStateTransitionException",
+    "JobExecutionStateException",
     "LimitExceededException",
+    "RequestEntityTooLargeException",
     "ResourceAlreadyExistsException",
     "ResourceNotFoundException",
     "ServiceQuotaExceededException",
+    "UnsupportedDocumentEncodingException",
     "UsageError",
     "ValidationException",
     "VersionConflictException",
+    "VersionMismatchException",
 ]
 
 
@@ -168,4 +178,50 @@ class DocumentError(AwsError):
     """
 
     code = "InvalidRequestException"
+    status = 400
+
+
+class RequestEntityTooLargeException(AwsError):
+    code = "RequestEntityTooLargeException"
+    status = 413
+
+
+class UnsupportedDocumentEncodingException(AwsError):
+    code = "UnsupportedDocumentEncodingException"
+    status = 415
+
+
+class JobExecutionStateException(InvalidStateTransitionException):
+    """A job-execution update refused because of the execution's state.
+
+    Carries the execution's current ``executionState`` (``status``, ``statusDetails``,
+    ``versionNumber``): the HTTP body includes it ("the body of the error message also contains
+    the executionState field" [B]) and so does the MQTT ``/rejected`` message, whose ``code`` is
+    :attr:`mqtt_code`.
+    """
+
+    mqtt_code: ClassVar[str] = "InvalidStateTransition"
+
+    def __init__(self, message: str, *, execution_state: dict[str, object]) -> None:
+        super().__init__(message)
+        self.execution_state = dict(execution_state)
+
+    def fields(self) -> dict[str, object]:
+        out = super().fields()
+        out["executionState"] = self.execution_state
+        return out
+
+
+class VersionMismatchException(JobExecutionStateException):
+    """``expectedVersion`` does not match the execution's ``versionNumber`` (data plane).
+
+    MQTT reports ``VersionMismatch``; ``iot-jobs-data`` models no such error, so over HTTP it is
+    an InvalidStateTransitionException 409 (inf).
+    """
+
+    mqtt_code = "VersionMismatch"
+
+
+class IndexNotReadyException(AwsError):
+    code = "IndexNotReadyException"
     status = 400

@@ -11,27 +11,55 @@ from dataclasses import dataclass, field
 
 from simulator.core.arn import Scope
 from simulator.core.catalog import Catalog
+from simulator.core.shadow import ShadowOptions
 from simulator.services.catalog import CatalogService
+from simulator.services.index import IndexOptions, IndexService
+from simulator.services.jobs import JobsDataService, JobsOptions, JobsService
 from simulator.services.registry import Registry
 from simulator.services.runtime import Runtime
+from simulator.services.shadows import ShadowService
 
 __all__ = ["ControlPlane", "EmulatorOptions"]
 
 
 @dataclass(frozen=True, slots=True)
 class EmulatorOptions:
-    """Behaviour AWS leaves undocumented, per service (each service documents its own)."""
+    """Where the account lives, and behaviour AWS leaves undocumented, per service."""
 
     scope: Scope = field(default_factory=Scope)
+    shadows: ShadowOptions = field(default_factory=ShadowOptions)
+    jobs: JobsOptions = field(default_factory=JobsOptions)
+    index: IndexOptions = field(default_factory=IndexOptions)
 
 
 class ControlPlane:
-    """The services of one account: ``catalog``, ``registry`` (and, as they land, the rest)."""
+    """The services of one account.
 
-    def __init__(self, runtime: Runtime | None = None, options: EmulatorOptions | None = None):
+    Attributes:
+        catalog: Software Package Catalog operations.
+        registry: things, thing types and thing groups.
+        shadows: Device Shadow (classic, named, ``$package``).
+        jobs: the Jobs control plane (``iot``).
+        jobs_data: the Jobs data plane (``iot-jobs-data``), over the same state.
+        index: fleet indexing, SearchIndex and dynamic thing groups.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime | None = None,
+        options: EmulatorOptions | None = None,
+        *,
+        catalog: Catalog | None = None,
+    ) -> None:
         self.runtime = runtime or Runtime()
         self.options = options or EmulatorOptions()
         self.scope = self.options.scope
-        self.package_catalog = Catalog(self.scope)
+        self.package_catalog = catalog or Catalog(self.scope)
         self.catalog = CatalogService(self.runtime, self.package_catalog)
         self.registry = Registry(self.runtime, self.scope)
+        self.shadows = ShadowService(self.runtime, self.registry, self.options.shadows)
+        self.jobs = JobsService(
+            self.runtime, self.registry, self.package_catalog, self.shadows, self.options.jobs
+        )
+        self.jobs_data = JobsDataService(self.jobs)
+        self.index = IndexService(self.runtime, self.registry, self.shadows, self.options.index)

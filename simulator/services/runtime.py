@@ -8,7 +8,9 @@ engine, a test) provides:
   decides how (an asyncio timer, the engine's shared event heap, or :class:`TimerHeap` run by
   hand in tests);
 * a :class:`Publisher`: ``publish(topic, payload)`` hands an MQTT message the service emits
-  (``notify-next``, shadow ``/update/documents``...) to whatever transport delivers them.
+  (``notify-next``, shadow ``/update/documents``...) to whatever transport delivers them, and
+  ``subscribed(topic)`` says whether anyone could receive it (so a fleet whose devices only
+  listen to their jobs topics does not pay for encoding shadow documents nobody reads).
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ class Scheduler(Protocol):
 
 class Publisher(Protocol):
     def publish(self, topic: str, payload: bytes, /) -> None: ...
+
+    def subscribed(self, topic: str, /) -> bool:
+        """Whether anyone may receive ``topic``: services skip building unwanted payloads."""
+        ...
 
 
 class VirtualClock:
@@ -123,6 +129,9 @@ class NullPublisher:
     def publish(self, topic: str, payload: bytes, /) -> None:
         return None
 
+    def subscribed(self, topic: str, /) -> bool:
+        return False
+
 
 @dataclass(slots=True)
 class RecordingPublisher:
@@ -132,6 +141,9 @@ class RecordingPublisher:
 
     def publish(self, topic: str, payload: bytes, /) -> None:
         self.messages.append((topic, payload))
+
+    def subscribed(self, topic: str, /) -> bool:
+        return True
 
     def topics(self) -> list[str]:
         return [topic for topic, _ in self.messages]

@@ -32,7 +32,9 @@ def test_parse_names_every_part() -> None:
     ("version", "is_default", "is_null"),
     [("$default", True, False), ("$null", False, True)],
 )
-def test_pseudo_versions_parse_and_round_trip(version: str, is_default: bool, is_null: bool) -> None:
+def test_pseudo_versions_parse_and_round_trip(
+    version: str, is_default: bool, is_null: bool
+) -> None:
     text = f"arn:aws:iot:eu-west-1:000000000000:package/my_pkg-1.0/version/{version}"
     arn = parse_package_version_arn(text)
     assert arn.version == version

@@ -19,7 +19,11 @@ from tests.core.catalog_support import (
     version_in,
 )
 
-DRAFT, PUBLISHED, DEPRECATED = VersionStatus.DRAFT, VersionStatus.PUBLISHED, VersionStatus.DEPRECATED
+DRAFT, PUBLISHED, DEPRECATED = (
+    VersionStatus.DRAFT,
+    VersionStatus.PUBLISHED,
+    VersionStatus.DEPRECATED,
+)
 PUBLISH, DEPRECATE = VersionAction.PUBLISH, VersionAction.DEPRECATE
 ARTIFACT = S3Location("bucket", "pkg/1.zip", "v1")
 
@@ -42,7 +46,9 @@ def test_create_and_get_package(catalog: Catalog) -> None:
 
 def test_arns_follow_the_scope() -> None:
     catalog = Catalog(Scope(region="cn-north-1", account="111122223333", partition="aws-cn"))
-    assert catalog.create_package("p", now=0).arn == "arn:aws-cn:iot:cn-north-1:111122223333:package/p"
+    assert (
+        catalog.create_package("p", now=0).arn == "arn:aws-cn:iot:cn-north-1:111122223333:package/p"
+    )
     version = catalog.create_version("p", "1.0", now=0)
     parsed = parse_package_version_arn(version.arn)
     assert (parsed.scope, parsed.package, parsed.version) == (catalog.scope, "p", "1.0")
@@ -219,7 +225,9 @@ def test_lifecycle_table_has_the_documented_transitions() -> None:
 
 
 @pytest.mark.parametrize(("state", "action"), list(itertools.product(VersionStatus, VersionAction)))
-def test_every_state_and_action(catalog: Catalog, state: VersionStatus, action: VersionAction) -> None:
+def test_every_state_and_action(
+    catalog: Catalog, state: VersionStatus, action: VersionAction
+) -> None:
     version_in(catalog, state)
     target = LIFECYCLE.get((state, action))
     if target is None:

@@ -28,7 +28,11 @@ from tests.core.catalog_support import (
     version_in,
 )
 
-DRAFT, PUBLISHED, DEPRECATED = VersionStatus.DRAFT, VersionStatus.PUBLISHED, VersionStatus.DEPRECATED
+DRAFT, PUBLISHED, DEPRECATED = (
+    VersionStatus.DRAFT,
+    VersionStatus.PUBLISHED,
+    VersionStatus.DEPRECATED,
+)
 
 
 @pytest.fixture
@@ -40,7 +44,9 @@ def catalog() -> Catalog:
 
 
 @pytest.mark.parametrize("state", [PUBLISHED, DEPRECATED])
-def test_default_version_may_be_published_or_deprecated(catalog: Catalog, state: VersionStatus) -> None:
+def test_default_version_may_be_published_or_deprecated(
+    catalog: Catalog, state: VersionStatus
+) -> None:
     version_in(catalog, state)
     pkg = catalog.update_package("pkg", now=9, default_version="1.0.0")
     assert pkg.default_version == "1.0.0"
@@ -137,7 +143,9 @@ def test_a_token_only_matches_a_resource_created_with_it(catalog: Catalog) -> No
         catalog.create_package("p", now=1, client_token=TOKEN_A)
 
 
-@pytest.mark.parametrize("token", ["t" * 36, "t" * 64, "0f8fad5b-d9cb-469f-a165-70867728950e", "!" * 40])
+@pytest.mark.parametrize(
+    "token", ["t" * 36, "t" * 64, "0f8fad5b-d9cb-469f-a165-70867728950e", "!" * 40]
+)
 def test_token_pattern_accepted(catalog: Catalog, token: str) -> None:
     assert catalog.create_package("p", now=0, client_token=token).client_token == token
     assert catalog.create_version("p", "1", now=0, client_token=token).client_token == token
@@ -198,7 +206,9 @@ ROLE = "arn:aws:iam::123456789012:role/JobsUpdatePackageShadow"
 
 
 def test_configuration_starts_disabled(catalog: Catalog) -> None:
-    assert catalog.configuration == PackageConfiguration(version_update_by_jobs=False, role_arn=None)
+    assert catalog.configuration == PackageConfiguration(
+        version_update_by_jobs=False, role_arn=None
+    )
 
 
 def test_configuration_updates_only_what_is_given(catalog: Catalog) -> None:

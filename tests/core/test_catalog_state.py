@@ -3,31 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from simulator.core.arn import parse_package_version_arn
 from simulator.core.catalog import Catalog, CatalogQuotas, S3Location, VersionAction, VersionStatus
 from simulator.core.catalog.model import LIFECYCLE
 from simulator.core.errors import AwsError
-from tests.core.catalog_support import TOKEN_A, TOKEN_B, all_packages, snapshot
+from tests.core.catalog_support import PATH_TO, TOKEN_A, TOKEN_B, all_packages, snapshot
 
-QUOTAS = CatalogQuotas(packages=3, versions_per_package=3)
+QUOTAS = CatalogQuotas(packages=2, versions_per_package=3)
 
-# Small pools so that operations collide; each holds one value the catalog must refuse.
-packages = st.sampled_from(["a", "b", "c", "d", "bad name"])
-versions = st.sampled_from(["1", "2", "3", "4", "$default"])
-tokens = st.sampled_from([None, TOKEN_A, TOKEN_B, "short"])
-texts = st.none() | st.sampled_from(["", "text", "ctl\x07", "x" * 1025])
+T = TypeVar("T")
+
+
+def mostly(valid: list[T], invalid: list[T]) -> st.SearchStrategy[T]:
+    """Valid values four times as often as invalid ones, so that long valid chains happen."""
+    return st.sampled_from(valid * 4 + invalid)
+
+
+# Small pools so that operations collide and quotas are reached, each with values to refuse.
+packages = mostly(["a", "a", "b", "c"], ["bad name"])
+versions = mostly(["1", "2", "3", "4"], ["$default"])
+tokens: st.SearchStrategy[str | None] = mostly([None, TOKEN_A, TOKEN_B], ["short"])
+texts = st.none() | mostly(["", "text"], ["ctl\x07", "x" * 3073])
 attributes = st.none() | st.dictionaries(
-    st.sampled_from(["k", "k:x", "bad key"]),
-    st.sampled_from(["v", "w", "", "x\n", "é" * 1600]),
-    max_size=3,
+    mostly(["k", "k:x"], ["bad key"]), mostly(["v", "w"], ["", "x\n", "é" * 1600]), max_size=3
 )
 artifacts = st.none() | st.builds(S3Location, st.sampled_from(["b1", "b2"]), st.just("key"))
-actions = st.none() | st.sampled_from(VersionAction)
+actions = st.sampled_from(VersionAction)
 
 
 class CatalogMachine(RuleBasedStateMachine):
@@ -54,6 +61,16 @@ class CatalogMachine(RuleBasedStateMachine):
             assert snapshot(self.catalog) == before
         return True
 
+    @initialize(state=st.sampled_from(VersionStatus), default=st.sampled_from(["1", None]))
+    def seed(self, state: VersionStatus, default: str | None) -> None:
+        """Package ``a``: version 1 PUBLISHED (maybe the default), version 2 in ``state``."""
+        self.catalog.create_package("a", now=0)
+        for name, path in (("1", PATH_TO[VersionStatus.PUBLISHED]), ("2", PATH_TO[state])):
+            self.catalog.create_version("a", name, now=0, attributes={"k": name}, recipe="r")
+            for action in path:
+                self.catalog.update_version("a", name, now=0, action=action)
+        self.catalog.update_package("a", now=0, default_version=default)
+
     # -- packages -------------------------------------------------------------------------------
 
     @rule(name=packages, token=tokens, description=texts)
@@ -63,10 +80,6 @@ class CatalogMachine(RuleBasedStateMachine):
                 name, now=self.now, description=description, client_token=token
             )
         )
-
-    @rule(name=packages)
-    def delete_package(self, name: str) -> None:
-        self.apply(lambda: self.catalog.delete_package(name))
 
     @rule(name=packages, description=texts, default=st.none() | versions, unset=st.booleans())
     def update_package(
@@ -85,6 +98,22 @@ class CatalogMachine(RuleBasedStateMachine):
             assert self.catalog.default_version_of(name) == default
         if done and unset:
             assert self.catalog.default_version_of(name) is None
+
+    @rule(package=packages, name=versions, package_too=mostly([False], [True]))
+    def delete(self, package: str, name: str, package_too: bool) -> None:
+        """DeletePackageVersion, then now and then DeletePackage."""
+        was_default = self.catalog.default_version_of(package) == name
+        if self.apply(lambda: self.catalog.delete_version(package, name)):
+            assert not was_default, f"deleted the default version {name} of {package}"
+            assert self.catalog.find_version(package, name) is None
+        if not package_too:
+            return
+        had_versions = self.catalog.has_package(package) and bool(
+            self.catalog.get_package(package).versions
+        )
+        if self.apply(lambda: self.catalog.delete_package(package)):
+            assert not had_versions, f"deleted package {package} with versions"
+            assert not self.catalog.has_package(package)
 
     # -- versions -------------------------------------------------------------------------------
 
@@ -106,24 +135,8 @@ class CatalogMachine(RuleBasedStateMachine):
         if done and not existed:
             assert self.catalog.get_version(package, name).status is VersionStatus.DRAFT
 
-    @rule(
-        package=packages,
-        name=versions,
-        action=actions,
-        description=texts,
-        attrs=attributes,
-        artifact=artifacts,
-        recipe=texts,
-    )
-    def update_version(
-        self,
-        package: str,
-        name: str,
-        action: VersionAction | None,
-        description: str | None,
-        attrs: dict[str, str] | None,
-        artifact: S3Location | None,
-        recipe: str | None,
+    def _update(
+        self, package: str, name: str, action: VersionAction | None, **edits: object
     ) -> None:
         version = self.catalog.find_version(package, name)
         prior = None if version is None else version.status
@@ -133,10 +146,7 @@ class CatalogMachine(RuleBasedStateMachine):
                 name,
                 now=self.now,
                 action=action,
-                description=description,
-                attributes=attrs,
-                artifact=artifact,
-                recipe=recipe,
+                **edits,  # type: ignore[arg-type]
             )
         )
         if done:
@@ -145,9 +155,39 @@ class CatalogMachine(RuleBasedStateMachine):
             expected = prior if action is None else LIFECYCLE[prior, action]
             assert version.status is expected
 
-    @rule(package=packages, name=versions)
-    def delete_version(self, package: str, name: str) -> None:
-        self.apply(lambda: self.catalog.delete_version(package, name))
+    @rule(package=packages, name=versions, action=actions)
+    def version_action(self, package: str, name: str, action: VersionAction) -> None:
+        self._update(package, name, action)
+
+    @rule(
+        package=packages,
+        name=versions,
+        action=st.none() | actions,
+        description=texts,
+        attrs=attributes,
+        artifact=artifacts,
+        recipe=texts,
+    )
+    def edit_version(
+        self,
+        *,
+        package: str,
+        name: str,
+        action: VersionAction | None,
+        description: str | None,
+        attrs: dict[str, str] | None,
+        artifact: S3Location | None,
+        recipe: str | None,
+    ) -> None:
+        self._update(
+            package,
+            name,
+            action,
+            description=description,
+            attributes=attrs,
+            artifact=artifact,
+            recipe=recipe,
+        )
 
     @rule(package=packages, name=versions)
     def mark_deployed(self, package: str, name: str) -> None:
@@ -162,8 +202,6 @@ class CatalogMachine(RuleBasedStateMachine):
     )
     def update_configuration(self, enabled: bool | None, role_arn: str | None) -> None:
         self.apply(lambda: self.catalog.update_configuration(enabled=enabled, role_arn=role_arn))
-
-    # -- reads ----------------------------------------------------------------------------------
 
     @rule(package=packages, name=versions, size=st.integers(0, 4))
     def reads(self, package: str, name: str, size: int) -> None:

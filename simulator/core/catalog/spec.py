@@ -28,6 +28,7 @@ the real service could reach. Errors name the field (``$.packages[0].versions[1]
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import msgspec
@@ -88,6 +89,10 @@ def build_catalog(spec: CatalogSpec, *, now: float = 0.0) -> Catalog:
         UsageError: the spec describes something the catalog's rules refuse; the message names
             the package (and version) and gives the rule's own error.
     """
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]", spec.region):
+        raise UsageError(f"$.region: not an AWS region name: {spec.region!r}")
+    if not re.fullmatch(r"[0-9]{12}", spec.account):
+        raise UsageError(f"$.account: an AWS account id is 12 digits, got {spec.account!r}")
     catalog = Catalog(Scope(region=spec.region, account=spec.account))
     for i, pkg in enumerate(spec.packages):
         where = f"$.packages[{i}]"

@@ -184,7 +184,7 @@ class Catalog:
         check_version_name(name)
         token = check_client_token(client_token)
         desc = None if description is None else check_description(description)
-        attrs = {} if attributes is None else check_attributes(dict(attributes))
+        attrs = {} if attributes is None else check_attributes(attributes)
         rec = None if recipe is None else check_recipe(recipe)
         tag_map = {} if tags is None else check_tags(tags)
         pkg = self._packages.get(package)
@@ -267,7 +267,7 @@ class Catalog:
     ) -> PackageVersion:
         version = self.get_version(package, name)
         desc = None if description is None else check_description(description)
-        attrs = None if attributes is None else check_attributes(dict(attributes))
+        attrs = None if attributes is None else check_attributes(attributes)
         rec = None if recipe is None else check_recipe(recipe)
         changes = {
             f

@@ -58,6 +58,10 @@ MSG_PAIR: Final = "Empty package name and version name have to be used in pair."
 _PACKAGE_PREFIX: Final = "aws:iot:package:"
 _ATTRIBUTE_KEY_RE: Final = re.compile(r"[a-zA-Z0-9:_-]+")
 _PARAMETER_KEY_RE: Final = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+_INNER_REF: Final = r"aws:iot:package:[^:}]*:version:[^:}]*:"
+_NESTED_ARTIFACT: Final = re.compile(_INNER_REF + r"artifact(?:-location)?:s3-presigned-url\}")
+_NESTED_ALL_ATTRIBUTES: Final = re.compile(_INNER_REF + r"attributes\}")
+_PATH_STYLE_HOST: Final = re.compile(r"https://s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?")
 _S3_FORMS: Final[dict[str, Literal["v1", "v2", "upload"]]] = {
     "aws:iot:s3-presigned-url:": "v1",
     "aws:iot:s3-presigned-url-v2:": "v2",
@@ -215,8 +219,9 @@ def _check_upload_locals(url: str) -> None:
 
 def _upload_bucket_has_placeholder(url: str, path_start: int) -> bool:
     # Path-style URLs (https://s3.REGION.amazonaws.com/BUCKET/KEY) carry the bucket in the path.
+    # The whole host must be the endpoint: a virtual-hosted bucket may be named "s3-logs".
     host = url[:path_start] if path_start >= 0 else url
-    if path_start < 0 or not re.search(r"//s3[.-]", host):
+    if path_start < 0 or not _PATH_STYLE_HOST.fullmatch(host):
         return False
     bucket = url[path_start + 1 :].split("/", 1)[0]
     return "${" in bucket
@@ -247,9 +252,11 @@ def _parse(body: str) -> Placeholder:
             return S3Url(form, url)
     if "${" in body:
         inner = body[body.index("${") + 2 :]
-        if inner.startswith(_PACKAGE_PREFIX) and ":artifact" in inner:
+        # Match the inner placeholder's whole tail: an attribute *key* may also contain
+        # "artifact" or end in ":attributes" (``...:attributes:x:attributes``).
+        if _NESTED_ARTIFACT.match(inner):
             raise DocumentError(MSG_ARTIFACT_NESTED)
-        if inner.startswith(_PACKAGE_PREFIX) and inner.rstrip("}").endswith(":attributes"):
+        if _NESTED_ALL_ATTRIBUTES.match(inner):
             raise DocumentError(MSG_ALL_ATTRIBUTES)
         raise DocumentError(f"Invalid placeholder ${{{body}}}: placeholders cannot be nested here.")
     if body.startswith(_PACKAGE_PREFIX):

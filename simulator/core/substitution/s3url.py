@@ -71,7 +71,10 @@ def parse_s3_url(url: str, form: Literal["v1", "v2", "upload"]) -> S3Object:
         raise DocumentError(MSG_INVALID_URL)
     key = match["key"] or ""
     if form == "v2":
+        # The whole v2 URL is encoded, version id included (ids may hold '+' and '/'); left
+        # encoded, the signer would encode it a second time.
         key = unquote(key)
+        version_id = version_id and unquote(version_id)
     if not key and form != "upload":
         raise DocumentError(MSG_INVALID_URL)
     return S3Object(match["bucket"], key, version_id, match["region"])
@@ -109,6 +112,10 @@ class Presigner:
     ) -> None:
         self._credentials = Credentials(access_key, secret_key, session_token)
         self.region = region
+        # SigV4 signs with a one-second timestamp, so every URL minted within one second for the
+        # same object, method and expiry is the same string: mint it once per second.
+        self._second = -1
+        self._minted: dict[tuple[S3Object, str, int], str] = {}
 
     def url_base(self, obj: S3Object, region: str) -> str:
         key = quote(obj.key, safe="/~")
@@ -125,10 +132,21 @@ class Presigner:
         method: Literal["GET", "PUT"] = "GET",
     ) -> str:
         """A SigV4 presigned URL for ``obj``, valid ``expires`` seconds from ``now``."""
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._minted.clear()
+        key = (obj, method, expires)
+        url = self._minted.get(key)
+        if url is None:
+            url = self._minted[key] = self._mint(obj, float(second), expires, method)
+        return url
+
+    def _mint(self, obj: S3Object, now: float, expires: int, method: str) -> str:
         region = obj.region or self.region
         params = {"versionId": obj.version_id} if obj.version_id else {}
         request = AWSRequest(method=method, url=self.url_base(obj, region), params=params)
         when = dt.datetime.fromtimestamp(now, tz=dt.UTC).replace(tzinfo=None)
         _FixedTimeAuth(self._credentials, region, expires, when).add_auth(request)
-        url: str = request.prepare().url
-        return url
+        minted: str = request.prepare().url
+        return minted

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 import orjson
 
@@ -42,17 +41,23 @@ MSG_INVALID_JSON: Final = "The job document is not valid JSON."
 _KEY_FOLLOWS: Final = re.compile(rb"[ \t\r\n]*:")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Template:
-    """A compiled document: ``chunks[0] slot[0] chunks[1] ... slot[n-1] chunks[n]``."""
+class Template(NamedTuple):
+    """A compiled document: ``chunks[0] slot[0] chunks[1] ... slot[n-1] chunks[n]``.
 
-    chunks: tuple[bytes, ...]
+    Immutable (a tuple). ``skeleton`` alternates the chunks with stand-ins for the slots; it is
+    private to :meth:`render`, which copies it before filling in the values.
+    """
+
     slots: tuple[Placeholder, ...]
-    _skeleton: list[bytes] = field(repr=False)
+    skeleton: list[bytes]
+
+    @property
+    def chunks(self) -> tuple[bytes, ...]:
+        return tuple(self.skeleton[0::2])
 
     def render(self, values: Sequence[bytes], /) -> bytes:
         """Join the chunks with ``values`` (one encoded value per slot, in slot order)."""
-        parts = self._skeleton.copy()
+        parts = self.skeleton.copy()
         parts[1::2] = values
         return b"".join(parts)
 
@@ -76,7 +81,7 @@ class Template:
             raise ValueError("a template needs exactly one more chunk than slots")
         skeleton = [b""] * (2 * len(chunks) - 1)
         skeleton[0::2] = chunks
-        return cls(tuple(chunks), tuple(slots), skeleton)
+        return cls(tuple(slots), skeleton)
 
 
 def _ref_of(slot: Placeholder) -> PackageRef | None:
@@ -107,6 +112,10 @@ def _string_bounds(raw: bytes, inside: int, floor: int) -> tuple[int, int]:
     return start, end
 
 
+def _as_bytes(document: bytes | str) -> bytes:
+    return document.encode() if isinstance(document, str) else bytes(document)
+
+
 def compile_document(document: bytes | str, /) -> Template:
     """Compile a job document (uncached; see :data:`cached_compile`).
 
@@ -114,28 +123,51 @@ def compile_document(document: bytes | str, /) -> Template:
         DocumentError: the document is not valid JSON, or a placeholder is malformed.
     """
     try:
-        raw = document.encode() if isinstance(document, str) else bytes(document)
+        raw = document if type(document) is bytes else _as_bytes(document)
         orjson.loads(raw)
     except (orjson.JSONDecodeError, UnicodeError):
         raise DocumentError(MSG_INVALID_JSON) from None
-    pieces = _SPLIT.split(raw)
-    keys = pieces[1::2]
-    if b"${" in keys:  # some `${` is not a plain package placeholder
+    pieces = _split(raw)
+    if pieces is None:
         return _compile_general(raw)
-    return _compile_simple(pieces, keys)
+    return _compile_simple(pieces, pieces[1::2])
 
 
-#: Splits a document at every ``${``: a plain package placeholder is captured whole, any other
-#: ``${`` is captured as just ``${`` (which sends the document down the general path). A plain
-#: placeholder holds no quote or backslash, so in valid JSON it lies inside one string token and
-#: the split needs no knowledge of where strings start and end.
-_SPLIT: Final = re.compile(rb"(\$\{(?:aws:iot:package:[-\w.:$]*\})?)")
+_PREFIX: Final = b"${aws:iot:package:"
 _SIMPLE: Final = re.compile(
-    rb"\$\{aws:iot:package:([A-Za-z0-9._-]{0,128}):version:(\$default|\$null|[A-Za-z0-9._-]{0,64})"
-    rb":(attributes(?::[A-Za-z0-9:_-]+)?|artifact-location:s3-presigned-url|artifact:s3-presigned-url)\}"
+    rb"([A-Za-z0-9._-]{0,128}):version:(\$default|\$null|[A-Za-z0-9._-]{0,64})"
+    rb":(attributes(?::[A-Za-z0-9:_-]+)?|artifact-location:s3-presigned-url|artifact:s3-presigned-url)"
 )
 
-#: Placeholder objects by their bytes: fleets reuse a handful of placeholders across many
+
+def _split(raw: bytes) -> list[bytes] | None:
+    """``[literal, body, literal, body, ..., literal]`` when every ``${`` in the document opens a
+    plain package placeholder (``body`` is what follows ``${aws:iot:package:`` up to ``}``);
+    ``None`` when the general path must look (another placeholder form, or a malformed one).
+
+    A plain placeholder holds no quote or backslash, so in valid JSON it lies inside one string
+    token: the split needs no knowledge of where strings start and end. The work is C-level
+    ``bytes.split`` plus one ``partition`` per placeholder.
+    """
+    parts = raw.split(_PREFIX)
+    count = len(parts) - 1
+    # Every `${` must open one of these. Counting `$` (one byte) is cheaper than counting `${`,
+    # and equal counts prove it when no other `$` appears; otherwise count exactly.
+    if raw.count(b"$") != count and raw.count(b"${") != count:
+        return None
+    memo = _MEMO
+    pieces = [parts[0]]
+    append = pieces.append
+    for part in parts[1:]:
+        body, brace, rest = part.partition(b"}")
+        if not brace or (body not in memo and _SIMPLE.fullmatch(body) is None):
+            return None
+        append(body)
+        append(rest)
+    return pieces
+
+
+#: Placeholder objects by their body bytes: fleets reuse a handful of placeholders across many
 #: documents, so most compiles find theirs here. Bounded; cleared whole when full.
 _MEMO: Final[dict[bytes, Placeholder]] = {}
 _MEMO_SIZE: Final = 4096
@@ -144,39 +176,61 @@ _MEMO_SIZE: Final = 4096
 def clear_memo() -> None:
     """Forget memoised placeholders (benchmarks call this to time a cold compile)."""
     _MEMO.clear()
+    _WHOLE.clear()
 
 
 def _compile_simple(pieces: list[bytes], keys: list[bytes]) -> Template:
-    """``pieces`` alternate literal bytes and plain package placeholders (``keys``)."""
+    """``pieces`` alternate literal bytes and plain package placeholders (``keys``).
+
+    The per-slot work is C-level (set difference, ``map``); Python code runs per *distinct*
+    new placeholder and per all-attributes slot only.
+    """
     memo = _MEMO
-    if len(memo) > _MEMO_SIZE:
-        memo.clear()
-    for key in set(keys).difference(memo):
-        memo[key] = _parse_simple(key)
-    slots: list[Placeholder] = list(map(memo.__getitem__, keys))
-    chunks = pieces[0::2]
-    if any(key.endswith(b":attributes}") for key in keys):
-        for index, slot in enumerate(slots):
-            if isinstance(slot, AllAttributes):
-                _take_quotes(chunks, index)
-    return Template.build(chunks, slots)
+    try:
+        slots: list[Placeholder] = list(map(memo.__getitem__, keys))
+    except KeyError:  # a placeholder seen for the first time
+        if len(memo) > _MEMO_SIZE:
+            memo.clear()
+            _WHOLE.clear()
+        for key in set(keys).difference(memo):
+            slot = memo[key] = _parse_simple(key)
+            if type(slot) is AllAttributes:
+                _WHOLE.add(key)
+        slots = list(map(memo.__getitem__, keys))
+    if not _WHOLE.isdisjoint(keys):
+        for key in _WHOLE.intersection(keys):
+            index = -1
+            for _ in range(keys.count(key)):
+                index = keys.index(key, index + 1)
+                _take_quotes(pieces, 2 * index)
+    # ``pieces`` alternates chunk, key, chunk...: render overwrites the keys, so it is the skeleton.
+    return Template(tuple(slots), pieces)
 
 
-def _take_quotes(chunks: list[bytes], index: int) -> None:
-    """Move the quotes around all-attributes slot ``index`` into the slot, or refuse it."""
-    before, after = chunks[index], chunks[index + 1]
-    whole = before.endswith(b'"') and not _escaped(before, len(before) - 1)
-    if not whole or not after.startswith(b'"') or _KEY_FOLLOWS.match(after, 1):
+#: The memoised placeholders that are all-attributes ones (they take the quotes around them).
+_WHOLE: Final[set[bytes]] = set()
+
+
+def _take_quotes(pieces: list[bytes], at: int) -> None:
+    """Move the quotes around the all-attributes slot after ``pieces[at]`` into it, or refuse."""
+    before, after = pieces[at], pieces[at + 2]
+    escaped = before[-2:-1] == b"\\" and _escaped(before, len(before) - 1)
+    whole = before[-1:] == b'"' and not escaped
+    is_key = after[1:2] in _KEY_START and _KEY_FOLLOWS.match(after, 1) is not None
+    if not whole or after[:1] != b'"' or is_key:
         raise DocumentError(MSG_ALL_ATTRIBUTES)
-    chunks[index] = before[:-1]
-    chunks[index + 1] = after[1:]
+    pieces[at] = before[:-1]
+    pieces[at + 2] = after[1:]
 
 
-def _parse_simple(text: bytes) -> Placeholder:
-    """The placeholder of one plain package placeholder's bytes."""
-    match = _SIMPLE.fullmatch(text)
-    if match is None:  # the split pattern is loose; the full parser explains what is wrong
-        return scan(text.decode())[1]  # type: ignore[return-value]
+#: What may follow a string that is an object key: whitespace, then ``:``.
+_KEY_START: Final = frozenset((b" ", b"\t", b"\r", b"\n", b":"))
+
+
+def _parse_simple(body: bytes) -> Placeholder:
+    """The placeholder of a plain package placeholder's body (already matched by ``_SIMPLE``)."""
+    match = _SIMPLE.fullmatch(body)
+    assert match is not None  # _split checked it
     package, version, tail = match.groups()
     if bool(package) != bool(version):
         raise DocumentError(MSG_PAIR)

@@ -1,0 +1,162 @@
+"""The aiohttp server around :class:`~.dispatch.HttpApi`, and the runtime it drives.
+
+aiohttp's low-level server (no router: routing is ours, by credential scope first) reads the body,
+hands (method, raw target, headers, body) to the dispatcher and writes its reply. The control plane
+runs on the real clock, with timers on the asyncio loop (:class:`LoopScheduler`) and, until the
+MQTT transport lands, a :class:`~simulator.services.runtime.NullPublisher`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from aiohttp import web
+
+from simulator.api.http import errors
+from simulator.api.http.dispatch import AuthMode, HttpApi, Reply
+from simulator.api.http.sigv4 import Verifier
+from simulator.core.arn import Scope
+from simulator.core.errors import AwsError
+from simulator.services.controlplane import ControlPlane, EmulatorOptions
+from simulator.services.runtime import Clock, NullPublisher, Runtime
+
+__all__ = ["MAX_BODY", "LoopScheduler", "ServerConfig", "build_api", "serve"]
+
+#: Largest request body accepted (aiohttp's default); larger ones get a 413.
+MAX_BODY: Final = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Options of ``fleetsim serve``."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    access_key_id: str = "test"
+    secret_access_key: str = "test"
+    auth: AuthMode = "sigv4"
+
+
+class LoopScheduler:
+    """A :class:`~simulator.services.runtime.Scheduler` on an asyncio loop.
+
+    Services ask for epoch times; the loop counts in its own monotonic time, so each request is
+    converted with the clock's current reading (a timer due in the past runs on the next turn).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, clock: Clock) -> None:
+        self._loop = loop
+        self._clock = clock
+
+    def call_at(self, when: float, callback: Callable[[], None], /) -> asyncio.TimerHandle:
+        delay = max(0.0, when - self._clock())
+        return self._loop.call_at(self._loop.time() + delay, callback)
+
+
+def build_api(config: ServerConfig, loop: asyncio.AbstractEventLoop) -> HttpApi:
+    """A fresh control plane on the real clock, behind the HTTP dispatcher."""
+    runtime = Runtime(
+        clock=time.time, scheduler=LoopScheduler(loop, time.time), publisher=NullPublisher()
+    )
+    scope = Scope(region=config.region, account=config.account_id)
+    control_plane = ControlPlane(runtime, EmulatorOptions(scope=scope))
+    verifier = Verifier({config.access_key_id: config.secret_access_key}, region=config.region)
+    return HttpApi(control_plane, auth=config.auth, verifier=verifier)
+
+
+#: Request ids are UUID-shaped like AWS's: a random prefix per process and a counter, which
+#: costs a fraction of ``uuid4()`` per request.
+_REQUEST_ID_PREFIX: Final = str(uuid.uuid4())[:24]
+_request_numbers = itertools.count(1)
+
+
+def _response(reply: Reply) -> web.Response:
+    request_id = f"{_REQUEST_ID_PREFIX}{next(_request_numbers) % (1 << 48):012x}"
+    headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
+    if reply.error_type is not None:
+        headers["x-amzn-ErrorType"] = reply.error_type
+    return web.Response(status=reply.status, body=reply.body, headers=headers)
+
+
+def _handler(api: HttpApi) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
+    async def handle(request: web.BaseRequest) -> web.Response:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            err = errors.too_large(MAX_BODY)
+            return _response(Reply(err.http_status, errors.encode_error(err), err.error_type))
+        return _response(api.handle(request.method, request.raw_path, request.headers, body))
+
+    return handle
+
+
+class _AwsErrorsRequestHandler(web.RequestHandler):
+    """aiohttp's connection handler, answering malformed HTTP with AWS-shaped errors too.
+
+    aiohttp answers what its parser refuses (a method llhttp does not know, a bad request line or
+    header, a body over the limit) with a plain-text page before any handler runs; this keeps
+    aiohttp's logging and connection handling and replaces only the page.
+    """
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; raises if a reply started
+        if status == 413:
+            err = errors.too_large(MAX_BODY)
+        elif status >= 500:
+            err = errors.internal_failure()
+        else:
+            detail = (message or str(exc or "") or "malformed request").splitlines()[0][:200]
+            err = AwsError(
+                f"Malformed HTTP request: {detail}", code="InvalidRequestException", status=status
+            )
+        response = _response(Reply(err.http_status, errors.encode_error(err), err.error_type))
+        response.force_close()
+        return response
+
+
+class _AwsErrorsServer(web.Server):
+    def __call__(self) -> web.RequestHandler:
+        # aiohttp's default access logger stays silent below INFO, which ``serve`` never enables.
+        return _AwsErrorsRequestHandler(self, loop=asyncio.get_running_loop())
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve(
+    config: ServerConfig, *, on_ready: Callable[[str], None], stop: asyncio.Event
+) -> None:
+    """Listen on ``config.host:config.port`` until ``stop`` is set.
+
+    ``on_ready`` receives the base URL (with the real port when ``config.port`` is 0) once the
+    socket is listening. Raises :class:`OSError` when the address cannot be bound.
+    """
+    api = build_api(config, asyncio.get_running_loop())
+    server = _AwsErrorsServer(_handler(api))
+    runner = web.ServerRunner(server, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        on_ready(_url(config.host, port))
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,168 @@
+"""The HTTP API without the HTTP server: (method, target, headers, body) in, :class:`Reply` out.
+
+Steps, each of which answers an AWS-shaped error when it fails:
+
+1. **service**: the SigV4 credential scope (``iot``, ``iot-jobs-data``, ``iotdata``); with
+   ``auth="none"`` and no Authorization header, the first service whose routes match, in the order
+   ``iot``, ``iot-data``, ``iot-jobs-data`` (so shared paths go to the control plane);
+2. **signature** (``auth="sigv4"``), see :mod:`.sigv4`;
+3. **route**: the service's :class:`~.router.Router` on the URL-decoded path segments;
+4. **parse and validate** the input (:mod:`.parse`);
+5. **call** ``control_plane.<attribute>.<snake_case(operation)>(**kwargs)``;
+6. **serialise** the result with orjson (raw bytes for a blob ``payload`` output; other ``bytes``
+   values, such as the jobs data plane's ``jobDocument``, become JSON strings).
+
+Any exception other than :class:`~simulator.core.errors.AwsError` is logged and answered with the
+one 500, ``InternalFailureException``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+from urllib.parse import unquote
+
+import orjson
+from multidict import MultiMapping
+
+from simulator.api.http import errors
+from simulator.api.http.operations import Operation, compile_routes
+from simulator.api.http.parse import build_kwargs
+from simulator.api.http.router import Match, Router
+from simulator.api.http.routes import SIGNING_NAMES, ServiceName
+from simulator.api.http.sigv4 import Authorization, Verifier, parse_authorization
+from simulator.core.errors import AwsError
+
+__all__ = ["AuthMode", "HttpApi", "Reply"]
+
+AuthMode = Literal["sigv4", "none"]
+
+_log = logging.getLogger("simulator.api.http")
+_FALLBACK_ORDER: Final[tuple[ServiceName, ...]] = ("iot", "iot-data", "iot-jobs-data")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    error_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Handler:
+    operation: Operation
+    call: Callable[..., dict[str, Any]] | None
+
+
+def _bytes_as_text(value: object) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _encode(operation: Operation, result: dict[str, Any]) -> bytes:
+    if operation.output_payload is not None:
+        payload = result.get(operation.output_payload)
+        if payload is None:
+            return b""
+        if isinstance(payload, bytes):
+            return payload
+        return orjson.dumps(payload, default=_bytes_as_text)
+    return orjson.dumps(result, default=_bytes_as_text)
+
+
+class HttpApi:
+    """Dispatches requests of the ``iot``, ``iot-jobs-data`` and ``iot-data`` APIs."""
+
+    def __init__(
+        self, control_plane: object, *, auth: AuthMode, verifier: Verifier | None = None
+    ) -> None:
+        if auth == "sigv4" and verifier is None:
+            raise ValueError("auth='sigv4' needs a verifier")
+        self._auth = auth
+        self._verifier = verifier
+        entries: dict[ServiceName, list[tuple[str, str, _Handler]]] = {}
+        for operation in compile_routes():
+            route = operation.route
+            service = getattr(control_plane, route.attribute, None)
+            call = getattr(service, operation.method_name, None)
+            handler = _Handler(operation, call if callable(call) else None)
+            entries.setdefault(route.service, []).append((route.method, route.uri, handler))
+        self._routers = {name: Router(rows) for name, rows in entries.items()}
+
+    def handle(self, method: str, target: str, headers: MultiMapping[str], body: bytes) -> Reply:
+        """Answer one request; never raises."""
+        service: ServiceName | None = None
+        try:
+            auth = self._authenticate(method, target, headers, body)
+            service = None if auth is None else SIGNING_NAMES.get(auth.service)
+            if auth is not None and service is None:
+                raise errors.invalid_signature(
+                    f"Credential should be scoped to correct service: '{auth.service[:64]}'."
+                )
+            return self._dispatch(service, method, target, headers, body)
+        except AwsError as err:
+            return Reply(errors.wire_status(err, service), errors.encode_error(err), err.error_type)
+        except Exception:
+            _log.exception("unhandled error answering %s %s", method, target[:200])
+            failure = errors.internal_failure()
+            return Reply(failure.http_status, errors.encode_error(failure), failure.error_type)
+
+    def _authenticate(
+        self, method: str, target: str, headers: MultiMapping[str], body: bytes
+    ) -> Authorization | None:
+        header = headers.get("authorization")
+        if self._auth == "none":
+            if header is None:
+                return None
+            try:
+                return parse_authorization(header)
+            except AwsError:
+                return None  # unauthenticated mode: a garbled header only loses its routing hint
+        if header is None:
+            raise errors.missing_token()
+        auth = parse_authorization(header)
+        assert self._verifier is not None
+        self._verifier.verify(auth, method=method, target=target, headers=headers, body=body)
+        return auth
+
+    def _dispatch(
+        self,
+        service: ServiceName | None,
+        method: str,
+        target: str,
+        headers: MultiMapping[str],
+        body: bytes,
+    ) -> Reply:
+        path, _, query = target.partition("?")
+        if not path.startswith("/"):
+            raise errors.unknown_operation(method, path[:200])
+        segments = [unquote(s, errors="surrogateescape") for s in path[1:].split("/")]
+        match = self._route(service, method, segments)
+        if match is None:
+            raise errors.unknown_operation(method, path[:200])
+        if match == "method":
+            raise errors.method_not_allowed(method, path[:200])
+        handler = match.value
+        operation = handler.operation
+        if handler.call is None:
+            raise errors.not_implemented(operation.route.operation)
+        kwargs = build_kwargs(operation, match.params, query, headers, body)
+        result = handler.call(**kwargs)
+        return Reply(200, _encode(operation, result))
+
+    def _route(
+        self, service: ServiceName | None, method: str, segments: list[str]
+    ) -> Match[_Handler] | Literal["method"] | None:
+        if service is not None:
+            router = self._routers.get(service)
+            return None if router is None else router.match(method, segments)
+        fallback: Literal["method"] | None = None
+        for name in _FALLBACK_ORDER:
+            found = self._routers[name].match(method, segments)
+            if isinstance(found, Match):
+                return found
+            fallback = fallback or found
+        return fallback

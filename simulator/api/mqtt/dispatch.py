@@ -1,0 +1,43 @@
+"""One entry point for every MQTT request a client publishes to the emulator.
+
+:class:`MqttApi` routes a publish on ``$aws/things/<thing>/jobs/...`` to the Jobs codec and on
+``$aws/things/<thing>/shadow/...`` to the Shadow codec, and returns the replies addressed to the
+requester. Broadcasts (``notify-next``, ``/update/documents``...) leave through the services'
+publisher. Both the in-process engine and the broker bridge use this class.
+"""
+
+from __future__ import annotations
+
+from simulator.api.mqtt.jobs import handle_jobs, parse_jobs_topic
+from simulator.api.mqtt.shadow import handle_shadow, parse_shadow_topic
+from simulator.services.controlplane import ControlPlane
+
+__all__ = ["MqttApi"]
+
+
+class MqttApi:
+    """The Jobs and Device Shadow MQTT APIs of one control plane."""
+
+    __slots__ = ("_plane",)
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self._plane = plane
+
+    def handle(self, topic: str, payload: bytes) -> list[tuple[str, bytes]]:
+        """Serve one request; an unknown topic gets no reply (as AWS IoT drops it)."""
+        if not topic.startswith("$aws/things/"):
+            return []
+        kind = topic[topic.find("/", 12) + 1 :]
+        if kind.startswith("jobs/"):
+            parsed = parse_jobs_topic(topic)
+            if parsed is None:
+                return []
+            thing, request = parsed
+            return handle_jobs(self._plane.jobs_data, thing, request, payload)
+        if kind.startswith("shadow/"):
+            shadow = parse_shadow_topic(topic)
+            if shadow is None:
+                return []
+            thing, name, operation = shadow
+            return handle_shadow(self._plane.shadows, thing, name, operation, payload)
+        return []

@@ -1,0 +1,164 @@
+"""The Jobs MQTT API as a transport-neutral codec ([AD:jobs-mqtt-api], reference section 3.4).
+
+:func:`parse_jobs_topic` recognises the request topics under ``$aws/things/{thing}/jobs``;
+:func:`handle_jobs` serves one request with a :class:`~simulator.services.jobs.JobsDataService`
+and returns the reply for the requester (``.../accepted`` or ``.../rejected``), with the request's
+``clientToken`` echoed and a ``timestamp``. Over MQTT ``jobDocument`` is a JSON object (embedded
+as raw bytes, never re-parsed). A malformed payload gets a rejected reply, never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import orjson
+
+from simulator.core.errors import AwsError, InvalidRequestException, JobExecutionStateException
+from simulator.services.jobs import JobsDataService
+
+__all__ = ["JobsRequest", "handle_jobs", "parse_jobs_topic"]
+
+Operation = Literal["get", "start-next", "describe", "update", "invalid"]
+
+_PREFIX: Final = "$aws/things/"
+_THING_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_-")
+#: Error types of the services -> ``code`` of a rejected message [AD:jobs-api].
+_CODES: Final = {
+    "InvalidRequestException": "InvalidRequest",
+    "ResourceNotFoundException": "ResourceNotFound",
+    "InvalidStateTransitionException": "InvalidStateTransition",
+    "ThrottlingException": "RequestThrottled",
+    "TerminalStateException": "TerminalStateReached",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobsRequest:
+    """A parsed request topic: the operation, the job id it names, and the topic itself."""
+
+    operation: Operation
+    job_id: str | None
+    topic: str
+
+
+def parse_jobs_topic(topic: str) -> tuple[str, JobsRequest] | None:
+    """``(thing, request)`` for a Jobs request topic, else ``None``.
+
+    Request topics: ``.../jobs/get``, ``.../jobs/start-next``, ``.../jobs/{jobId}/get`` (``jobId``
+    may be ``$next``) and ``.../jobs/{jobId}/update``. Other topics under ``.../jobs/`` that are
+    not replies or notifications give an ``invalid`` request (answered with ``InvalidTopic``).
+    """
+    if not topic.startswith(_PREFIX):
+        return None
+    parts = topic[len(_PREFIX) :].split("/")
+    if len(parts) < 3 or parts[1] != "jobs":
+        return None
+    thing = parts[0]
+    if not 1 <= len(thing) <= 128 or not _THING_CHARS.issuperset(thing):
+        return None
+    rest = parts[2:]
+    if rest[-1] in ("accepted", "rejected") or rest[0] in ("notify", "notify-next"):
+        return None  # replies and notifications are ours, not requests
+    if rest == ["get"]:
+        return thing, JobsRequest("get", None, topic)
+    if rest == ["start-next"]:
+        return thing, JobsRequest("start-next", None, topic)
+    if len(rest) == 2 and rest[0] and rest[1] in ("get", "update"):
+        operation: Operation = "describe" if rest[1] == "get" else "update"
+        return thing, JobsRequest(operation, rest[0], topic)
+    return thing, JobsRequest("invalid", None, topic)
+
+
+def _embed(result: dict[str, Any]) -> dict[str, Any]:
+    """Turn ``jobDocument`` bytes into JSON objects embedded as they are."""
+    execution = result.get("execution")
+    if isinstance(execution, dict) and isinstance(execution.get("jobDocument"), bytes):
+        execution["jobDocument"] = orjson.Fragment(execution["jobDocument"])
+    if isinstance(result.get("jobDocument"), bytes):
+        result["jobDocument"] = orjson.Fragment(result["jobDocument"])
+    return result
+
+
+def _serve(
+    service: JobsDataService, thing: str, request: JobsRequest, body: dict[str, Any]
+) -> dict[str, Any]:
+    get = body.get
+    if request.operation == "get":
+        return service.get_pending_job_executions(thing_name=thing)
+    if request.operation == "start-next":
+        return service.start_next_pending_job_execution(
+            thing_name=thing,
+            status_details=get("statusDetails"),
+            step_timeout_in_minutes=get("stepTimeoutInMinutes"),
+        )
+    assert request.job_id is not None
+    if request.operation == "describe":
+        return service.describe_job_execution(
+            job_id=request.job_id,
+            thing_name=thing,
+            include_job_document=get("includeJobDocument"),
+            execution_number=get("executionNumber"),
+        )
+    status = get("status")
+    if not isinstance(status, str):
+        raise InvalidRequestException("status is required and must be a string")
+    return service.update_job_execution(
+        job_id=request.job_id,
+        thing_name=thing,
+        status=status,
+        status_details=get("statusDetails"),
+        step_timeout_in_minutes=get("stepTimeoutInMinutes"),
+        expected_version=get("expectedVersion"),
+        include_job_execution_state=get("includeJobExecutionState"),
+        include_job_document=get("includeJobDocument"),
+        execution_number=get("executionNumber"),
+    )
+
+
+def _rejected(
+    topic: str,
+    code: str,
+    message: str,
+    token: object,
+    stamp: int,
+    *,
+    state: dict[str, object] | None = None,
+) -> list[tuple[str, bytes]]:
+    body: dict[str, Any] = {"code": code, "message": message, "timestamp": stamp}
+    if isinstance(token, str):
+        body["clientToken"] = token
+    if state is not None:
+        body["executionState"] = state
+    return [(f"{topic}/rejected", orjson.dumps(body))]
+
+
+def handle_jobs(
+    service: JobsDataService, thing: str, request: JobsRequest, payload: bytes
+) -> list[tuple[str, bytes]]:
+    """Serve one Jobs request; the messages (topic, payload) to send back to the requester."""
+    stamp = service.timestamp()
+    topic = request.topic
+    try:
+        body = orjson.loads(payload) if payload.strip() else {}
+    except orjson.JSONDecodeError:
+        return _rejected(topic, "InvalidJson", "The payload is not valid UTF-8 JSON.", None, stamp)
+    token = body.get("clientToken") if isinstance(body, dict) else None
+    if request.operation == "invalid":
+        message = f"{topic} does not map to any Jobs API"
+        return _rejected(topic, "InvalidTopic", message, token, stamp)
+    if not isinstance(body, dict):
+        return _rejected(topic, "InvalidRequest", "The payload must be a JSON object.", None, stamp)
+    try:
+        result = _serve(service, thing, request, body)
+    except JobExecutionStateException as exc:
+        code = exc.mqtt_code
+        return _rejected(topic, code, exc.message, token, stamp, state=exc.execution_state)
+    except AwsError as exc:
+        code = _CODES.get(exc.error_type, "InternalError")
+        return _rejected(topic, code, exc.message, token, stamp)
+    reply = _embed(result)
+    reply["timestamp"] = stamp
+    if isinstance(token, str):
+        reply["clientToken"] = token
+    return [(f"{topic}/accepted", orjson.dumps(reply))]

@@ -1,0 +1,371 @@
+"""A virtual device: a package inventory and the Jobs MQTT protocol, as a pure state machine.
+
+The device speaks the real topics and payloads (reference section 3.4) and never touches a
+socket or a clock: the engine feeds it messages (:meth:`Device.on_message`) and timer expiries
+(:meth:`Device.on_timer`), and the device answers through a :class:`DeviceIO` (publish a message,
+ask for a timer, announce an inventory change). The same object runs in-process and over MQTT.
+
+Protocol, as the AWS IoT Device Client does it: on connect, publish ``start-next``; run the
+execution it gets (report IN_PROGRESS with the step, run each step for a drawn duration, then
+SUCCEEDED / FAILED / REJECTED); after the terminal update is accepted, optionally write its
+inventory to ``$package``, then ask ``start-next`` again; ``notify-next`` wakes an idle device.
+Every request carries a fresh ``clientToken``; an unanswered request is re-sent after a timeout.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+import orjson
+
+from simulator.core.device.jobdoc import JobPlan, Step, StepKind, plan_job
+from simulator.core.device.profile import DeviceProfile
+
+__all__ = ["TRANSITIONS", "Device", "DeviceIO", "DeviceState", "Event"]
+
+
+class DeviceState(enum.Enum):
+    OFFLINE = "offline"  # not connected yet, or rebooting
+    IDLE = "idle"  # waiting for notify-next
+    REQUESTING = "requesting"  # start-next sent, waiting for the answer
+    RUNNING = "running"  # running a step of an execution
+    REPORTING = "reporting"  # terminal update sent, waiting for the answer
+
+
+class Event(enum.Enum):
+    CONNECTED = "connected"
+    REBOOTED = "rebooted"
+    NOTIFY_NEXT = "notify-next"
+    EXECUTION = "start-next accepted with an execution"
+    NO_EXECUTION = "start-next accepted without an execution"
+    START_REJECTED = "start-next rejected"
+    STEP_DONE = "step timer"
+    UPDATE_ACCEPTED = "terminal update accepted"
+    UPDATE_REJECTED = "terminal update rejected"
+    RESPONSE_TIMEOUT = "response timer"
+
+
+S, E = DeviceState, Event
+
+#: The device's one transition table: (state, event) -> the states the handler may move to.
+#: Pairs that are not listed are ignored (a notify-next while busy, a late response).
+TRANSITIONS: Final[Mapping[tuple[DeviceState, Event], frozenset[DeviceState]]] = {
+    (S.OFFLINE, E.CONNECTED): frozenset({S.REQUESTING}),
+    (S.OFFLINE, E.REBOOTED): frozenset({S.REQUESTING}),
+    (S.IDLE, E.NOTIFY_NEXT): frozenset({S.REQUESTING}),
+    (S.REQUESTING, E.EXECUTION): frozenset({S.RUNNING, S.REPORTING}),
+    (S.REQUESTING, E.NO_EXECUTION): frozenset({S.IDLE}),
+    (S.REQUESTING, E.START_REJECTED): frozenset({S.IDLE}),
+    (S.REQUESTING, E.RESPONSE_TIMEOUT): frozenset({S.REQUESTING}),
+    (S.RUNNING, E.STEP_DONE): frozenset({S.RUNNING, S.REPORTING, S.OFFLINE}),
+    (S.REPORTING, E.UPDATE_ACCEPTED): frozenset({S.REQUESTING}),
+    (S.REPORTING, E.UPDATE_REJECTED): frozenset({S.REQUESTING}),
+    (S.REPORTING, E.RESPONSE_TIMEOUT): frozenset({S.REPORTING}),
+}
+
+_TERMINAL: Final = ("SUCCEEDED", "FAILED", "REJECTED")
+
+
+class DeviceIO(Protocol):
+    """What a device asks of its driver."""
+
+    #: True when the transport never loses a message to an online device: no response timers.
+    lossless: bool
+
+    def now(self) -> float: ...
+
+    def publish(self, device: Device, topic: str, payload: bytes, /) -> None: ...
+
+    def set_timer(self, device: Device, delay: float, token: int, /) -> None: ...
+
+    def inventory_changed(self, device: Device, package: str, /) -> None: ...
+
+
+@dataclass(slots=True)
+class _Run:
+    """The execution being run."""
+
+    job_id: str
+    execution_number: int
+    plan: JobPlan
+    step: int = 0
+    outcome: str = "SUCCEEDED"
+    reason: str | None = None
+
+
+class Device:
+    """One virtual device. Mutable; owned by one driver."""
+
+    __slots__ = (
+        "_gen",
+        "_io",
+        "_pending",
+        "_profile",
+        "_rollback",
+        "_run",
+        "_seq",
+        "changed",
+        "index",
+        "inventory",
+        "name",
+        "reports_shadow",
+        "state",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        inventory: dict[str, str],
+        profile: DeviceProfile,
+        io: DeviceIO,
+        *,
+        reports_shadow: bool = False,
+    ) -> None:
+        self.index = index
+        self.name = name
+        self.inventory = inventory
+        self.reports_shadow = reports_shadow
+        self.state = DeviceState.OFFLINE
+        self.changed: set[str] = set()  # packages changed since the last $package report
+        self._profile = profile
+        self._io = io
+        self._run: _Run | None = None
+        self._seq = 0
+        self._gen = 0
+        self._pending: Event | None = None  # what the outstanding timer means
+        self._rollback: tuple[str, str | None] | None = None  # undo after a failed boot
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _token(self) -> str:
+        self._seq += 1
+        return f"{self.name}:{self._seq}"
+
+    def _timer(self, delay: float, meaning: Event) -> None:
+        self._gen += 1
+        self._pending = meaning
+        self._io.set_timer(self, delay, self._gen)
+
+    def _publish(self, suffix: str, body: dict[str, Any]) -> None:
+        body["clientToken"] = self._token()
+        self._io.publish(self, f"$aws/things/{self.name}/{suffix}", orjson.dumps(body))
+
+    def _await_response(self) -> None:
+        if self._io.lossless:
+            self._pending = None  # nothing can be lost: no timer (and no stale heap entry)
+            self._gen += 1
+        else:
+            self._timer(self._profile.response_timeout_s, Event.RESPONSE_TIMEOUT)
+
+    def _move(self, event: Event, target: DeviceState) -> None:
+        assert target in TRANSITIONS[(self.state, event)], (self.state, event, target)
+        self.state = target
+
+    def _request_next(self, event: Event) -> None:
+        self._move(event, DeviceState.REQUESTING)
+        self._publish("jobs/start-next", {})
+        self._await_response()
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def connect(self, delay: float) -> None:
+        """Come online after ``delay`` seconds (the engine's connection ramp)."""
+        self._timer(delay, Event.CONNECTED)
+
+    def on_timer(self, token: int) -> None:
+        if token != self._gen or self._pending is None:
+            return  # superseded
+        event, self._pending = self._pending, None
+        if (self.state, event) not in TRANSITIONS:
+            return
+        if event in (Event.CONNECTED, Event.REBOOTED):
+            if self._rollback is not None:
+                package, version = self._rollback
+                self._rollback = None
+                self._set(package, version)
+            self._request_next(event)
+        elif event is Event.STEP_DONE:
+            self._step_done()
+        elif self.state is DeviceState.REQUESTING:  # response timeout: ask again
+            self._request_next(event)
+        else:
+            self._send_terminal()
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        """Handle a message on one of this device's ``$aws/things/<name>/...`` topics."""
+        if self.state is DeviceState.OFFLINE:
+            return  # nobody listening while rebooting
+        suffix = topic[len(self.name) + 13 :]  # strip "$aws/things/<name>/"
+        if suffix == "jobs/notify-next":
+            if self.state is DeviceState.IDLE:
+                self._request_next(Event.NOTIFY_NEXT)
+        elif suffix.startswith("jobs/start-next/"):
+            if self.state is DeviceState.REQUESTING:
+                self._start_next_answer(suffix.endswith("/accepted"), payload)
+        elif (
+            self.state is DeviceState.REPORTING
+            and suffix.startswith("jobs/")
+            and suffix.endswith(("/update/accepted", "/update/rejected"))
+        ):
+            run = self._run
+            if run is not None and suffix == f"jobs/{run.job_id}/update/{suffix[-8:]}":
+                self._terminal_answer(suffix.endswith("accepted"))
+
+    # -- start-next -------------------------------------------------------------------------
+
+    def _start_next_answer(self, accepted: bool, payload: bytes) -> None:
+        self._pending = None
+        if not accepted:
+            self._move(Event.START_REJECTED, DeviceState.IDLE)
+            return
+        try:
+            execution = orjson.loads(payload).get("execution")
+        except (orjson.JSONDecodeError, AttributeError):
+            execution = None
+        if not isinstance(execution, dict):
+            self._move(Event.NO_EXECUTION, DeviceState.IDLE)
+            return
+        plan = plan_job(execution.get("jobDocument"))
+        run = _Run(str(execution.get("jobId")), int(execution.get("executionNumber", 1)), plan)
+        self._run = run
+        profile = self._profile
+        if plan.rejected is not None:
+            run.outcome, run.reason = "REJECTED", plan.rejected
+        elif profile.reject():
+            run.outcome, run.reason = "REJECTED", "device policy refused the job"
+        if run.outcome == "REJECTED":
+            self._move(Event.EXECUTION, DeviceState.REPORTING)
+            self._send_terminal()
+            return
+        self._move(Event.EXECUTION, DeviceState.RUNNING)
+        if not profile.report_steps:
+            # As the Device Client does: one IN_PROGRESS report as the job starts.
+            first = plan.steps[0]
+            details = {"step": first.name, "steps": str(len(plan.steps))}
+            self._publish(
+                f"jobs/{run.job_id}/update", {"status": "IN_PROGRESS", "statusDetails": details}
+            )
+        self._begin_step()
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _begin_step(self) -> None:
+        run = self._run
+        assert run is not None
+        step = run.plan.steps[run.step]
+        if self._profile.report_steps:
+            details = {"step": step.name, "progress": f"{run.step + 1}/{len(run.plan.steps)}"}
+            self._publish(
+                f"jobs/{run.job_id}/update",
+                {"status": "IN_PROGRESS", "statusDetails": details},
+            )
+        self._timer(self._profile.duration(step.kind), Event.STEP_DONE)
+
+    def _step_done(self) -> None:
+        run = self._run
+        assert run is not None
+        step = run.plan.steps[run.step]
+        failure = self._step_failure(step)
+        if failure is not None and not step.ignore_failure:
+            run.outcome, run.reason = "FAILED", failure
+            self._move(Event.STEP_DONE, DeviceState.REPORTING)
+            self._send_terminal()
+            return
+        if step.kind is StepKind.INSTALL and failure is None:
+            previous = self.inventory.get(step.args[0])
+            self._set(step.args[0], step.args[1])
+            if self._profile.reboot():
+                self._reboot(step, previous)
+                return
+        elif step.kind is StepKind.UNINSTALL and failure is None:
+            self._set(step.args[0], None)
+        run.step += 1
+        if run.step < len(run.plan.steps):
+            self._move(Event.STEP_DONE, DeviceState.RUNNING)
+            self._begin_step()
+        else:
+            self._move(Event.STEP_DONE, DeviceState.REPORTING)
+            self._send_terminal()
+
+    def _step_failure(self, step: Step) -> str | None:
+        if step.kind is StepKind.DOWNLOAD and step.args:
+            expired = _presigned_expired(step.args[0], self._io.now())
+            if expired:
+                return f"{step.name}: HTTP 403 from S3, the presigned URL expired"
+        if self._profile.fails(step.kind):
+            return f"{step.name}: handler exited with status 1"
+        return None
+
+    def _set(self, package: str, version: str | None) -> None:
+        if version is None:
+            if self.inventory.pop(package, None) is None:
+                return
+        elif self.inventory.get(package) == version:
+            return
+        else:
+            self.inventory[package] = version
+        self.changed.add(package)
+        self._io.inventory_changed(self, package)
+
+    def _reboot(self, step: Step, previous: str | None) -> None:
+        """The install rebooted the device: offline for a while, maybe rolled back after it."""
+        self._move(Event.STEP_DONE, DeviceState.OFFLINE)
+        self._run = None
+        if self._profile.rollback():
+            # A/B fallback: the new version does not boot and the old one runs again.
+            self._rollback = (step.args[0], previous)
+        self._timer(self._profile.reboot_duration(), Event.REBOOTED)
+
+    # -- terminal update --------------------------------------------------------------------
+
+    def _send_terminal(self) -> None:
+        run = self._run
+        assert run is not None
+        body: dict[str, Any] = {"status": run.outcome}
+        if run.reason is not None:
+            body["statusDetails"] = {"reason": run.reason[:1024]}
+        self._publish(f"jobs/{run.job_id}/update", body)
+        self._await_response()
+
+    def _terminal_answer(self, accepted: bool) -> None:
+        self._pending = None
+        self._run = None
+        if accepted and self.reports_shadow and self.changed:
+            reported = {
+                pkg: ({"version": self.inventory[pkg]} if pkg in self.inventory else None)
+                for pkg in sorted(self.changed)
+            }
+            self.changed.clear()
+            self._publish("shadow/name/$package/update", {"state": {"reported": reported}})
+        event = Event.UPDATE_ACCEPTED if accepted else Event.UPDATE_REJECTED
+        self._request_next(event)
+
+
+def _presigned_expired(url: str, now: float) -> bool:
+    """True for a SigV4 presigned URL whose ``X-Amz-Date + X-Amz-Expires`` is past ``now``."""
+    start = url.find("X-Amz-Date=")
+    expires_at = url.find("X-Amz-Expires=")
+    if start < 0 or expires_at < 0:
+        return False
+    stamp = url[start + 11 : start + 27]  # e.g. 20261127T015335Z
+    end = url.find("&", expires_at)
+    try:
+        signed = calendar.timegm(
+            (
+                int(stamp[0:4]),
+                int(stamp[4:6]),
+                int(stamp[6:8]),
+                int(stamp[9:11]),
+                int(stamp[11:13]),
+                int(stamp[13:15]),
+            )
+        )
+        lifetime = int(url[expires_at + 14 : end if end > 0 else None])
+    except ValueError:
+        return False
+    return now > signed + lifetime

@@ -1,0 +1,94 @@
+"""How a fleet's devices behave: step durations, failure, reject, reboot and rollback odds.
+
+One profile is shared by every device of a fleet; its random streams are consumed in event order,
+so a seeded run draws the same numbers every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from simulator.core.device.jobdoc import StepKind
+from simulator.core.distributions import Distribution, Stream, stream
+
+__all__ = ["DeviceProfile", "StepBehaviour"]
+
+_ONE_MINUTE = Distribution("constant", 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StepBehaviour:
+    duration: Distribution
+    failure: float = 0.0
+
+
+class DeviceProfile:
+    """Behaviour parameters plus the random streams that realise them."""
+
+    __slots__ = (
+        "_durations",
+        "_fail_draw",
+        "_failure",
+        "_reboot_draw",
+        "_reboot_duration",
+        "_reject_draw",
+        "_rollback_draw",
+        "reboot_probability",
+        "reject_probability",
+        "report_steps",
+        "response_timeout_s",
+        "rollback_probability",
+    )
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        steps: Mapping[StepKind, StepBehaviour],
+        reject_probability: float = 0.0,
+        reboot_probability: float = 0.0,
+        reboot_duration: Distribution = _ONE_MINUTE,
+        rollback_probability: float = 0.0,
+        report_steps: bool = True,
+        response_timeout_s: float = 10.0,
+    ) -> None:
+        uniform = Distribution("uniform", 0.0, 1.0)
+        self._durations: dict[StepKind, Stream] = {
+            kind: stream(seed, f"device.step.{kind.value}.duration", b.duration)
+            for kind, b in steps.items()
+        }
+        self._failure = {kind: b.failure for kind, b in steps.items()}
+        self._fail_draw = stream(seed, "device.step.failure", uniform)
+        self._reject_draw = stream(seed, "device.reject", uniform)
+        self._reboot_draw = stream(seed, "device.reboot", uniform)
+        self._rollback_draw = stream(seed, "device.rollback", uniform)
+        self._reboot_duration = stream(seed, "device.reboot.duration", reboot_duration)
+        self.reject_probability = reject_probability
+        self.reboot_probability = reboot_probability
+        self.rollback_probability = rollback_probability
+        self.report_steps = report_steps
+        self.response_timeout_s = response_timeout_s
+
+    def duration(self, kind: StepKind) -> float:
+        draw = self._durations.get(kind) or self._durations[StepKind.OTHER]
+        return draw()
+
+    def fails(self, kind: StepKind) -> bool:
+        p = self._failure.get(kind, 0.0)
+        return p > 0.0 and self._fail_draw() < p
+
+    def reject(self) -> bool:
+        p = self.reject_probability
+        return p > 0.0 and self._reject_draw() < p
+
+    def reboot(self) -> bool:
+        p = self.reboot_probability
+        return p > 0.0 and self._reboot_draw() < p
+
+    def rollback(self) -> bool:
+        p = self.rollback_probability
+        return p > 0.0 and self._rollback_draw() < p
+
+    def reboot_duration(self) -> float:
+        return self._reboot_duration()

@@ -1,0 +1,77 @@
+"""AWS IoT Jobs, pure: execution and job state machines, configuration parsing, rollout pacing."""
+
+from simulator.core.jobs.config import (
+    AbortConfig,
+    AbortCriteria,
+    ExponentialRate,
+    PresignedUrlConfig,
+    RetryConfig,
+    RetryCriteria,
+    RolloutConfig,
+    TimeoutConfig,
+    parse_abort_config,
+    parse_presigned_url_config,
+    parse_retry_config,
+    parse_rollout_config,
+    parse_timeout_config,
+)
+from simulator.core.jobs.execution import (
+    DEVICE_STATUSES,
+    TERMINAL,
+    TRANSITIONS,
+    Actor,
+    ExecutionStatus,
+    Refusal,
+    check_status_details,
+    check_transition,
+)
+from simulator.core.jobs.job import (
+    JOB_TRANSITIONS,
+    JobEvent,
+    JobStatus,
+    TargetSelection,
+    job_transition,
+)
+from simulator.core.jobs.rollout import RolloutWindow, plan_release, rate_per_minute
+from simulator.core.jobs.schedule import (
+    MaintenanceWindow,
+    SchedulingConfig,
+    parse_maintenance_windows,
+    parse_scheduling_config,
+)
+
+__all__ = [
+    "DEVICE_STATUSES",
+    "JOB_TRANSITIONS",
+    "TERMINAL",
+    "TRANSITIONS",
+    "AbortConfig",
+    "AbortCriteria",
+    "Actor",
+    "ExecutionStatus",
+    "ExponentialRate",
+    "JobEvent",
+    "JobStatus",
+    "MaintenanceWindow",
+    "PresignedUrlConfig",
+    "Refusal",
+    "RetryConfig",
+    "RetryCriteria",
+    "RolloutConfig",
+    "RolloutWindow",
+    "SchedulingConfig",
+    "TargetSelection",
+    "TimeoutConfig",
+    "check_status_details",
+    "check_transition",
+    "job_transition",
+    "parse_abort_config",
+    "parse_maintenance_windows",
+    "parse_presigned_url_config",
+    "parse_retry_config",
+    "parse_rollout_config",
+    "parse_scheduling_config",
+    "parse_timeout_config",
+    "plan_release",
+    "rate_per_minute",
+]

@@ -1,0 +1,282 @@
+"""Every shadow of one account, with versions, deletion memory and the documents AWS sends.
+
+Time is passed in (``now``, epoch seconds); documents carry it as whole seconds, as AWS does.
+The store returns documents as dicts that share subtrees with the stored state: serialise them
+(or copy them) before anything else changes the store, and never mutate them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from simulator.core.errors import (
+    ConflictException,
+    RequestEntityTooLargeException,
+    ResourceNotFoundException,
+)
+from simulator.core.shadow.document import (
+    JsonObject,
+    UpdateRequest,
+    delta,
+    delta_meta,
+    merge,
+    merge_meta,
+    meta_of,
+)
+from simulator.core.shadow.options import MAX_STATE_BYTES, PACKAGE_SHADOW, ShadowOptions
+
+__all__ = ["Shadow", "ShadowStore", "UpdateOutcome"]
+
+VERSION_CONFLICT = "Version conflict"  # [AD:device-shadow-data-flow]
+TOO_LARGE = "The payload exceeds the maximum size allowed"  # [cur:device-shadow-error-messages]
+
+
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    """One stored shadow; an update replaces it with a new one.
+
+    Attributes:
+        version: the current version (1 for a new shadow, unless a deleted one is remembered).
+        desired: the desired state (``{}`` when there is none).
+        reported: the reported state.
+        desired_meta: metadata of ``desired``, or ``None`` for a shadow without metadata.
+        reported_meta: metadata of ``reported``, or ``None`` likewise.
+    """
+
+    version: int
+    desired: JsonObject
+    reported: JsonObject
+    desired_meta: JsonObject | None
+    reported_meta: JsonObject | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOutcome:
+    """The documents an accepted update produces.
+
+    Attributes:
+        accepted: the ``/update/accepted`` document (and the REST response body).
+        documents: the ``/update/documents`` document.
+        delta: the ``/update/delta`` document, or ``None`` when none is published.
+    """
+
+    accepted: JsonObject
+    documents: JsonObject
+    delta: JsonObject | None
+
+
+def _sections(desired: JsonObject | None, reported: JsonObject | None) -> JsonObject:
+    out: JsonObject = {}
+    if desired:
+        out["desired"] = desired
+    if reported:
+        out["reported"] = reported
+    return out
+
+
+def _snapshot(shadow: Shadow) -> JsonObject:
+    out: JsonObject = {"state": _sections(shadow.desired, shadow.reported)}
+    if shadow.desired_meta is not None:
+        out["metadata"] = _sections(shadow.desired_meta, shadow.reported_meta)
+    out["version"] = shadow.version
+    return out
+
+
+def _apply(
+    tree: JsonObject, meta: JsonObject, patch: JsonObject | None, leaf: JsonObject, with_meta: bool
+) -> tuple[JsonObject, JsonObject]:
+    if patch is None:  # "desired": null / "reported": null removes the section
+        return {}, {}
+    if with_meta:
+        return merge_meta(tree, meta, patch, leaf)
+    return merge(tree, patch), meta
+
+
+def _size(tree: JsonObject) -> int:
+    return len(orjson.dumps(tree)) if tree else 0
+
+
+class ShadowStore:
+    """Classic and named shadows by thing, and the versions of recently deleted ones."""
+
+    def __init__(self, options: ShadowOptions | None = None) -> None:
+        self.options = options or ShadowOptions()
+        self._things: dict[str, dict[str | None, Shadow]] = {}
+        self._deleted: dict[tuple[str, str | None], tuple[int, float]] = {}
+
+    def has_metadata(self, shadow_name: str | None) -> bool:
+        """Whether the shadow called ``shadow_name`` keeps metadata (``$package`` does not)."""
+        return shadow_name != PACKAGE_SHADOW or self.options.package_metadata
+
+    def find(self, thing: str, shadow_name: str | None) -> Shadow | None:
+        """The shadow, or ``None`` if it does not exist."""
+        shadows = self._things.get(thing)
+        return None if shadows is None else shadows.get(shadow_name)
+
+    def get(self, thing: str, shadow_name: str | None) -> Shadow:
+        """The shadow; raises ResourceNotFoundException when it does not exist."""
+        shadow = self.find(thing, shadow_name)
+        if shadow is None:
+            # Classic shadows are named after the thing in this message (client tests vs AWS).
+            name = thing if shadow_name is None else shadow_name
+            raise ResourceNotFoundException(f"No shadow exists with name: '{name}'")
+        return shadow
+
+    def names(self, thing: str) -> list[str]:
+        """The thing's named shadows (``$package`` included), sorted."""
+        return sorted(name for name in self._things.get(thing, ()) if name is not None)
+
+    def _base_version(self, key: tuple[str, str | None], now: float) -> int:
+        # The version a new shadow continues from [AD:device-shadow-data-flow].
+        memory = self._deleted.get(key)
+        if memory is None:
+            return 0
+        if now - memory[1] <= self.options.version_reset_after_s:
+            return memory[0]
+        del self._deleted[key]
+        return 0
+
+    def document(
+        self, thing: str, shadow_name: str | None, *, now: float, client_token: str | None = None
+    ) -> JsonObject:
+        """The full GET document: state (with delta), metadata, version, timestamp."""
+        shadow = self.get(thing, shadow_name)
+        state = _sections(shadow.desired, shadow.reported)
+        diff = delta(shadow.desired, shadow.reported) if shadow.desired else {}
+        if diff:
+            state["delta"] = diff
+        out: JsonObject = {"state": state}
+        if shadow.desired_meta is not None:
+            meta = _sections(shadow.desired_meta, shadow.reported_meta)
+            if diff and self.options.get_metadata_includes_delta:
+                meta["delta"] = delta_meta(diff, shadow.desired_meta)
+            out["metadata"] = meta
+        out["version"] = shadow.version
+        out["timestamp"] = int(now)
+        if client_token is not None:
+            out["clientToken"] = client_token
+        return out
+
+    def update(
+        self, thing: str, shadow_name: str | None, request: UpdateRequest, *, now: float
+    ) -> UpdateOutcome:
+        """Apply a validated update: check the version and size, then store and describe it.
+
+        Raises:
+            ConflictException: ``request.version`` is not the current version.
+            RequestEntityTooLargeException: the resulting state is over the size limit.
+        """
+        shadows = self._things.get(thing)
+        old = None if shadows is None else shadows.get(shadow_name)
+        current = self._base_version((thing, shadow_name), now) if old is None else old.version
+        # On a shadow that does not exist (yet), the version checked against is the remembered
+        # one, or 0 (inf).
+        if request.version is not None and request.version != current:
+            raise ConflictException(VERSION_CONFLICT)
+        with_meta = self.has_metadata(shadow_name)
+        stamp = int(now)
+        leaf = {"timestamp": stamp}
+        desired, reported = ({}, {}) if old is None else (old.desired, old.reported)
+        desired_meta: JsonObject = {}
+        reported_meta: JsonObject = {}
+        if with_meta and old is not None:
+            desired_meta, reported_meta = old.desired_meta or {}, old.reported_meta or {}
+        state = request.state
+        if state is None:
+            desired, reported, desired_meta, reported_meta = {}, {}, {}, {}
+        else:
+            if "desired" in state:
+                desired, desired_meta = _apply(
+                    desired, desired_meta, state["desired"], leaf, with_meta
+                )
+            if "reported" in state:
+                reported, reported_meta = _apply(
+                    reported, reported_meta, state["reported"], leaf, with_meta
+                )
+        if _size(desired) + _size(reported) > MAX_STATE_BYTES:
+            raise RequestEntityTooLargeException(TOO_LARGE)
+
+        new = Shadow(
+            current + 1,
+            desired,
+            reported,
+            desired_meta if with_meta else None,
+            reported_meta if with_meta else None,
+        )
+        if shadows is None:
+            shadows = self._things[thing] = {}
+        shadows[shadow_name] = new
+        if old is None:
+            self._deleted.pop((thing, shadow_name), None)
+        token = request.client_token
+
+        accepted: JsonObject = {"state": state}
+        if with_meta and state is not None:
+            accepted["metadata"] = {key: meta_of(value, leaf) for key, value in state.items()}
+        accepted["version"] = new.version
+        accepted["timestamp"] = stamp
+        # /update/documents of a new shadow: "previous" is null (mem).
+        documents: JsonObject = {
+            "previous": None if old is None else _snapshot(old),
+            "current": _snapshot(new),
+            "timestamp": stamp,
+        }
+        if token is not None:
+            accepted["clientToken"] = token
+            documents["clientToken"] = token
+        return UpdateOutcome(accepted, documents, self._delta_document(new, request, stamp))
+
+    def _delta_document(self, new: Shadow, request: UpdateRequest, stamp: int) -> JsonObject | None:
+        if not new.desired:
+            return None
+        if self.options.delta_only_when_desired_changes and (
+            request.state is None or "desired" not in request.state
+        ):
+            return None
+        diff = delta(new.desired, new.reported)
+        if not diff:
+            return None
+        out: JsonObject = {"state": diff}
+        if new.desired_meta is not None:
+            out["metadata"] = delta_meta(diff, new.desired_meta)
+        out["version"] = new.version
+        out["timestamp"] = stamp
+        if request.client_token is not None:
+            out["clientToken"] = request.client_token
+        return out
+
+    def delete(self, thing: str, shadow_name: str | None, *, now: float) -> JsonObject:
+        """Delete the shadow, remembering its version; returns the ``/delete/accepted`` document.
+
+        Raises:
+            ResourceNotFoundException: the shadow does not exist.
+        """
+        shadow = self.get(thing, shadow_name)
+        shadows = self._things[thing]
+        del shadows[shadow_name]
+        if not shadows:
+            del self._things[thing]
+        self._deleted[(thing, shadow_name)] = (shadow.version, now)
+        return {"version": shadow.version, "timestamp": int(now)}
+
+    def drop_thing(self, thing: str, *, now: float) -> list[str | None]:
+        """Delete every shadow of ``thing`` (versions remembered); returns their names."""
+        shadows = self._things.pop(thing, None)
+        if shadows is None:
+            return []
+        for name, shadow in shadows.items():
+            self._deleted[(thing, name)] = (shadow.version, now)
+        return list(shadows)
+
+    def state(self, thing: str, shadow_name: str | None) -> JsonObject | None:
+        """``{"desired", "reported", "delta"}`` (empty ones omitted) or ``None``; shared trees."""
+        shadow = self.find(thing, shadow_name)
+        if shadow is None:
+            return None
+        out = _sections(shadow.desired, shadow.reported)
+        diff = delta(shadow.desired, shadow.reported) if shadow.desired else {}
+        if diff:
+            out["delta"] = diff
+        return out

@@ -1,0 +1,141 @@
+"""Does ``$package`` tell the truth? Per device: the versions it runs against what the shadow says.
+
+The tracker is kept current incrementally (each inventory change and each ``$package`` write
+re-checks one device), so sampling it during a run costs nothing, and :meth:`audit` re-checks
+every device at the end. Every write is attributed to the writer active when it happened
+(``jobs``, ``device``, ``manual`` or ``initial``), which is what explains an inconsistency:
+
+==================  ===========================================================================
+cause               meaning
+==================  ===========================================================================
+manual_overwrite    the last write came from a manual writer (a stale read-modify-write)
+not_reported        the device changed a package after the last write, and nobody wrote it
+                    (an execution that failed or timed out after installing, a rollback after
+                    reboot, Jobs' update disabled and the device not reporting)
+missing_entry       the device runs the package; ``$package`` has no entry for it
+stale_entry         ``$package`` lists a package the device does not have
+phantom_version     ``$package`` names a version the device does not run, written by Jobs or
+                    the device itself after the device's last change
+==================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+from simulator.core.device import Device
+
+__all__ = ["CAUSES", "ConsistencyTracker"]
+
+CAUSES: Final = (
+    "manual_overwrite",
+    "not_reported",
+    "missing_entry",
+    "stale_entry",
+    "phantom_version",
+)
+_CONSISTENT: Final = ""
+
+PackageState = Callable[[str, str], Mapping[str, Any] | None]
+
+
+class ConsistencyTracker:
+    """Consistency of every device, kept up to date as writes and installs happen."""
+
+    def __init__(
+        self, devices: Sequence[Device], packages: frozenset[str], state: PackageState
+    ) -> None:
+        self._devices = devices
+        self._by_name = {d.name: d.index for d in devices}
+        self._packages = packages
+        self._state = state
+        self.writer = "initial"
+        n = len(devices)
+        self._last_writer: list[str] = ["none"] * n
+        self._written_at: list[float] = [float("-inf")] * n
+        self._changed_at: list[float] = [float("-inf")] * n
+        self._verdict: list[str | None] = [None] * n  # None: not checked yet
+        self.by_cause: Counter[str] = Counter()
+        self.consistent = 0
+        self.inconsistent = 0
+        self.now: Callable[[], float] = lambda: 0.0
+
+    # -- events -----------------------------------------------------------------------------
+
+    def shadow_changed(self, thing: str, shadow: str | None) -> None:
+        if shadow != "$package":
+            return
+        index = self._by_name.get(thing)
+        if index is None:
+            return
+        self._last_writer[index] = self.writer
+        self._written_at[index] = self.now()
+        self.check(index)
+
+    def inventory_changed(self, device: Device, package: str) -> None:
+        if package in self._packages:
+            self._changed_at[device.index] = self.now()
+            self.check(device.index)
+
+    # -- verdicts ---------------------------------------------------------------------------
+
+    def reported(self, thing: str) -> dict[str, str | None]:
+        reported = self._state(thing, "$package") or {}
+        out: dict[str, str | None] = {}
+        for package, entry in reported.items():
+            if package in self._packages:
+                version = entry.get("version") if isinstance(entry, dict) else None
+                out[package] = version if isinstance(version, str) else None
+        return out
+
+    def classify(self, index: int) -> str:
+        """``""`` when consistent, else the cause of the first package that disagrees."""
+        device = self._devices[index]
+        truth = {p: v for p, v in device.inventory.items() if p in self._packages}
+        shadow = self.reported(device.name)
+        if truth == shadow:
+            return _CONSISTENT
+        if self._last_writer[index] == "manual":
+            return "manual_overwrite"
+        for package in sorted(truth.keys() | shadow.keys()):
+            have, says = truth.get(package), shadow.get(package)
+            if have == says:
+                continue
+            if says is None and package not in shadow:
+                return "missing_entry"
+            if have is None:
+                return "stale_entry"
+            if self._changed_at[index] >= self._written_at[index]:
+                return "not_reported"
+            return "phantom_version"
+        return "phantom_version"  # pragma: no cover - the loop always finds the difference
+
+    def check(self, index: int) -> None:
+        verdict = self.classify(index)
+        old = self._verdict[index]
+        if old == verdict:
+            return
+        if old is not None:
+            self._count(old, -1)
+        self._count(verdict, 1)
+        self._verdict[index] = verdict
+
+    def _count(self, verdict: str, delta: int) -> None:
+        if verdict == _CONSISTENT:
+            self.consistent += delta
+        else:
+            self.inconsistent += delta
+            self.by_cause[verdict] += delta
+            if self.by_cause[verdict] == 0:
+                del self.by_cause[verdict]
+
+    def audit(self) -> None:
+        """Re-check every device (the authoritative end-of-run verdict)."""
+        for index in range(len(self._devices)):
+            self.check(index)
+
+    @property
+    def checked(self) -> int:
+        return self.consistent + self.inconsistent

@@ -1,0 +1,244 @@
+"""Build a scenario's world: the control plane, the registry's things and groups, the devices with
+their inventories and initial ``$package``, dynamic groups, writers and the job schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from simulator.api.mqtt.dispatch import MqttApi
+from simulator.core.catalog.spec import build_catalog
+from simulator.core.device import Device
+from simulator.core.distributions import stream
+from simulator.core.errors import AwsError, UsageError
+from simulator.core.substitution import PresignConfig, prepare_job_document
+from simulator.engine.bus import CloudLink, DeviceLink
+from simulator.engine.consistency import ConsistencyTracker
+from simulator.engine.loop import EventHeap
+from simulator.engine.scenario import JobSpec, Scenario
+from simulator.engine.writers import ManualWriter
+from simulator.services.controlplane import ControlPlane, EmulatorOptions
+from simulator.services.runtime import Runtime
+
+__all__ = ["World"]
+
+
+class World:
+    """Everything one run is made of, wired over one event heap."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        run, fleet = scenario.run, scenario.fleet
+        self.start = scenario.start_epoch if run.clock == "simulated" else time.time()
+        self.heap = EventHeap(self.start)
+        devices: dict[str, Device] = {}
+        self.cloud = CloudLink(
+            self.heap, stream(run.seed, "latency.down", scenario.latency), devices
+        )
+        catalog = build_catalog(scenario.catalog)
+        self.plane = ControlPlane(
+            Runtime(clock=self.heap, scheduler=self.heap, publisher=self.cloud),
+            EmulatorOptions(scope=catalog.scope),
+            catalog=catalog,
+        )
+        self.packages = frozenset(p.name for p in scenario.catalog.packages)
+        self.api = MqttApi(self.plane)
+        self.link = DeviceLink(
+            self.heap,
+            stream(run.seed, "latency.up", scenario.latency),
+            self._dispatch,
+            self.cloud,
+            self._inventory_changed,
+        )
+        names = [scenario.thing_name(fleet.first_index + i) for i in range(fleet.devices)]
+        self.devices = self._build_devices(names, devices)
+        self.tracker = ConsistencyTracker(self.devices, self.packages, self.plane.shadows.reported)
+        self.tracker.now = self.heap
+        self.plane.shadows.subscribe(self.tracker.shadow_changed)
+        self._register(names)
+        self._initial_shadows()
+        self.tracker.writer = "device"
+        self.tracker.audit()
+        self._dynamic_groups()
+        self.job_created_at: dict[str, float] = {}
+        self.job_errors: list[str] = []
+        self._schedule_jobs()
+        self.writers = self._writers(names)
+        connect = stream(run.seed, "connect", scenario.connect)
+        for device in self.devices:
+            device.connect(connect())
+
+    # -- message plumbing -------------------------------------------------------------------
+
+    def _dispatch(self, topic: str, payload: bytes) -> list[tuple[str, bytes]]:
+        tracker = self.tracker
+        # Attribute $package writes to whoever causes them: a device's own shadow update, or
+        # Jobs' update on a SUCCEEDED execution.
+        tracker.writer = "jobs" if "/jobs/" in topic else "device"
+        return self.api.handle(topic, payload)
+
+    def _inventory_changed(self, device: Device, package: str) -> None:
+        self.tracker.inventory_changed(device, package)
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    def _build_devices(self, names: list[str], by_name: dict[str, Device]) -> list[Device]:
+        scenario = self.scenario
+        seed = scenario.run.seed
+        n = len(names)
+        rng = np.random.default_rng([seed, 7])
+        inventories: list[dict[str, str]] = [{} for _ in range(n)]
+        self._in_shadow: list[dict[str, str]] = [{} for _ in range(n)]
+        for spec in scenario.fleet.inventory:
+            versions = list(spec.versions)
+            weights = np.array([spec.versions[v] for v in versions], dtype=float)
+            picks = rng.choice(len(versions), size=n, p=weights / weights.sum())
+            shown = rng.random(n) < spec.in_shadow
+            for i in range(n):
+                version = versions[picks[i]]
+                if version != "none":
+                    inventories[i][spec.package] = version
+                    if shown[i]:
+                        self._in_shadow[i][spec.package] = version
+        reports = rng.random(n) < scenario.spec.device.reports_package_shadow
+        profile = scenario.device_profile()
+        devices = [
+            Device(i, name, inventories[i], profile, self.link, reports_shadow=bool(reports[i]))
+            for i, name in enumerate(names)
+        ]
+        by_name.update((d.name, d) for d in devices)
+        return devices
+
+    def _register(self, names: list[str]) -> None:
+        registry = self.plane.registry
+        fleet = self.scenario.fleet
+        registry.create_thing_group(thing_group_name=fleet.group)
+        rng = np.random.default_rng([self.scenario.run.seed, 11])
+        subgroups = []
+        for spec in fleet.groups:
+            registry.create_thing_group(thing_group_name=spec.name)
+            count = math.ceil(spec.fraction * len(names))
+            members = set(rng.choice(len(names), size=count, replace=False).tolist())
+            subgroups.append((spec.name, members))
+        for i, name in enumerate(names):
+            registry.create_thing(thing_name=name)
+            registry.join(fleet.group, name)
+            for group, members in subgroups:
+                if i in members:
+                    registry.join(group, name)
+
+    def _initial_shadows(self) -> None:
+        shadows = self.plane.shadows
+        self.tracker.writer = "initial"
+        for device, shown in zip(self.devices, self._in_shadow, strict=True):
+            if shown:
+                shadows.merge_package_versions(device.name, shown)
+        del self._in_shadow
+
+    def _dynamic_groups(self) -> None:
+        groups = self.scenario.dynamic_groups
+        if not groups:
+            return
+        index = self.plane.index
+        index.update_indexing_configuration(
+            thing_indexing_configuration={
+                "thingIndexingMode": "REGISTRY_AND_SHADOW",
+                "namedShadowIndexingMode": "ON",
+                "filter": {"namedShadowNames": ["$package"]},
+            }
+        )
+        for i, group in enumerate(groups):
+            try:
+                index.create_dynamic_thing_group(
+                    thing_group_name=group.name, query_string=group.query
+                )
+            except AwsError as exc:
+                raise UsageError(
+                    f"$.dynamic_groups[{i}]: {exc.error_type}: {exc.message}"
+                ) from None
+
+    def _job_request(self, index: int, job: JobSpec) -> dict[str, Any]:
+        scenario = self.scenario
+        registry = self.plane.registry
+        targets = []
+        for target in job.targets:
+            kind, _, name = target.partition(":")
+            targets.append(
+                registry.thing_arn(name) if kind == "thing" else registry.group_arn(name)
+            )
+        request: dict[str, Any] = {
+            "job_id": job.id,
+            "targets": targets,
+            "target_selection": job.target_selection,
+        }
+        document = scenario.documents[index]
+        if document is not None:
+            request["document"] = document.decode()
+        if scenario.destinations[index]:
+            request["destination_package_versions"] = scenario.destinations[index]
+        for key, value in (
+            ("description", job.description),
+            ("job_executions_rollout_config", job.rollout),
+            ("abort_config", job.abort),
+            ("timeout_config", job.timeout),
+            ("job_executions_retry_config", job.retry),
+            ("presigned_url_config", job.presigned_url),
+        ):
+            if value is not None:
+                request[key] = value
+        return request
+
+    def _schedule_jobs(self) -> None:
+        scenario = self.scenario
+        catalog = self.plane.package_catalog
+        for i, job in enumerate(scenario.jobs):
+            document = scenario.documents[i]
+            if document is not None:
+                presign = job.presigned_url or {}
+                try:
+                    prepare_job_document(
+                        document,
+                        scenario.destinations[i],
+                        catalog,
+                        scope=catalog.scope,
+                        presign=PresignConfig(presign.get("roleArn")),
+                    )
+                except AwsError as exc:
+                    raise UsageError(f"$.jobs[{i}]: {exc.error_type}: {exc.message}") from None
+            request = self._job_request(i, job)
+            self.heap.at(self.start + job.at_s, self._create_job, request)
+
+    def _create_job(self, request: dict[str, Any], _: object = None) -> None:
+        self.tracker.writer = "jobs"
+        try:
+            self.plane.jobs.create_job(**request)
+        except AwsError as exc:
+            self.job_errors.append(
+                f"CreateJob {request['job_id']}: {exc.error_type}: {exc.message}"
+            )
+            return
+        self.job_created_at[request["job_id"]] = self.heap.now
+
+    def _writers(self, names: list[str]) -> list[ManualWriter]:
+        scenario = self.scenario
+        return [
+            ManualWriter(
+                name=spec.name,
+                seed=scenario.run.seed,
+                rate_per_s=spec.rate_per_s,
+                delay=scenario.writer_delays[i],
+                use_version=spec.use_version,
+                packages=frozenset(spec.packages),
+                things=names,
+                heap=self.heap,
+                shadows=self.plane.shadows,
+                tracker=self.tracker,
+                start=self.start + spec.start_s,
+                stop=None if spec.stop_s is None else self.start + spec.stop_s,
+            )
+            for i, spec in enumerate(scenario.writers)
+        ]

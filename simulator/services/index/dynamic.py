@@ -1,0 +1,322 @@
+"""Dynamic thing groups: create, update and delete, and the membership that follows the fleet.
+
+A group is created BUILDING; after ``IndexOptions.build_delay_s`` the whole fleet is evaluated,
+membership filled in and the group turns ACTIVE. From then on every registry or shadow change of a
+thing marks it dirty and one scheduler callback (``update_delay_s`` later) re-evaluates the dirty
+things against every ACTIVE group, oldest group first. Membership always changes through
+``Registry.join``/``Registry.leave``, so subscribers (CONTINUOUS jobs) see the events.
+
+The group limit: a thing already in ``MAX_GROUPS_PER_THING`` groups is not added to a dynamic
+group unless it is in a *newer* dynamic group, which then gives way (older dynamic groups win).
+Each (group, thing) pair newly refused or evicted counts once in
+``AddThingToDynamicThingGroupsFailed``; such a pair is retried whenever the thing changes or a
+slot frees up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from simulator.core.errors import (
+    InvalidRequestException,
+    LimitExceededException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+    VersionConflictException,
+)
+from simulator.core.fleet_query import CompiledQuery, IndexDocument, compile_query
+from simulator.services.index.config import ThingIndexing
+from simulator.services.index.model import (
+    BuildStatus,
+    Change,
+    IndexOptions,
+    advance,
+    wire_status,
+)
+from simulator.services.registry import Group, Registry, Thing
+from simulator.services.registry.model import MAX_GROUPS_PER_THING, check_name
+from simulator.services.runtime import Runtime, TimerHandle
+
+__all__ = ["FAILED_METRIC", "QUERY_VERSION", "THINGS_INDEX", "DynamicGroupOps", "DynamicState"]
+
+THINGS_INDEX: Final = "AWS_Things"
+QUERY_VERSION: Final = "2017-09-30"
+FAILED_METRIC: Final = "AddThingToDynamicThingGroupsFailed"
+
+
+@dataclass(slots=True)
+class DynamicState:
+    """What the index keeps per dynamic group (the registry keeps the group record)."""
+
+    query: CompiledQuery
+    seq: int  # creation order: lower is older, and older groups win at the limit
+    status: BuildStatus
+    timer: TimerHandle | None = None
+
+
+class DynamicGroupOps:
+    """Dynamic-group operations of :class:`simulator.services.index.IndexService`."""
+
+    runtime: Runtime
+    registry: Registry
+    options: IndexOptions
+    _thing_config: ThingIndexing
+    _dynamic: dict[str, DynamicState]
+    _dirty: dict[str, None]
+    _flush_timer: TimerHandle | None
+    _blocked: dict[str, set[str]]  # thing -> dynamic groups it matches but is not in
+    _failures: int
+    _seq: int
+
+    def _doc(self, thing: Thing) -> IndexDocument:
+        raise NotImplementedError  # provided by IndexService
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def create_dynamic_thing_group(
+        self,
+        *,
+        thing_group_name: str,
+        thing_group_properties: dict[str, Any] | None = None,
+        index_name: str | None = None,
+        query_string: str,
+        query_version: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """CreateDynamicThingGroup: the group starts BUILDING; ``tags`` are accepted, not kept.
+
+        Raises:
+            InvalidQueryException: the query is malformed or unsupported.
+            ResourceAlreadyExistsException: a group of that name exists.
+            ResourceNotFoundException: the index is unknown or thing indexing is OFF.
+            LimitExceededException: ``IndexOptions.max_dynamic_groups`` reached.
+            InvalidRequestException: a bad name, properties or ``queryVersion``.
+        """
+        check_name(thing_group_name, "thingGroupName")
+        existing = self.registry.groups.get(thing_group_name)
+        if existing is not None:
+            raise ResourceAlreadyExistsException(
+                f"Thing group {thing_group_name} already exists",
+                resource_id=existing.group_id,
+                resource_arn=existing.arn,
+            )
+        index = self._check_index(index_name)
+        version = self._check_query_version(query_version)
+        query = compile_query(query_string, syntax=self.options.syntax)
+        if len(self._dynamic) >= self.options.max_dynamic_groups:
+            raise LimitExceededException(
+                f"At most {self.options.max_dynamic_groups} dynamic thing groups are allowed"
+            )
+        group = self.registry.new_group(thing_group_name, thing_group_properties or {})
+        status = advance(None, Change.CREATE)
+        assert status is not None
+        group.query, group.query_version, group.index_name = query_string, version, index
+        group.status = wire_status(status)
+        self._seq += 1
+        self._dynamic[group.name] = DynamicState(query, self._seq, status)
+        self._schedule_build(group.name)
+        return {
+            "thingGroupName": group.name,
+            "thingGroupArn": group.arn,
+            "thingGroupId": group.group_id,
+            "indexName": index,
+            "queryString": query_string,
+            "queryVersion": version,
+        }
+
+    def update_dynamic_thing_group(
+        self,
+        *,
+        thing_group_name: str,
+        thing_group_properties: dict[str, Any],
+        expected_version: int | None = None,
+        index_name: str | None = None,
+        query_string: str | None = None,
+        query_version: str | None = None,
+    ) -> dict[str, Any]:
+        """UpdateDynamicThingGroup: a new ``query_string`` moves the group to REBUILDING.
+
+        Raises:
+            ResourceNotFoundException: no such group.
+            InvalidRequestException: the group is static, or bad properties.
+            VersionConflictException: ``expected_version`` is not the group's version.
+            InvalidQueryException: the new query is malformed or unsupported.
+        """
+        group = self.registry.groups.get(thing_group_name)
+        if group is None:
+            raise ResourceNotFoundException(f"Thing group {thing_group_name} cannot be found.")
+        dynamic = self._dynamic.get(group.name)
+        if dynamic is None:
+            raise InvalidRequestException(f"{thing_group_name} is not a dynamic thing group")
+        self._check_version(group, expected_version)
+        index = self._check_index(index_name)
+        version = self._check_query_version(query_version)
+        query = None
+        if query_string is not None:
+            query = compile_query(query_string, syntax=self.options.syntax)
+        result = self.registry.update_thing_group(
+            thing_group_name=group.name,
+            thing_group_properties=thing_group_properties,
+            expected_version=expected_version,
+        )
+        group.index_name, group.query_version = index, version
+        if query is not None:
+            status = advance(dynamic.status, Change.UPDATE)
+            assert status is not None
+            group.query, dynamic.query = query.text, query
+            dynamic.status, group.status = status, wire_status(status)
+            self._schedule_build(group.name)
+        return result
+
+    def delete_dynamic_thing_group(
+        self, *, thing_group_name: str, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        """DeleteDynamicThingGroup: members leave (with events); a missing group is no error.
+
+        Raises:
+            InvalidRequestException: the group is static.
+            VersionConflictException: ``expected_version`` is not the group's version.
+        """
+        group = self.registry.groups.get(thing_group_name)
+        if group is None:
+            return {}  # as DeleteThingGroup: deleting what is not there succeeds
+        dynamic = self._dynamic.get(group.name)
+        if dynamic is None:
+            raise InvalidRequestException(
+                f"{thing_group_name} is not a dynamic thing group: use DeleteThingGroup"
+            )
+        self._check_version(group, expected_version)
+        if dynamic.timer is not None:
+            dynamic.timer.cancel()
+        # Forget the group first: the "left" events of its members then read as freed slots, so
+        # things waiting for one (refused by the limit) get re-evaluated.
+        del self._dynamic[group.name]
+        for groups in self._blocked.values():
+            groups.discard(group.name)
+        self.registry.remove_group(group, expected_version)
+        return {}
+
+    def metrics(self) -> dict[str, int]:
+        """Counters AWS publishes to CloudWatch for dynamic groups."""
+        return {FAILED_METRIC: self._failures}
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def _check_index(self, index_name: str | None) -> str:
+        index = THINGS_INDEX if index_name is None else index_name
+        if index != THINGS_INDEX:
+            raise ResourceNotFoundException(f"Index {index} does not exist")
+        if not self._thing_config.enabled:
+            raise ResourceNotFoundException(
+                f"Index {THINGS_INDEX} does not exist: thing indexing is OFF"
+            )
+        return index
+
+    @staticmethod
+    def _check_query_version(query_version: str | None) -> str:
+        if query_version is None or query_version == QUERY_VERSION:
+            return QUERY_VERSION
+        raise InvalidRequestException(f"Unsupported queryVersion {query_version!r}")
+
+    @staticmethod
+    def _check_version(group: Group, expected_version: int | None) -> None:
+        if expected_version is not None and expected_version != group.version:
+            raise VersionConflictException(
+                f"The version of thing group {group.name} does not match."
+            )
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _schedule_build(self, name: str) -> None:
+        dynamic = self._dynamic[name]
+        if dynamic.timer is not None:
+            dynamic.timer.cancel()
+        when = self.runtime.clock() + self.options.build_delay_s
+        dynamic.timer = self.runtime.scheduler.call_at(when, lambda: self._built(name))
+
+    def _built(self, name: str) -> None:
+        dynamic = self._dynamic.get(name)
+        if dynamic is None:
+            return
+        dynamic.timer = None
+        status = advance(dynamic.status, Change.BUILT)
+        if status is None:
+            return
+        for thing in list(self.registry.things.values()):
+            if dynamic.query.predicate(self._doc(thing)):
+                self._join(name, dynamic, thing)
+            elif name in thing.groups:
+                self._leave(name, thing, retry=True)
+            elif self._blocked:
+                self._unblock(name, thing.name)
+        dynamic.status = status
+        self.registry.groups[name].status = wire_status(status)
+
+    # -- incremental membership ---------------------------------------------------------------
+
+    def _touch(self, things: Iterable[str]) -> None:
+        """Mark things for re-evaluation (only while some group is ACTIVE to receive them)."""
+        if not any(d.status is BuildStatus.ACTIVE for d in self._dynamic.values()):
+            return
+        self._dirty.update(dict.fromkeys(things))
+        if self._dirty and self._flush_timer is None:
+            when = self.runtime.clock() + self.options.update_delay_s
+            self._flush_timer = self.runtime.scheduler.call_at(when, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        dirty, self._dirty = self._dirty, {}
+        groups = [(n, d) for n, d in self._dynamic.items() if d.status is BuildStatus.ACTIVE]
+        for thing_name in dirty:
+            thing = self.registry.things.get(thing_name)
+            if thing is not None:
+                self._place(thing, groups)
+
+    def _place(self, thing: Thing, groups: list[tuple[str, DynamicState]]) -> None:
+        document = self._doc(thing)
+        wanted = []
+        for name, dynamic in groups:
+            if dynamic.query.predicate(document):
+                wanted.append((name, dynamic))
+            elif name in thing.groups:
+                self._leave(name, thing, retry=False)  # joins below use the freed slot
+            else:
+                self._unblock(name, thing.name)
+        for name, dynamic in wanted:  # oldest first
+            self._join(name, dynamic, thing)
+
+    def _join(self, name: str, dynamic: DynamicState, thing: Thing) -> None:
+        if name in thing.groups:
+            return
+        if len(thing.groups) >= MAX_GROUPS_PER_THING:
+            newer = [
+                g for g in thing.groups if g in self._dynamic and self._dynamic[g].seq > dynamic.seq
+            ]
+            if not newer:
+                self._block(name, thing.name)
+                return
+            victim = max(newer, key=lambda g: self._dynamic[g].seq)
+            self.registry.leave(victim, thing.name)
+            self._block(victim, thing.name)
+        self.registry.join(name, thing.name)
+        self._unblock(name, thing.name)
+
+    def _leave(self, name: str, thing: Thing, *, retry: bool) -> None:
+        self.registry.leave(name, thing.name)
+        if retry and self._blocked.get(thing.name):
+            self._touch((thing.name,))  # a slot freed up for a group that refused the thing
+
+    def _block(self, name: str, thing_name: str) -> None:
+        blocked = self._blocked.setdefault(thing_name, set())
+        if name not in blocked:
+            blocked.add(name)
+            self._failures += 1
+
+    def _unblock(self, name: str, thing_name: str) -> None:
+        blocked = self._blocked.get(thing_name)
+        if blocked:
+            blocked.discard(name)
+            if not blocked:
+                del self._blocked[thing_name]

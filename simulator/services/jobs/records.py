@@ -1,0 +1,151 @@
+"""The mutable records the Jobs store keeps: jobs, executions and templates.
+
+Records are slotted and mutated in place (no copies on the hot path). Only the services of this
+package touch them; the wire shapes they are turned into live in :mod:`.wire`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.core.jobs import (
+    AbortConfig,
+    ExecutionStatus,
+    JobStatus,
+    PresignedUrlConfig,
+    RetryConfig,
+    RolloutConfig,
+    RolloutWindow,
+    SchedulingConfig,
+    TargetSelection,
+    TimeoutConfig,
+)
+from simulator.core.substitution import JobDocument
+from simulator.services.runtime import TimerHandle
+
+__all__ = ["ExecutionRecord", "JobRecord", "TemplateRecord"]
+
+#: Sort rank in a thing's pending list: IN_PROGRESS first, then QUEUED [AD:jobs-mqtt-api].
+RANK_IN_PROGRESS = 0
+RANK_QUEUED = 1
+
+
+@dataclass(slots=True, eq=False)
+class ExecutionRecord:
+    """One job execution (one per job, thing and execution number)."""
+
+    job: JobRecord
+    thing: str
+    number: int
+    queued_at: float
+    seq: int
+    retry_attempt: int = 0
+    status: ExecutionStatus = ExecutionStatus.QUEUED
+    details: dict[str, str] | None = None
+    started_at: float | None = None
+    updated_at: float = 0.0
+    version: int = 1
+    force_canceled: bool = False
+    #: Position in the thing's pending list: (rank, queuedAt, creation sequence).
+    key: tuple[int, float, int] = (RANK_QUEUED, 0.0, 0)
+    #: In-progress deadline (fixed once started) and step deadline, epoch seconds.
+    deadline: float | None = None
+    step_deadline: float | None = None
+    timer: TimerHandle | None = None
+
+    def timeout_at(self) -> float | None:
+        """When this execution times out, if it can."""
+        if self.step_deadline is None:
+            return self.deadline
+        if self.deadline is None:
+            return self.step_deadline
+        return min(self.deadline, self.step_deadline)
+
+
+@dataclass(slots=True, eq=False)
+class JobRecord:
+    """A job, its configuration, its executions and the bookkeeping of its rollout."""
+
+    job_id: str
+    arn: str
+    status: JobStatus
+    target_selection: TargetSelection
+    targets: list[str]
+    document: JobDocument
+    created: float
+    description: str | None = None
+    document_source: str | None = None
+    presign: PresignedUrlConfig | None = None
+    rollout: RolloutConfig | None = None
+    abort: AbortConfig | None = None
+    timeout: TimeoutConfig | None = None
+    retry: RetryConfig | None = None
+    scheduling: SchedulingConfig | None = None
+    template_arn: str | None = None
+    namespace_id: str | None = None
+    document_parameters: dict[str, str] | None = None
+    tags: list[dict[str, str]] | None = None
+    updated: float = 0.0
+    completed: float | None = None
+    force_canceled: bool = False
+    reason_code: str | None = None
+    comment: str | None = None
+    #: The document bytes when no presigned URL needs minting per fetch (the common case).
+    static_document: bytes | None = None
+    #: ``reported`` versions to merge into ``$package`` on SUCCEEDED (None: ``$null``).
+    package_update: dict[str, str | None] = field(default_factory=dict)
+    #: Direct thing targets and group targets (names).
+    thing_targets: set[str] = field(default_factory=set)
+    group_targets: set[str] = field(default_factory=set)
+    #: thing -> its executions of this job, oldest first.
+    executions: dict[str, list[ExecutionRecord]] = field(default_factory=dict)
+    #: Things whose current execution has each status.
+    counts: dict[ExecutionStatus, int] = field(
+        default_factory=lambda: dict.fromkeys(ExecutionStatus, 0)
+    )
+    # Rollout: things waiting for an execution, in release order; the window; the tick timer.
+    backlog: deque[str] = field(default_factory=deque)
+    window: RolloutWindow | None = None
+    rollout_timer: TimerHandle | None = None
+    #: Things notified (given an execution) and cumulative SUCCEEDED results (rollout criteria).
+    notified: int = 0
+    succeeded: int = 0
+    #: Cumulative finished results by status, for the abort criteria.
+    results: dict[ExecutionStatus, int] = field(default_factory=dict)
+    #: thing -> retries used [FAILED, TIMED_OUT].
+    retries: dict[str, list[int]] = field(default_factory=dict)
+    timers: list[TimerHandle] = field(default_factory=list)
+
+    @property
+    def active(self) -> int:
+        """Executions not yet finished plus targets still waiting in the rollout."""
+        counts = self.counts
+        return (
+            counts[ExecutionStatus.QUEUED] + counts[ExecutionStatus.IN_PROGRESS] + len(self.backlog)
+        )
+
+    def current(self, thing: str) -> ExecutionRecord | None:
+        history = self.executions.get(thing)
+        return history[-1] if history else None
+
+
+@dataclass(slots=True, eq=False)
+class TemplateRecord:
+    """A job template (CreateJobTemplate)."""
+
+    template_id: str
+    arn: str
+    description: str
+    created: float
+    document: str | None = None
+    document_source: str | None = None
+    presign: PresignedUrlConfig | None = None
+    rollout: RolloutConfig | None = None
+    abort: AbortConfig | None = None
+    timeout: TimeoutConfig | None = None
+    retry: RetryConfig | None = None
+    maintenance_windows: list[dict[str, Any]] | None = None
+    destination_package_versions: list[str] | None = None
+    tags: list[dict[str, str]] | None = None

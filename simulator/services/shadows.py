@@ -1,0 +1,240 @@
+"""Device Shadow operations in the ``iot-data`` API's shape, over the core shadow store.
+
+The rules live in :mod:`simulator.core.shadow`; this module adds the clock, the registry check,
+JSON encoding and the MQTT messages every accepted change publishes (``/update/accepted``,
+``/update/documents``, ``/update/delta``, ``/delete/accepted``) through the runtime's publisher,
+whichever API the change came from. Other services follow shadows through :meth:`subscribe` and
+:meth:`ShadowService.state`; Jobs writes ``$package`` through
+:meth:`ShadowService.merge_package_versions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+
+from simulator.core.errors import InvalidRequestException, ResourceNotFoundException
+from simulator.core.paging import page
+from simulator.core.shadow import (
+    PACKAGE_SHADOW,
+    JsonObject,
+    ShadowOptions,
+    ShadowStore,
+    UpdateRequest,
+    check_shadow_name,
+    check_thing_name,
+    parse_update,
+)
+from simulator.services.registry import Registry, RegistryEvent
+from simulator.services.runtime import Runtime
+
+__all__ = ["ShadowListener", "ShadowService", "topic_prefix"]
+
+#: Called with (thing name, shadow name or ``None`` for the classic shadow) after each change.
+ShadowListener = Callable[[str, str | None], None]
+
+_MAX_PAGE_SIZE = 100  # [B] PageSize max; also the default page size (inf)
+
+
+def topic_prefix(thing_name: str, shadow_name: str | None) -> str:
+    """``$aws/things/{thing}/shadow`` or ``…/shadow/name/{name}`` [AD:device-shadow-mqtt]."""
+    if shadow_name is None:
+        return f"$aws/things/{thing_name}/shadow"
+    return f"$aws/things/{thing_name}/shadow/name/{shadow_name}"
+
+
+class ShadowService:
+    """Classic and named shadows of every thing, ``$package`` included."""
+
+    def __init__(
+        self, runtime: Runtime, registry: Registry, options: ShadowOptions | None = None
+    ) -> None:
+        self.runtime = runtime
+        self.registry = registry
+        self.options = options or ShadowOptions()
+        self.store = ShadowStore(self.options)
+        self._listeners: list[ShadowListener] = []
+        registry.subscribe(self._on_registry_event)
+
+    # -- iot-data operations ----------------------------------------------------------------
+
+    def get_thing_shadow(
+        self, *, thing_name: str, shadow_name: str | None = None
+    ) -> dict[str, Any]:
+        """GetThingShadow: ``{"payload": <the full document as JSON bytes>}``."""
+        return {"payload": self.get_shadow(thing_name, shadow_name)}
+
+    def update_thing_shadow(
+        self, *, thing_name: str, shadow_name: str | None = None, payload: bytes
+    ) -> dict[str, Any]:
+        """UpdateThingShadow: ``{"payload": <the accepted document>}``; publishes its messages.
+
+        Raises:
+            InvalidRequestException, UnsupportedDocumentEncodingException: a malformed request.
+            ConflictException: the request's ``version`` is not the current one.
+            RequestEntityTooLargeException: the resulting state is over 8 KB.
+            ResourceNotFoundException: the thing is not registered (see ShadowOptions).
+        """
+        self._check(thing_name, shadow_name)
+        request = parse_update(payload, package=shadow_name == PACKAGE_SHADOW)
+        return {"payload": self._update(thing_name, shadow_name, request)}
+
+    def delete_thing_shadow(
+        self, *, thing_name: str, shadow_name: str | None = None
+    ) -> dict[str, Any]:
+        """DeleteThingShadow: ``{"payload": {version, timestamp}}``; publishes /delete/accepted."""
+        return {"payload": self.delete_shadow(thing_name, shadow_name)}
+
+    def list_named_shadows_for_thing(
+        self, *, thing_name: str, next_token: str | None = None, page_size: int | None = None
+    ) -> dict[str, Any]:
+        """ListNamedShadowsForThing: the existing named shadows (``$package`` included), sorted."""
+        self._check(thing_name, None)
+        if page_size is not None and not 1 <= page_size <= _MAX_PAGE_SIZE:
+            raise InvalidRequestException(f"pageSize must be between 1 and {_MAX_PAGE_SIZE}")
+        names, token = page(
+            self.store.names(thing_name), page_size, next_token, limit=_MAX_PAGE_SIZE
+        )
+        out: dict[str, Any] = {"results": list(names)}
+        if token is not None:
+            out["nextToken"] = token
+        out["timestamp"] = int(self.runtime.clock())
+        return out
+
+    # -- the same, for the MQTT API (which echoes a clientToken) ----------------------------
+
+    def get_shadow(
+        self, thing_name: str, shadow_name: str | None = None, *, client_token: str | None = None
+    ) -> bytes:
+        """The full shadow document as JSON, with ``client_token`` echoed if given.
+
+        Raises:
+            ResourceNotFoundException: no such thing (see ShadowOptions) or shadow.
+            InvalidRequestException: a malformed thing or shadow name.
+        """
+        self._check(thing_name, shadow_name)
+        now = self.runtime.clock()
+        return orjson.dumps(
+            self.store.document(thing_name, shadow_name, now=now, client_token=client_token)
+        )
+
+    def delete_shadow(
+        self, thing_name: str, shadow_name: str | None = None, *, client_token: str | None = None
+    ) -> bytes:
+        """Delete a shadow, publish ``/delete/accepted`` and return its document.
+
+        ``client_token`` (MQTT requests only) is echoed in the published message so request /
+        response clients can correlate it (mem); the returned REST body never has it.
+
+        Raises:
+            ResourceNotFoundException: no such thing (see ShadowOptions) or shadow.
+        """
+        self._check(thing_name, shadow_name)
+        document = self.store.delete(thing_name, shadow_name, now=self.runtime.clock())
+        body = orjson.dumps(document)
+        if client_token is not None:
+            document["clientToken"] = client_token
+            message = orjson.dumps(document)
+        else:
+            message = body
+        self.runtime.publisher.publish(
+            f"{topic_prefix(thing_name, shadow_name)}/delete/accepted", message
+        )
+        self._notify(thing_name, shadow_name)
+        return body
+
+    # -- for other services ------------------------------------------------------------------
+
+    def subscribe(self, callback: ShadowListener) -> None:
+        """Call ``callback(thing, shadow_name)`` after every accepted update or delete."""
+        self._listeners.append(callback)
+
+    def state(self, thing_name: str, shadow_name: str | None) -> JsonObject | None:
+        """A copy of ``{"desired", "reported", "delta"}`` (empty ones left out), or ``None``."""
+        state = self.store.state(thing_name, shadow_name)
+        if state is None:
+            return None
+        copy: JsonObject = orjson.loads(orjson.dumps(state))
+        return copy
+
+    def reported(self, thing_name: str, shadow_name: str | None) -> Mapping[str, Any] | None:
+        """The live ``reported`` section (read-only view, no copy), or ``None`` without one.
+
+        For hot paths that only read (the fleet engine's consistency checks); :meth:`state`
+        returns a copy that callers may keep.
+        """
+        state = self.store.state(thing_name, shadow_name)
+        if state is None:
+            return None
+        reported = state.get("reported")
+        return None if reported is None else MappingProxyType(reported)
+
+    def merge_package_versions(self, thing_name: str, versions: Mapping[str, str | None]) -> None:
+        """Merge-write ``reported.<package>.version`` into ``$package`` as one shadow update.
+
+        This is what Jobs does for a SUCCEEDED execution with ``versionUpdateByJobsConfig``
+        [SPC-jobs]: attributes already there are kept, ``None`` (a ``$null`` version) removes the
+        package entry, the version goes up and accepted/documents messages are published (inf).
+        An empty mapping changes nothing.
+
+        Raises:
+            ResourceNotFoundException: the thing is not registered (see ShadowOptions).
+            RequestEntityTooLargeException: the shadow would exceed the size limit.
+        """
+        if not versions:
+            return
+        if self.options.require_registered_thing:
+            if thing_name not in self.registry.things:
+                raise ResourceNotFoundException("Thing not found")
+        else:
+            check_thing_name(thing_name)
+        reported = {
+            package: None if version is None else {"version": version}
+            for package, version in versions.items()
+        }
+        self._update(thing_name, PACKAGE_SHADOW, UpdateRequest({"reported": reported}))
+
+    def thing_deleted(self, thing_name: str) -> None:
+        """Drop a deleted thing's shadows (their version numbering is remembered as on delete)."""
+        if not self.options.drop_shadows_with_thing:
+            return
+        for shadow_name in self.store.drop_thing(thing_name, now=self.runtime.clock()):
+            self._notify(thing_name, shadow_name)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _on_registry_event(self, event: RegistryEvent) -> None:
+        if event.kind == "thing-deleted":
+            self.thing_deleted(event.thing)
+
+    def _check(self, thing_name: str, shadow_name: str | None) -> None:
+        if self.options.require_registered_thing:
+            if thing_name not in self.registry.things:
+                raise ResourceNotFoundException("Thing not found")
+        else:
+            check_thing_name(thing_name)
+        if shadow_name is not None:
+            check_shadow_name(shadow_name)
+
+    def _update(self, thing_name: str, shadow_name: str | None, request: UpdateRequest) -> bytes:
+        outcome = self.store.update(thing_name, shadow_name, request, now=self.runtime.clock())
+        prefix = topic_prefix(thing_name, shadow_name)
+        publisher = self.runtime.publisher
+        accepted = orjson.dumps(outcome.accepted)
+        for topic, message in (
+            (f"{prefix}/update/accepted", outcome.accepted),
+            (f"{prefix}/update/documents", outcome.documents),
+            (f"{prefix}/update/delta", outcome.delta),
+        ):
+            if message is not None and publisher.subscribed(topic):
+                body = accepted if message is outcome.accepted else orjson.dumps(message)
+                publisher.publish(topic, body)
+        self._notify(thing_name, shadow_name)
+        return accepted
+
+    def _notify(self, thing_name: str, shadow_name: str | None) -> None:
+        for listener in self._listeners:
+            listener(thing_name, shadow_name)

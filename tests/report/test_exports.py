@@ -1,0 +1,81 @@
+"""The report package's public API is its ``__all__``; pinned so changes are deliberate."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import simulator.report
+from simulator.report import JobSummary, RunResult, Sample, WriterSummary
+
+PUBLIC = [
+    "JobSummary",
+    "RunResult",
+    "Sample",
+    "WriterSummary",
+    "report_dict",
+    "write_html",
+    "write_json",
+    "write_report",
+]
+
+
+def test_exported_members() -> None:
+    assert sorted(simulator.report.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert hasattr(simulator.report, name), name
+
+
+def test_model_classes_are_frozen_and_slotted() -> None:
+    for cls in (JobSummary, RunResult, Sample, WriterSummary):
+        params = cls.__dataclass_params__  # type: ignore[attr-defined]
+        assert params.frozen, cls
+        assert "__slots__" in vars(cls), cls
+
+
+def test_model_fields_are_the_documented_ones() -> None:
+    def names(cls: type) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    assert names(Sample) == [
+        "t",
+        "executions",
+        "consistent",
+        "inconsistent",
+        "by_cause",
+        "devices_online",
+        "messages",
+    ]
+    assert names(JobSummary) == [
+        "job_id",
+        "status",
+        "created_at_s",
+        "completed_at_s",
+        "targets",
+        "executions",
+        "destination_package_versions",
+    ]
+    assert names(WriterSummary) == ["name", "writes", "conflicts", "skipped"]
+    assert names(RunResult) == [
+        "scenario",
+        "devices",
+        "seed",
+        "clock",
+        "started_at",
+        "duration_s",
+        "wall_s",
+        "peak_rss_mb",
+        "interrupted",
+        "stop_reason",
+        "executions",
+        "latencies_s",
+        "latency_status",
+        "shadow_checked",
+        "shadow_consistent",
+        "shadow_inconsistent",
+        "shadow_by_cause",
+        "timeline",
+        "jobs",
+        "writers",
+        "notes",
+        "extra",
+    ]
