@@ -25,20 +25,20 @@ import asyncio
 import json
 import os
 import platform
-import re
 import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from benchmarks._httpload import Measurement, load
 
 __all__ = ["main"]
 
@@ -48,7 +48,6 @@ JOB: Final = "bench-job"
 DOCUMENT: Final = '{"operation":"bench","steps":[1,2,3]}'
 SHADOW: Final = b'{"state":{"reported":{"firmware":"1.0.0","temperature":21}}}'
 TARGET_RATIO: Final = 5.0
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 _MOTO = """
 import logging, signal, sys
 from moto.server import ThreadedMotoServer
@@ -259,126 +258,6 @@ def capture(server: Server, op: Operation) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-# -- the load generator ----------------------------------------------------------------------
-
-
-@dataclass
-class _Run:
-    request: bytes
-    host: str
-    port: int
-    measuring: bool = False
-    running: bool = True
-    latencies: list[float] = field(default_factory=list)
-    failures: int = 0
-    open_connections: int = 0
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection replaying one request, closed loop (send, await reply, repeat)."""
-
-    def __init__(self, run: _Run) -> None:
-        self.run = run
-        self.buffer = b""
-        self.sent = 0.0
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.run.open_connections += 1
-        self._send()
-
-    def _send(self) -> None:
-        assert self.transport is not None
-        self.sent = time.perf_counter()
-        self.transport.write(self.run.request)
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        head = self.buffer[:end]
-        length = _CONTENT_LENGTH.search(head)
-        if length is None:
-            raise RuntimeError(f"reply without Content-Length: {head[:200]!r}")
-        total = end + 4 + int(length.group(1))
-        if len(self.buffer) < total:
-            return
-        run = self.run
-        if run.measuring:
-            if head[9:12] == b"200":
-                run.latencies.append(time.perf_counter() - self.sent)
-            else:
-                run.failures += 1
-        self.buffer = self.buffer[total:]
-        assert self.transport is not None
-        if run.running and b"connection: close" not in head.lower():
-            self._send()
-        else:
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        run = self.run
-        run.open_connections -= 1
-        if run.running:  # the server closed the connection: open another one
-            asyncio.get_running_loop().create_task(_connect(run))
-        elif run.open_connections == 0:
-            run.finished.set()
-
-
-async def _connect(run: _Run) -> None:
-    loop = asyncio.get_running_loop()
-    await loop.create_connection(lambda: _Connection(run), run.host, run.port)
-
-
-@dataclass(frozen=True)
-class Measurement:
-    requests_per_s: float
-    p50_ms: float
-    p99_ms: float
-    failures: int
-    client_cpu_s: float
-    server_cpu_s: float
-    seconds: float
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
-
-
-async def _load(
-    server: Server, request: bytes, connections: int, warmup: float, seconds: float
-) -> Measurement:
-    host, port = server.url.removeprefix("http://").rsplit(":", 1)
-    run = _Run(request, host, int(port))
-    for _ in range(connections):
-        await _connect(run)
-    await asyncio.sleep(warmup)
-    client0, server0, wall0 = time.process_time(), server.cpu_seconds(), time.perf_counter()
-    run.measuring = True
-    await asyncio.sleep(seconds)
-    run.measuring = False
-    wall = time.perf_counter() - wall0
-    client_cpu, server_cpu = time.process_time() - client0, server.cpu_seconds() - server0
-    run.running = False
-    await asyncio.wait_for(run.finished.wait(), timeout=30)
-    ordered = sorted(run.latencies)
-    if not ordered:
-        raise RuntimeError(f"{server.name}: no successful request ({run.failures} failures)")
-    return Measurement(
-        requests_per_s=len(ordered) / wall,
-        p50_ms=_percentile(ordered, 0.50),
-        p99_ms=_percentile(ordered, 0.99),
-        failures=run.failures,
-        client_cpu_s=client_cpu,
-        server_cpu_s=server_cpu,
-        seconds=wall,
-    )
-
-
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -433,13 +312,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         by_name = {s.name: s for s in servers}
         for _ in range(args.rounds):
             for name, op_name in cells:
+                server = by_name[name]
                 measurement = asyncio.run(
-                    _load(
-                        by_name[name],
+                    load(
+                        server.url,
                         requests[name, op_name],
-                        args.connections,
-                        args.warmup,
-                        args.duration,
+                        connections=args.connections,
+                        warmup=args.warmup,
+                        seconds=args.duration,
+                        server_cpu=server.cpu_seconds,
                     )
                 )
                 rounds[name, op_name].append(measurement)

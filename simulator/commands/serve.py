@@ -1,22 +1,31 @@
-"""``fleetsim serve``: the emulator's boto3-compatible HTTP endpoint.
+"""``fleetsim serve``: the emulator's boto3-compatible HTTP endpoint, and optionally its MQTT side.
 
-Prints exactly one line, ``fleetsim serve: listening on http://HOST:PORT``, once the socket listens
-(so ``--port 0`` callers learn the port), then serves until SIGINT or SIGTERM and exits 0.
+Prints ``fleetsim serve: listening on http://HOST:PORT`` once the socket listens (so ``--port 0``
+callers learn the port). With ``--mqtt URI`` it then connects the same control plane to the broker
+(:class:`simulator.transport.broker.Bridge`: the Jobs and Shadow MQTT APIs, and every broadcast)
+and prints a second line, ``fleetsim serve: mqtt connected to URI``, once every connection is
+subscribed. It serves until SIGINT or SIGTERM and exits 0. A bad URI or unreadable TLS file, or a
+broker that refuses the emulator's identity, is one line on stderr and exit 2; a broker that is
+not up yet is retried (with warnings on stderr) while HTTP keeps serving.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import re
 import signal
+from collections.abc import Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import UsageError
 
 if TYPE_CHECKING:
     from simulator.api.http import ServerConfig
+    from simulator.transport.broker import BridgeConfig
 
 __all__ = ["register", "run"]
 
@@ -56,7 +65,72 @@ def register(commands: Any) -> None:
         default="sigv4",
         help="verify SigV4 signatures (default) or accept any request",
     )
+    mqtt = parser.add_argument_group(
+        "MQTT",
+        "Serve the Jobs and Device Shadow MQTT APIs through a broker (e.g. one configured by "
+        "`fleetsim broker-config`), with the same state as the HTTP API. Prints a second line, "
+        "'fleetsim serve: mqtt connected to URI', once connected.",
+    )
+    mqtt.add_argument(
+        "--mqtt",
+        metavar="URI",
+        help="broker to connect to: mqtt://HOST[:PORT] (plain) or mqtts://HOST[:PORT] (TLS)",
+    )
+    mqtt.add_argument("--mqtt-ca", type=Path, metavar="FILE", help="CA to verify the broker")
+    mqtt.add_argument(
+        "--mqtt-cert", type=Path, metavar="FILE", help="client certificate (mutual TLS)"
+    )
+    mqtt.add_argument("--mqtt-key", type=Path, metavar="FILE", help="its private key")
+    mqtt.add_argument(
+        "--mqtt-client-id",
+        default="fleetsim-emulator",
+        metavar="ID",
+        help="client id (ID-0, ID-1... with several connections)",
+    )
+    mqtt.add_argument(
+        "--mqtt-connections",
+        type=int,
+        default=1,
+        metavar="K",
+        help="connections sharing the request topics (1-10; see benchmarks/RESULTS.md)",
+    )
+    mqtt.add_argument(
+        "--mqtt-username",
+        metavar="U",
+        help="user name: the ACL identity on a broker without TLS client certificates",
+    )
     parser.set_defaults(handler=run)
+
+
+def _bridge_config(args: argparse.Namespace) -> BridgeConfig | None:
+    tls_options = (args.mqtt_ca, args.mqtt_cert, args.mqtt_key)
+    if args.mqtt is None:
+        if any(option is not None for option in tls_options) or args.mqtt_username:
+            raise UsageError("--mqtt-ca/--mqtt-cert/--mqtt-key/--mqtt-username need --mqtt")
+        return None
+    from simulator.transport.broker import BridgeConfig  # noqa: PLC0415
+    from simulator.transport.mqtt.tls import TlsConfig  # noqa: PLC0415
+    from simulator.transport.mqtt.uri import parse_broker_uri  # noqa: PLC0415
+
+    broker = parse_broker_uri(args.mqtt)
+    tls = None
+    if broker.tls:
+        for option, path in zip(
+            ("--mqtt-ca", "--mqtt-cert", "--mqtt-key"), tls_options, strict=True
+        ):
+            if path is not None and not path.is_file():
+                raise UsageError(f"{option} {path}: no such file")
+        tls = TlsConfig(ca_file=args.mqtt_ca, cert_file=args.mqtt_cert, key_file=args.mqtt_key)
+        tls.context(broker.port)  # unreadable or mismatched files: one line now, not later
+    elif any(option is not None for option in tls_options):
+        raise UsageError("--mqtt-ca/--mqtt-cert/--mqtt-key need an mqtts:// broker URI")
+    return BridgeConfig(
+        broker=broker,
+        tls=tls,
+        client_id=args.mqtt_client_id,
+        username=args.mqtt_username,
+        connections=args.mqtt_connections,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,34 +152,84 @@ def run(args: argparse.Namespace) -> int:
         secret_access_key=args.secret_access_key,
         auth=args.auth,
     )
+    mqtt = _bridge_config(args)
     logging.basicConfig(level=logging.WARNING, format="fleetsim serve: %(levelname)s %(message)s")
     try:
-        _run_loop(config)
+        _run_loop(config, mqtt)
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     return 0
 
 
-def _run_loop(config: ServerConfig) -> None:
+def _run_loop(config: ServerConfig, mqtt: BridgeConfig | None) -> None:
     # uvloop (a dependency) costs ~15% less CPU per request than the stdlib loop, measured with
     # benchmarks/api.py; the stdlib loop is the fallback.
     try:
         import uvloop  # noqa: PLC0415
     except ImportError:  # pragma: no cover
-        asyncio.run(_main(config))
+        asyncio.run(_main(config, mqtt))
         return
-    uvloop.run(_main(config))
+    uvloop.run(_main(config, mqtt))
 
 
 def _ready(url: str) -> None:
     print(f"fleetsim serve: listening on {url}", flush=True)
 
 
-async def _main(config: ServerConfig) -> None:
-    from simulator.api.http import serve  # noqa: PLC0415
+async def _main(config: ServerConfig, mqtt: BridgeConfig | None) -> None:
+    from simulator.api.http import build_plane, serve  # noqa: PLC0415
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await serve(config, on_ready=_ready, stop=stop)
+    if mqtt is None:
+        await serve(config, on_ready=_ready, stop=stop)
+        return
+    from simulator.api.mqtt.dispatch import MqttApi  # noqa: PLC0415
+    from simulator.transport.broker import Bridge  # noqa: PLC0415
+
+    # One control plane for both APIs; the bridge is its publisher, so a job created over HTTP
+    # sends notify-next to the device over MQTT.
+    bridge = Bridge(mqtt)
+    plane = build_plane(config, loop, publisher=bridge)
+    listening = asyncio.Event()
+
+    def ready(url: str) -> None:
+        _ready(url)
+        listening.set()
+
+    http = asyncio.create_task(serve(config, on_ready=ready, stop=stop, plane=plane))
+    try:
+        if await _first(listening.wait(), http, stop) and await _first(
+            bridge.start(MqttApi(plane)), http, stop
+        ):
+            print(f"fleetsim serve: mqtt connected to {mqtt.broker.uri}", flush=True)
+        await http  # until stop; re-raises an HTTP bind failure
+    finally:
+        stop.set()
+        await bridge.close()
+        await asyncio.gather(http, return_exceptions=True)
+
+
+async def _first(
+    work: Coroutine[Any, Any, Any], http: asyncio.Task[None], stop: asyncio.Event
+) -> bool:
+    """Run ``work``; False if the HTTP server ended or ``stop`` was set before it finished.
+
+    An exception of ``work`` (``UsageError`` from the bridge) or of the server propagates.
+    """
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({task, http, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    for pending in (task, stopping):
+        if pending not in done:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
+    if task in done:
+        task.result()
+        return True
+    if http in done:
+        http.result()
+    return False

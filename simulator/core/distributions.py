@@ -70,7 +70,9 @@ def parse_distribution(spec: object, *, field: str = "distribution") -> Distribu
     if isinstance(spec, bool):
         raise UsageError(f"{field}: expected a number or a distribution, got {spec!r}")
     if isinstance(spec, int | float):
-        return Distribution("constant", float(spec))
+        dist = Distribution("constant", float(spec))
+        _check(dist, repr(spec), field)  # TOML has nan and inf: neither is a duration
+        return dist
     if not isinstance(spec, str):
         raise UsageError(f"{field}: expected a number or a distribution, got {spec!r}")
     match = _SPEC.fullmatch(spec)

@@ -8,7 +8,8 @@ every device at the end. Every write is attributed to the writer active when it 
 ==================  ===========================================================================
 cause               meaning
 ==================  ===========================================================================
-manual_overwrite    the last write came from a manual writer (a stale read-modify-write)
+manual_overwrite    a manual writer's write made ``$package`` wrong (a stale read-modify-write),
+                    and the device has not changed since
 not_reported        the device changed a package after the last write, and nobody wrote it
                     (an execution that failed or timed out after installing, a rollback after
                     reboot, Jobs' update disabled and the device not reporting)
@@ -70,6 +71,11 @@ class ConsistencyTracker:
         index = self._by_name.get(thing)
         if index is None:
             return
+        if self.writer == "manual" and self._verdict[index]:
+            # Rewriting a $package that was already wrong does not make it wrong: the blame stays
+            # with the cause it had (a stale write that changes a version can only fix it).
+            self.check(index)
+            return
         self._last_writer[index] = self.writer
         self._written_at[index] = self.now()
         self.check(index)
@@ -97,7 +103,10 @@ class ConsistencyTracker:
         shadow = self.reported(device.name)
         if truth == shadow:
             return _CONSISTENT
-        if self._last_writer[index] == "manual":
+        if (
+            self._last_writer[index] == "manual"
+            and self._written_at[index] >= self._changed_at[index]
+        ):
             return "manual_overwrite"
         for package in sorted(truth.keys() | shadow.keys()):
             have, says = truth.get(package), shadow.get(package)

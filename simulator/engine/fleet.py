@@ -58,9 +58,10 @@ class World:
         self.devices = self._build_devices(names, devices)
         self.tracker = ConsistencyTracker(self.devices, self.packages, self.plane.shadows.reported)
         self.tracker.now = self.heap
-        self.plane.shadows.subscribe(self.tracker.shadow_changed)
         self._register(names)
         self._initial_shadows()
+        # Follow $package from here on; one audit covers what set-up wrote.
+        self.plane.shadows.subscribe(self.tracker.shadow_changed)
         self.tracker.writer = "device"
         self.tracker.audit()
         self._dynamic_groups()
@@ -105,7 +106,7 @@ class World:
                     if shown[i]:
                         self._in_shadow[i][spec.package] = version
         reports = rng.random(n) < scenario.spec.device.reports_package_shadow
-        profile = scenario.device_profile()
+        profile = self.profile = scenario.device_profile()
         devices = [
             Device(i, name, inventories[i], profile, self.link, reports_shadow=bool(reports[i]))
             for i, name in enumerate(names)

@@ -69,3 +69,5 @@ class ProgressDisplay:
 
     def close(self) -> None:
         self._live.stop()
+        if not self._console.is_terminal:
+            self._console.line()  # Live leaves its last render unterminated off a terminal

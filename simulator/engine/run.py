@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import math
-import operator
+import gc
 import resource
 import signal
 import time
@@ -24,7 +23,6 @@ from typing import Final
 import numpy as np
 import uvloop
 
-from simulator.core.device import Device, DeviceState
 from simulator.core.errors import AwsError
 from simulator.engine.eventlog import EventLog
 from simulator.engine.fleet import World
@@ -32,12 +30,6 @@ from simulator.engine.scenario import Scenario
 from simulator.report import JobSummary, RunResult, Sample, WriterSummary
 
 __all__ = ["Progress", "run_scenario"]
-
-_OFFLINE: Final = DeviceState.OFFLINE
-
-
-def _states(devices: list[Device]) -> list[DeviceState]:
-    return list(map(operator.attrgetter("state"), devices))
 
 
 _BATCH: Final = 4096
@@ -89,6 +81,9 @@ class _Runner:
         self.finished_at: float | None = None
         world = self.world
         interval = scenario.run.sample_interval_s
+        # The loop runs events up to the next sample only: a sample is where the run may stop,
+        # and nothing past the stop may run (it would change the report).
+        self.horizon = world.start
         world.heap.at(world.start, self._sample, interval)
 
     # -- sampling and stopping --------------------------------------------------------------
@@ -124,13 +119,14 @@ class _Runner:
                 consistent=tracker.consistent,
                 inconsistent=tracker.inconsistent,
                 by_cause=dict(tracker.by_cause),
-                devices_online=len(world.devices) - _states(world.devices).count(_OFFLINE),
+                devices_online=world.profile.online,
                 messages=world.link.sent + world.cloud.delivered,
             )
         )
         self._check_stop(now, executions)
         if self.stop_reason is None:
-            world.heap.at(now + interval, self._sample, interval)
+            self.horizon = now + interval
+            world.heap.at(self.horizon, self._sample, interval)
 
     def _check_stop(self, now: float, executions: dict[str, int]) -> None:
         world, run = self.world, self.scenario.run
@@ -173,8 +169,8 @@ class _Runner:
                     due = heap.next_time()
                     if due is not None and due > time.time():
                         await asyncio.sleep(min(due - time.time(), 0.2))
-                    heap.run(time.time(), _BATCH)
-                elif heap.run(math.inf, _BATCH) == 0:
+                    heap.run(min(time.time(), self.horizon), _BATCH)
+                elif heap.run(self.horizon, _BATCH) == 0:
                     self.stop_reason = "nothing left to simulate"
                 await asyncio.sleep(0)
                 wall = time.perf_counter()
@@ -314,5 +310,16 @@ def run_scenario(
         progress: called a few times a second with a :class:`Progress` snapshot.
         event_log: where to write the gzip event log (see :mod:`.eventlog`); none if ``None``.
     """
-    runner = _Runner(scenario, progress, event_log)
-    return uvloop.run(runner.run())
+    # A run allocates millions of short-lived objects and hardly any cycles; full collections
+    # over 100k devices' state would cost more than the simulation itself. So the collector is
+    # off while the world is built and run, and what setup built is frozen out of its way.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        runner = _Runner(scenario, progress, event_log)
+        gc.freeze()
+        return uvloop.run(runner.run())
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()

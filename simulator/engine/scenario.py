@@ -15,10 +15,20 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from simulator.core.catalog import Catalog
 from simulator.core.catalog.spec import CatalogSpec, build_catalog
 from simulator.core.device import DeviceProfile, StepBehaviour, StepKind
 from simulator.core.distributions import parse_distribution
-from simulator.core.errors import UsageError
+from simulator.core.errors import AwsError, UsageError
+from simulator.core.fleet_query import compile_query
+from simulator.core.jobs import (
+    parse_abort_config,
+    parse_presigned_url_config,
+    parse_retry_config,
+    parse_rollout_config,
+    parse_timeout_config,
+)
+from simulator.core.substitution import PresignConfig, prepare_job_document
 
 __all__ = [
     "DeviceSpec",
@@ -32,6 +42,15 @@ __all__ = [
 
 _NAME_FORMAT: Final = re.compile(r"[a-zA-Z0-9:_-]*\{index(:0?\d*d)?\}[a-zA-Z0-9:_-]*")
 _PV_SHORT: Final = re.compile(r"([a-zA-Z0-9_.-]{1,128})@(\$default|\$null|[a-zA-Z0-9_.-]{1,64})")
+_GROUP_NAME: Final = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
+#: The CreateJob configurations a job spec passes through, checked by the core's own parsers.
+_JOB_CONFIGS: Final = (
+    ("rollout", parse_rollout_config),
+    ("abort", parse_abort_config),
+    ("timeout", parse_timeout_config),
+    ("retry", parse_retry_config),
+    ("presigned_url", parse_presigned_url_config),
+)
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -167,7 +186,7 @@ class Scenario:
         self.reboot_duration = parse_distribution(
             spec.device.reboot_duration, field="$.device.reboot_duration"
         )
-        _validate(spec)
+        self._check_documents(_validate(spec))
 
     def with_devices(self, devices: int) -> Scenario:
         """The same scenario with another fleet size (``--devices``)."""
@@ -177,6 +196,9 @@ class Scenario:
         return Scenario(msgspec.structs.replace(self.spec, fleet=fleet), self.path)
 
     def with_seed(self, seed: int) -> Scenario:
+        """The same scenario with another seed (``--seed``)."""
+        if seed < 0:
+            raise UsageError("--seed must be non-negative")
         run = msgspec.structs.replace(self.spec.run, seed=seed)
         return Scenario(msgspec.structs.replace(self.spec, run=run), self.path)
 
@@ -224,6 +246,24 @@ class Scenario:
         except OSError as exc:
             raise UsageError(f"{where}.document: cannot read {path}: {exc.strerror}") from None
 
+    def _check_documents(self, catalog: Catalog) -> None:
+        """Run CreateJob's document checks (phase one of substitution) now, not at ``at_s``."""
+        for i, job in enumerate(self.jobs):
+            document = self.documents[i]
+            if document is None:
+                continue  # the recipe: CreateJob finds it, or the run notes why not
+            role = (job.presigned_url or {}).get("roleArn")
+            try:
+                prepare_job_document(
+                    document,
+                    self.destinations[i],
+                    catalog,
+                    scope=catalog.scope,
+                    presign=PresignConfig(role if isinstance(role, str) else None),
+                )
+            except AwsError as exc:
+                raise UsageError(f"$.jobs[{i}]: {exc.error_type}: {exc.message}") from None
+
     def _arn(self, job: int, entry: int, text: str) -> str:
         if text.startswith("arn:"):
             return text
@@ -258,8 +298,11 @@ def _positive(value: float, field: str, *, zero: bool = False) -> None:
         raise UsageError(f"{field}: must be {'non-negative' if zero else 'positive'}, got {value}")
 
 
-def _validate(spec: _File) -> None:
+def _validate(spec: _File) -> Catalog:
+    """Check every rule of the file; returns the catalog it describes."""
     run, fleet, device = spec.run, spec.fleet, spec.device
+    if run.seed < 0:
+        raise UsageError(f"$.run.seed: must be non-negative, got {run.seed}")
     _positive(run.max_duration_s, "$.run.max_duration_s")
     _positive(run.settle_s, "$.run.settle_s", zero=True)
     _positive(run.sample_interval_s, "$.run.sample_interval_s")
@@ -275,7 +318,7 @@ def _validate(spec: _File) -> None:
         _probability(group.fraction, f"$.fleet.groups[{i}].fraction")
     for i, inv in enumerate(fleet.inventory):
         _probability(inv.in_shadow, f"$.fleet.inventory[{i}].in_shadow")
-        if not inv.versions or any(w < 0 for w in inv.versions.values()):
+        if not inv.versions or not all(0 <= w < math.inf for w in inv.versions.values()):
             raise UsageError(f"$.fleet.inventory[{i}].versions: give non-negative weights")
         if sum(inv.versions.values()) <= 0:
             raise UsageError(f"$.fleet.inventory[{i}].versions: weights must not all be 0")
@@ -283,25 +326,76 @@ def _validate(spec: _File) -> None:
         _probability(getattr(device, field), f"$.device.{field}")
     _probability(device.reports_package_shadow, "$.device.reports_package_shadow")
     _positive(device.response_timeout_s, "$.device.response_timeout_s")
-    ids = [job.id for job in spec.jobs]
-    for i, job in enumerate(spec.jobs):
-        if ids.count(job.id) > 1:
-            raise UsageError(f"$.jobs[{i}].id: duplicate job id {job.id!r}")
-        if not job.targets:
-            raise UsageError(f"$.jobs[{i}].targets: give at least one target")
-        for j, target in enumerate(job.targets):
-            kind, _, name = target.partition(":")
-            if kind not in ("group", "thing", "dynamic") or not name:
-                raise UsageError(
-                    f"$.jobs[{i}].targets[{j}]: expected group:NAME, dynamic:NAME or thing:NAME"
-                )
-        _positive(job.at_s, f"$.jobs[{i}].at_s", zero=True)
+    _validate_groups(spec)
+    _validate_jobs(spec)
     for i, writer in enumerate(spec.writers):
         _positive(writer.rate_per_s, f"$.writers[{i}].rate_per_s")
     try:
-        build_catalog(spec.catalog)
+        return build_catalog(spec.catalog)
     except UsageError as exc:
         raise UsageError(f"$.catalog{exc.message.removeprefix('$')}") from None
+
+
+def _validate_groups(spec: _File) -> None:
+    """Group names are thing-group names, and unique: static and dynamic share one namespace."""
+    named = [("$.fleet.group", spec.fleet.group)]
+    named += [(f"$.fleet.groups[{i}].name", g.name) for i, g in enumerate(spec.fleet.groups)]
+    named += [(f"$.dynamic_groups[{i}].name", g.name) for i, g in enumerate(spec.dynamic_groups)]
+    seen: set[str] = set()
+    for field, name in named:
+        if not _GROUP_NAME.fullmatch(name):
+            raise UsageError(f"{field}: not a thing group name (1-128 of a-z A-Z 0-9 : _ -)")
+        if name in seen:
+            raise UsageError(f"{field}: group {name!r} is defined twice")
+        seen.add(name)
+    for i, group in enumerate(spec.dynamic_groups):
+        try:
+            compile_query(group.query)
+        except AwsError as exc:
+            raise UsageError(f"$.dynamic_groups[{i}].query: {exc.message}") from None
+
+
+def _validate_jobs(spec: _File) -> None:
+    fleet = spec.fleet
+    groups = {fleet.group, *(g.name for g in fleet.groups)}
+    dynamic = {g.name for g in spec.dynamic_groups}
+    things: set[str] | None = None  # built only if a job targets single things
+    ids: set[str] = set()
+    for i, job in enumerate(spec.jobs):
+        if job.id in ids:
+            raise UsageError(f"$.jobs[{i}].id: duplicate job id {job.id!r}")
+        ids.add(job.id)
+        if not job.targets:
+            raise UsageError(f"$.jobs[{i}].targets: give at least one target")
+        for j, target in enumerate(job.targets):
+            field = f"$.jobs[{i}].targets[{j}]"
+            kind, _, name = target.partition(":")
+            if kind not in ("group", "thing", "dynamic") or not name:
+                raise UsageError(f"{field}: expected group:NAME, dynamic:NAME or thing:NAME")
+            if kind == "thing":
+                if things is None:
+                    first = fleet.first_index
+                    things = {
+                        fleet.name_format.format(index=first + k) for k in range(fleet.devices)
+                    }
+                known = name in things
+            else:
+                known = name in dynamic or (kind == "group" and name in groups)
+            if not known:
+                what = {
+                    "thing": "device of the fleet",
+                    "group": "group",
+                    "dynamic": "dynamic group",
+                }
+                raise UsageError(f"{field}: no {what[kind]} is named {name!r}")
+        _positive(job.at_s, f"$.jobs[{i}].at_s", zero=True)
+        for key, parse in _JOB_CONFIGS:
+            value = getattr(job, key)
+            if value is not None:
+                try:
+                    parse(value)
+                except AwsError as exc:
+                    raise UsageError(f"$.jobs[{i}].{key}: {exc.message}") from None
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -339,6 +339,8 @@ NASTY: list[Request] = [
     ("GET", "/things/" + "a" * 3000, {"X-Note": "\xe9t\xe9"}, b"", "iot"),
     ("FOO", "/", {}, b"", "iot"),
     ("DELETE", "/things/t/jobs/j/executionNumber/-99999999999999999999999", {}, b"", "iot"),
+    ("POST", "/things/x", {"Content-Encoding": "gzip"}, b"not gzip at all", "iot"),
+    ("POST", "/things/x", {"Content-Encoding": "deflate"}, b"\x00\x01", "iot"),
 ]
 
 

@@ -11,7 +11,14 @@ Modules, from the wire inwards:
 * :mod:`.errors`: the AWS error wire shape and the transport's own errors.
 """
 
-from simulator.api.http.app import MAX_BODY, LoopScheduler, ServerConfig, build_api, serve
+from simulator.api.http.app import (
+    MAX_BODY,
+    LoopScheduler,
+    ServerConfig,
+    build_api,
+    build_plane,
+    serve,
+)
 from simulator.api.http.dispatch import AuthMode, HttpApi, Reply
 from simulator.api.http.routes import ROUTES, SIGNING_NAMES, Route
 
@@ -26,5 +33,6 @@ __all__ = [
     "Route",
     "ServerConfig",
     "build_api",
+    "build_plane",
     "serve",
 ]

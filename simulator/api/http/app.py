@@ -2,8 +2,9 @@
 
 aiohttp's low-level server (no router: routing is ours, by credential scope first) reads the body,
 hands (method, raw target, headers, body) to the dispatcher and writes its reply. The control plane
-runs on the real clock, with timers on the asyncio loop (:class:`LoopScheduler`) and, until the
-MQTT transport lands, a :class:`~simulator.services.runtime.NullPublisher`.
+runs on the real clock, with timers on the asyncio loop (:class:`LoopScheduler`) and the publisher
+it is given: the MQTT broker bridge under ``fleetsim serve --mqtt``, else a
+:class:`~simulator.services.runtime.NullPublisher`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 
 from simulator.api.http import errors
 from simulator.api.http.dispatch import AuthMode, HttpApi, Reply
@@ -24,9 +26,9 @@ from simulator.api.http.sigv4 import Verifier
 from simulator.core.arn import Scope
 from simulator.core.errors import AwsError
 from simulator.services.controlplane import ControlPlane, EmulatorOptions
-from simulator.services.runtime import Clock, NullPublisher, Runtime
+from simulator.services.runtime import Clock, NullPublisher, Publisher, Runtime
 
-__all__ = ["MAX_BODY", "LoopScheduler", "ServerConfig", "build_api", "serve"]
+__all__ = ["MAX_BODY", "LoopScheduler", "ServerConfig", "build_api", "build_plane", "serve"]
 
 #: Largest request body accepted (aiohttp's default); larger ones get a 413.
 MAX_BODY: Final = 1024 * 1024
@@ -61,13 +63,28 @@ class LoopScheduler:
         return self._loop.call_at(self._loop.time() + delay, callback)
 
 
-def build_api(config: ServerConfig, loop: asyncio.AbstractEventLoop) -> HttpApi:
-    """A fresh control plane on the real clock, behind the HTTP dispatcher."""
+def build_plane(
+    config: ServerConfig, loop: asyncio.AbstractEventLoop, publisher: Publisher | None = None
+) -> ControlPlane:
+    """A fresh control plane on the real clock, with timers on ``loop``.
+
+    ``publisher`` carries the services' MQTT broadcasts (the broker bridge of ``fleetsim serve
+    --mqtt``); without one they are dropped.
+    """
     runtime = Runtime(
-        clock=time.time, scheduler=LoopScheduler(loop, time.time), publisher=NullPublisher()
+        clock=time.time,
+        scheduler=LoopScheduler(loop, time.time),
+        publisher=publisher if publisher is not None else NullPublisher(),
     )
     scope = Scope(region=config.region, account=config.account_id)
-    control_plane = ControlPlane(runtime, EmulatorOptions(scope=scope))
+    return ControlPlane(runtime, EmulatorOptions(scope=scope))
+
+
+def build_api(
+    config: ServerConfig, loop: asyncio.AbstractEventLoop, plane: ControlPlane | None = None
+) -> HttpApi:
+    """The HTTP dispatcher over ``plane`` (a fresh one from :func:`build_plane` by default)."""
+    control_plane = plane if plane is not None else build_plane(config, loop)
     verifier = Verifier({config.access_key_id: config.secret_access_key}, region=config.region)
     return HttpApi(control_plane, auth=config.auth, verifier=verifier)
 
@@ -93,6 +110,16 @@ def _handler(api: HttpApi) -> Callable[[web.BaseRequest], Awaitable[web.Response
         except web.HTTPRequestEntityTooLarge:
             err = errors.too_large(MAX_BODY)
             return _response(Reply(err.http_status, errors.encode_error(err), err.error_type))
+        except (web.RequestPayloadError, HttpProcessingError) as exc:  # a body aiohttp refused
+            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+            err = AwsError(
+                f"Malformed HTTP request body: {detail}"[:300],
+                code="InvalidRequestException",
+                status=400,
+            )
+            return _response(Reply(err.http_status, errors.encode_error(err), err.error_type))
+        # A connection lost mid-body (which is also how aiohttp ends a request whose chunked
+        # body is malformed) leaves nobody to answer: aiohttp logs it and closes the socket.
         return _response(api.handle(request.method, request.raw_path, request.headers, body))
 
     return handle
@@ -133,7 +160,11 @@ class _AwsErrorsRequestHandler(web.RequestHandler):
 class _AwsErrorsServer(web.Server):
     def __call__(self) -> web.RequestHandler:
         # aiohttp's default access logger stays silent below INFO, which ``serve`` never enables.
-        return _AwsErrorsRequestHandler(self, loop=asyncio.get_running_loop())
+        # Bodies are not decompressed: SigV4 signs the bytes on the wire, and AWS IoT's APIs
+        # take plain JSON (a gzip body fails JSON parsing with the operation's 400).
+        return _AwsErrorsRequestHandler(
+            self, loop=asyncio.get_running_loop(), auto_decompress=False
+        )
 
 
 def _url(host: str, port: int) -> str:
@@ -141,14 +172,19 @@ def _url(host: str, port: int) -> str:
 
 
 async def serve(
-    config: ServerConfig, *, on_ready: Callable[[str], None], stop: asyncio.Event
+    config: ServerConfig,
+    *,
+    on_ready: Callable[[str], None],
+    stop: asyncio.Event,
+    plane: ControlPlane | None = None,
 ) -> None:
     """Listen on ``config.host:config.port`` until ``stop`` is set.
 
     ``on_ready`` receives the base URL (with the real port when ``config.port`` is 0) once the
-    socket is listening. Raises :class:`OSError` when the address cannot be bound.
+    socket is listening. ``plane`` is the control plane to serve (shared with the MQTT bridge);
+    a fresh one by default. Raises :class:`OSError` when the address cannot be bound.
     """
-    api = build_api(config, asyncio.get_running_loop())
+    api = build_api(config, asyncio.get_running_loop(), plane)
     server = _AwsErrorsServer(_handler(api))
     runner = web.ServerRunner(server, handle_signals=False)
     await runner.setup()

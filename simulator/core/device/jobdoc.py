@@ -35,6 +35,8 @@ __all__ = ["JobPlan", "Step", "StepKind", "plan_job"]
 
 
 class StepKind(enum.Enum):
+    __hash__ = object.__hash__  # identity hash: C speed in hot dict lookups
+
     DOWNLOAD = "download"
     VERIFY = "verify"
     INSTALL = "install"

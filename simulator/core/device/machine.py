@@ -29,6 +29,8 @@ __all__ = ["TRANSITIONS", "Device", "DeviceIO", "DeviceState", "Event"]
 
 
 class DeviceState(enum.Enum):
+    __hash__ = object.__hash__  # identity hash: C speed in hot dict lookups
+
     OFFLINE = "offline"  # not connected yet, or rebooting
     IDLE = "idle"  # waiting for notify-next
     REQUESTING = "requesting"  # start-next sent, waiting for the answer
@@ -37,6 +39,8 @@ class DeviceState(enum.Enum):
 
 
 class Event(enum.Enum):
+    __hash__ = object.__hash__  # identity hash: C speed in hot dict lookups
+
     CONNECTED = "connected"
     REBOOTED = "rebooted"
     NOTIFY_NEXT = "notify-next"
@@ -93,8 +97,10 @@ class _Run:
     execution_number: int
     plan: JobPlan
     step: int = 0
+    step_started: float = 0.0
     outcome: str = "SUCCEEDED"
     reason: str | None = None
+    token: str | None = None  # clientToken of the terminal update, to match its answer
 
 
 class Device:
@@ -151,9 +157,10 @@ class Device:
         self._pending = meaning
         self._io.set_timer(self, delay, self._gen)
 
-    def _publish(self, suffix: str, body: dict[str, Any]) -> None:
-        body["clientToken"] = self._token()
+    def _publish(self, suffix: str, body: dict[str, Any]) -> str:
+        token = body["clientToken"] = self._token()
         self._io.publish(self, f"$aws/things/{self.name}/{suffix}", orjson.dumps(body))
+        return token
 
     def _await_response(self) -> None:
         if self._io.lossless:
@@ -163,7 +170,13 @@ class Device:
             self._timer(self._profile.response_timeout_s, Event.RESPONSE_TIMEOUT)
 
     def _move(self, event: Event, target: DeviceState) -> None:
-        assert target in TRANSITIONS[(self.state, event)], (self.state, event, target)
+        current = self.state
+        assert target in TRANSITIONS[(current, event)], (current, event, target)
+        if current is not target:
+            if current is DeviceState.OFFLINE:
+                self._profile.online += 1
+            elif target is DeviceState.OFFLINE:
+                self._profile.online -= 1
         self.state = target
 
     def _request_next(self, event: Event) -> None:
@@ -213,7 +226,11 @@ class Device:
             and suffix.endswith(("/update/accepted", "/update/rejected"))
         ):
             run = self._run
-            if run is not None and suffix == f"jobs/{run.job_id}/update/{suffix[-8:]}":
+            if (
+                run is not None
+                and suffix == f"jobs/{run.job_id}/update/{suffix[-8:]}"
+                and _answers(payload, run.token)
+            ):
                 self._terminal_answer(suffix.endswith("accepted"))
 
     # -- start-next -------------------------------------------------------------------------
@@ -227,11 +244,16 @@ class Device:
             execution = orjson.loads(payload).get("execution")
         except (orjson.JSONDecodeError, AttributeError):
             execution = None
-        if not isinstance(execution, dict):
+        job_id = execution.get("jobId") if isinstance(execution, dict) else None
+        if not isinstance(job_id, str) or not job_id:
+            # Nothing pending, or an execution without a job id (the peer misbehaved): nothing
+            # this device could report on, so it waits for the next notification.
             self._move(Event.NO_EXECUTION, DeviceState.IDLE)
             return
+        assert isinstance(execution, dict)
+        number = execution.get("executionNumber")
         plan = plan_job(execution.get("jobDocument"))
-        run = _Run(str(execution.get("jobId")), int(execution.get("executionNumber", 1)), plan)
+        run = _Run(job_id, number if type(number) is int else 1, plan)
         self._run = run
         profile = self._profile
         if plan.rejected is not None:
@@ -258,6 +280,7 @@ class Device:
         run = self._run
         assert run is not None
         step = run.plan.steps[run.step]
+        run.step_started = self._io.now()
         if self._profile.report_steps:
             details = {"step": step.name, "progress": f"{run.step + 1}/{len(run.plan.steps)}"}
             self._publish(
@@ -270,7 +293,7 @@ class Device:
         run = self._run
         assert run is not None
         step = run.plan.steps[run.step]
-        failure = self._step_failure(step)
+        failure = self._step_failure(step, run.step_started)
         if failure is not None and not step.ignore_failure:
             run.outcome, run.reason = "FAILED", failure
             self._move(Event.STEP_DONE, DeviceState.REPORTING)
@@ -292,11 +315,14 @@ class Device:
             self._move(Event.STEP_DONE, DeviceState.REPORTING)
             self._send_terminal()
 
-    def _step_failure(self, step: Step) -> str | None:
-        if step.kind is StepKind.DOWNLOAD and step.args:
-            expired = _presigned_expired(step.args[0], self._io.now())
-            if expired:
-                return f"{step.name}: HTTP 403 from S3, the presigned URL expired"
+    def _step_failure(self, step: Step, started: float) -> str | None:
+        # S3 checks a presigned URL when the request starts, not while the body streams.
+        if (
+            step.kind is StepKind.DOWNLOAD
+            and step.args
+            and _presigned_expired(step.args[0], started)
+        ):
+            return f"{step.name}: HTTP 403 from S3, the presigned URL expired"
         if self._profile.fails(step.kind):
             return f"{step.name}: handler exited with status 1"
         return None
@@ -329,7 +355,7 @@ class Device:
         body: dict[str, Any] = {"status": run.outcome}
         if run.reason is not None:
             body["statusDetails"] = {"reason": run.reason[:1024]}
-        self._publish(f"jobs/{run.job_id}/update", body)
+        run.token = self._publish(f"jobs/{run.job_id}/update", body)
         self._await_response()
 
     def _terminal_answer(self, accepted: bool) -> None:
@@ -344,6 +370,15 @@ class Device:
             self._publish("shadow/name/$package/update", {"state": {"reported": reported}})
         event = Event.UPDATE_ACCEPTED if accepted else Event.UPDATE_REJECTED
         self._request_next(event)
+
+
+def _answers(payload: bytes, token: str | None) -> bool:
+    """True unless ``payload`` echoes another request's clientToken (a late IN_PROGRESS answer)."""
+    try:
+        echoed = orjson.loads(payload).get("clientToken")
+    except (orjson.JSONDecodeError, AttributeError):
+        return True
+    return not isinstance(echoed, str) or echoed == token
 
 
 def _presigned_expired(url: str, now: float) -> bool:

@@ -34,6 +34,7 @@ class DeviceProfile:
         "_reboot_duration",
         "_reject_draw",
         "_rollback_draw",
+        "online",
         "reboot_probability",
         "reject_probability",
         "report_steps",
@@ -69,6 +70,7 @@ class DeviceProfile:
         self.rollback_probability = rollback_probability
         self.report_steps = report_steps
         self.response_timeout_s = response_timeout_s
+        self.online = 0  # devices of this profile not OFFLINE (kept by the devices themselves)
 
     def duration(self, kind: StepKind) -> float:
         draw = self._durations.get(kind) or self._durations[StepKind.OTHER]

@@ -24,9 +24,15 @@ from simulator.services.registry.model import (
 )
 from simulator.services.runtime import Runtime
 
-__all__ = ["GroupOps"]
+__all__ = ["GroupOps", "id_base"]
 
 _NAMESPACE: Final = uuid.UUID("6f1c2c1e-3b1a-4c39-9a51-2f0b9d1e7a10")
+_ID_MASK: Final = 0xFFFFFFFFFFFF  # ids: a per-account UUID whose last 48 bits count creations
+
+
+def id_base(account: str) -> int:
+    """The constant part of every id the registry of ``account`` hands out."""
+    return uuid.uuid5(_NAMESPACE, account).int & ~_ID_MASK
 
 
 class GroupOps:
@@ -38,6 +44,7 @@ class GroupOps:
     things: dict[str, Thing]
     _subscribers: list[Callable[[RegistryEvent], None]]
     _ids: int
+    _id_base: int
 
     def subscribe(self, callback: Callable[[RegistryEvent], None]) -> None:
         self._subscribers.append(callback)
@@ -47,8 +54,9 @@ class GroupOps:
             callback(event)
 
     def _new_id(self, name: str) -> str:
+        """A UUID, deterministic per account and creation order (reproducible runs)."""
         self._ids += 1
-        return str(uuid.uuid5(_NAMESPACE, f"{self.scope.account}/{name}/{self._ids}"))
+        return str(uuid.UUID(int=self._id_base | (self._ids & _ID_MASK)))
 
     def _now(self) -> float:
         return self.runtime.clock()

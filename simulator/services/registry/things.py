@@ -21,7 +21,7 @@ from simulator.core.errors import (
     VersionConflictException,
 )
 from simulator.core.paging import page
-from simulator.services.registry.groups import GroupOps
+from simulator.services.registry.groups import GroupOps, id_base
 from simulator.services.registry.model import (
     MAX_ATTRIBUTES,
     Group,
@@ -46,6 +46,7 @@ class Registry(GroupOps):
         self.thing_types: dict[str, dict[str, Any]] = {}
         self._subscribers: list[Callable[[RegistryEvent], None]] = []
         self._ids = 0
+        self._id_base = id_base(scope.account)
 
     # -- things -----------------------------------------------------------------------------
 

@@ -1,0 +1,323 @@
+"""Request throughput of the emulator's MQTT bridge (``fleetsim serve --mqtt``), 1 vs K connections.
+
+Usage::
+
+    uv run python -m benchmarks.mqtt_bridge [--json] [--quick] [--connections 1,2,4]
+                                            [--devices 200] [--seconds 10]
+
+For each K: a fresh Mosquitto (``tests/mqtt_broker.py``), a fresh ``fleetsim serve --mqtt URI
+--mqtt-connections K`` subprocess, N things in a static group and one job for the group (created
+with boto3 over HTTP). A load process (raw asyncio protocol over the project's MQTT 3.1.1 codec)
+connects N devices; each runs a closed loop of round trips at QoS 1: ``start-next`` (its
+execution: IN_PROGRESS), then ``{jobId}/update`` to IN_PROGRESS with new ``statusDetails``, then
+``start-next`` again... so N requests are in flight. After a warm-up it counts replies for
+``--seconds``.
+
+Reported per K: ``requests_per_s`` (accepted replies received by the devices per second),
+``p50_ms``/``p99_ms`` round-trip latency, ``rejected`` replies (should be 0), and the CPU used
+by the serve process, Mosquitto and the load process in % of one core over the measured window
+(``/proc/<pid>/stat``). On a two-core machine the three processes share the cores: compare the
+rows of one run, and read the CPU columns to see which process is the limit.
+
+``--json`` prints ``{"machine": ..., "results": [{"connections", "devices", "requests_per_s",
+"p50_ms", "p99_ms", "rejected", "serve_cpu_pct", "broker_cpu_pct", "load_cpu_pct"}]}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import selectors
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import boto3
+import orjson
+from botocore.config import Config
+
+from benchmarks._timing import machine
+from simulator.transport.mqtt.codec import (
+    ConnAck,
+    Connect,
+    Decoder,
+    Publish,
+    SubAck,
+    Subscribe,
+    encode,
+    encode_puback,
+    encode_publish,
+)
+
+__all__ = ["main", "measure"]
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+_HZ: Final = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+# -- the load: N devices in one process ---------------------------------------------------------
+
+
+class _Device(asyncio.Protocol):
+    def __init__(self, name: str, stats: dict[str, Any], ready: asyncio.Future[None]) -> None:
+        self.name = name
+        self.prefix = f"$aws/things/{name}/jobs"
+        self.stats = stats
+        self.ready = ready
+        self.decoder = Decoder()
+        self.transport: asyncio.Transport | None = None
+        self.job_id: str | None = None
+        self.step = 0
+        self.sent_at = 0.0
+        self.packet_id = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(encode(Connect(self.name, keepalive=600)))  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        for packet in self.decoder.feed(data):
+            if isinstance(packet, ConnAck):
+                filters = tuple(
+                    (f"{self.prefix}/{suffix}", 1)
+                    for suffix in (
+                        "start-next/accepted",
+                        "start-next/rejected",
+                        "+/update/accepted",
+                        "+/update/rejected",
+                    )
+                )
+                self.transport.write(encode(Subscribe(1, filters)))
+            elif isinstance(packet, SubAck):
+                self.ready.set_result(None)
+            elif isinstance(packet, Publish):
+                if packet.qos:
+                    self.transport.write(encode_puback(packet.packet_id))
+                self._reply(packet)
+
+    def _reply(self, packet: Publish) -> None:
+        stats = self.stats
+        if packet.topic.endswith("/rejected"):
+            stats["rejected"] += 1
+        elif stats["measuring"]:
+            stats["replies"] += 1
+            stats["latencies"].append(time.perf_counter() - self.sent_at)
+        if packet.topic.endswith("start-next/accepted"):
+            if self.job_id is None:
+                execution = orjson.loads(packet.payload).get("execution") or {}
+                self.job_id = execution.get("jobId")
+            self._update()
+        else:
+            self._start_next()
+
+    def _send(self, topic: str, body: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.packet_id = self.packet_id % 65535 + 1
+        self.sent_at = time.perf_counter()
+        self.transport.write(encode_publish(topic.encode(), orjson.dumps(body), 1, self.packet_id))
+
+    def _start_next(self) -> None:
+        self._send(f"{self.prefix}/start-next", {"clientToken": "s"})
+
+    def _update(self) -> None:
+        if self.job_id is None:  # nothing pending: keep asking
+            self._start_next()
+            return
+        self.step += 1
+        self._send(
+            f"{self.prefix}/{self.job_id}/update",
+            {
+                "status": "IN_PROGRESS",
+                "statusDetails": {"step": str(self.step)},
+                "clientToken": "u",
+            },
+        )
+
+
+async def _load(port: int, names: list[str], warmup: float, seconds: float) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    stats: dict[str, Any] = {"replies": 0, "rejected": 0, "latencies": [], "measuring": False}
+    devices = []
+    for name in names:
+        ready: asyncio.Future[None] = loop.create_future()
+        device = _Device(name, stats, ready)
+        await loop.create_connection(lambda d=device: d, "127.0.0.1", port)  # type: ignore[misc]
+        await ready
+        devices.append(device)
+    for device in devices:
+        device._start_next()
+    await asyncio.sleep(warmup)
+    print(json.dumps({"event": "start"}), flush=True)  # the driver samples CPU from here
+    stats["measuring"] = True
+    cpu, wall = _cpu_ticks(os.getpid()), time.perf_counter()
+    await asyncio.sleep(seconds)
+    stats["measuring"] = False
+    elapsed = time.perf_counter() - wall
+    load_cpu = 100 * (_cpu_ticks(os.getpid()) - cpu) / _HZ / elapsed
+    latencies = sorted(stats["latencies"])
+    return {
+        "requests_per_s": stats["replies"] / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else 0.0,
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else 0.0,
+        "rejected": stats["rejected"],
+        "load_cpu_pct": load_cpu,
+    }
+
+
+def _load_worker(args: argparse.Namespace) -> int:
+    import uvloop  # noqa: PLC0415
+
+    names = [f"bench-{i:05d}" for i in range(args.devices)]
+    result = uvloop.run(_load(args.worker_port, names, args.warmup, args.seconds))
+    print(json.dumps({"event": "result", **result}), flush=True)
+    return 0
+
+
+# -- the driver ---------------------------------------------------------------------------------
+
+
+def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise TimeoutError("fleetsim serve printed nothing")
+    return process.stdout.readline().strip()
+
+
+def _setup(url: str, devices: int) -> None:
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    iot = client("iot")
+    group = iot.create_thing_group(thingGroupName="bench")["thingGroupArn"]
+    for i in range(devices):
+        name = f"bench-{i:05d}"
+        iot.create_thing(thingName=name)
+        iot.add_thing_to_thing_group(thingGroupName="bench", thingName=name)
+    iot.create_job(jobId="bench-job", targets=[group], document='{"operation":"bench"}')
+
+
+def measure(connections: int, devices: int, warmup: float, seconds: float) -> dict[str, Any]:
+    """One row: a fresh broker and emulator with ``connections`` bridge connections."""
+    sys.path.insert(0, str(ROOT))
+    from tests.mqtt_broker import Mosquitto  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp)) as broker:
+        serve = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "simulator.cli",
+                "serve",
+                "--port",
+                "0",
+                "--auth",
+                "none",
+                "--mqtt",
+                broker.uri,
+                "--mqtt-connections",
+                str(connections),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            url = _read_line(serve, 60).rsplit(" ", 1)[1]
+            _read_line(serve, 60)  # mqtt connected
+            _setup(url, devices)
+            load = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.mqtt_bridge",
+                    "--worker-port",
+                    str(broker.port),
+                    "--devices",
+                    str(devices),
+                    "--warmup",
+                    str(warmup),
+                    "--seconds",
+                    str(seconds),
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            # Sample the other two processes over the same window as the load's count.
+            assert load.stdout is not None
+            started = json.loads(load.stdout.readline())
+            assert started == {"event": "start"}, started
+            ticks = (_cpu_ticks(serve.pid), _cpu_ticks(broker.pid))
+            wall = time.perf_counter()
+            out = load.stdout.readline()
+            elapsed = time.perf_counter() - wall
+            load.wait(timeout=60)
+            serve_cpu = 100 * (_cpu_ticks(serve.pid) - ticks[0]) / _HZ / elapsed
+            broker_cpu = 100 * (_cpu_ticks(broker.pid) - ticks[1]) / _HZ / elapsed
+        finally:
+            serve.terminate()
+            serve.wait(timeout=30)
+    result = json.loads(out)
+    del result["event"]
+    return {
+        "connections": connections,
+        "devices": devices,
+        **result,
+        "serve_cpu_pct": serve_cpu,
+        "broker_cpu_pct": broker_cpu,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    parser.add_argument("--connections", default="1,2,4")
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--worker-port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker_port:
+        return _load_worker(args)
+    if args.quick:
+        args.seconds, args.warmup, args.devices = 2.0, 1.0, min(args.devices, 50)
+    rows = []
+    for k in (int(part) for part in args.connections.split(",")):
+        row = measure(k, args.devices, args.warmup, args.seconds)
+        rows.append(row)
+        print(
+            f"K={k:2d} devices={row['devices']:5d} {row['requests_per_s']:9.0f} req/s "
+            f"p50 {row['p50_ms']:6.1f} ms p99 {row['p99_ms']:6.1f} ms rejected {row['rejected']} "
+            f"cpu serve {row['serve_cpu_pct']:5.1f}% broker {row['broker_cpu_pct']:5.1f}% "
+            f"load {row['load_cpu_pct']:5.1f}%",
+            file=sys.stderr,
+        )
+    if args.json:
+        print(json.dumps({"machine": machine(), "results": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

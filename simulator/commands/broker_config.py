@@ -1,0 +1,123 @@
+"""``fleetsim broker-config``: write a Mosquitto configuration for a run of the emulator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from simulator.transport.broker import DEVICE_PATTERN, BrokerLayout, write_broker_config
+from simulator.transport.certs import DEFAULT_EMULATOR_IDENTITY
+
+__all__ = ["register", "run"]
+
+_PERCENT_PATTERN = DEVICE_PATTERN.replace("%", "%%")  # argparse %-formats help strings
+
+_DESCRIPTION = """\
+Write a Mosquitto configuration for `fleetsim serve --mqtt` and a fleet into DIR:
+
+  mosquitto.conf   listener, persistence off, max_connections -1, max_queued_messages,
+                   max_inflight_messages 0, the ACL file and (with --tls) mutual TLS
+  acl              devices: `pattern readwrite $aws/things/%u/#` (a device may use only its
+                   own thing's topics); the emulator: `user NAME` + `topic readwrite $aws/#`
+  with --tls:      ca.pem/ca.key (project CA, reused if present), server.pem/server.key
+                   (SAN localhost, 127.0.0.1), clients/NAME.pem/.key for the emulator and,
+                   with --devices N, for each thing (CN = thing name). Keys are 0600.
+
+With --tls the broker requires a client certificate and uses its CN as the user name
+(use_identity_as_username), so identities are proven; allow_anonymous is false. Without
+--tls anonymous clients are allowed and the ACL relies on the user name a client claims:
+devices connect with user name = thing name, the emulator with --mqtt-username NAME.
+
+Then start the broker with `mosquitto -c DIR/mosquitto.conf` and the emulator with
+  fleetsim serve --mqtt mqtts://127.0.0.1:8883 --mqtt-ca DIR/ca.pem \\
+      --mqtt-cert DIR/clients/fleetsim-emulator.pem --mqtt-key DIR/clients/fleetsim-emulator.key
+(the command prints the exact lines). Never commit the generated keys and certificates.
+"""
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "broker-config",
+        help="write a Mosquitto configuration (listener, TLS, per-thing ACL) for a run",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
+    parser.add_argument("--host", default="127.0.0.1", help="address the listener binds")
+    parser.add_argument(
+        "--port", type=int, help="listener port (default 8883 with --tls, else 1883)"
+    )
+    parser.add_argument("--tls", action="store_true", help="mutual TLS with generated certificates")
+    parser.add_argument(
+        "--things-pattern",
+        action="append",
+        metavar="TOPIC",
+        help=f"ACL pattern a device may use, with %%u = its name (default {_PERCENT_PATTERN}; "
+        "repeatable)",
+    )
+    parser.add_argument(
+        "--emulator-identity",
+        default=DEFAULT_EMULATOR_IDENTITY,
+        metavar="NAME",
+        help="the emulator's user name / certificate CN, allowed on all of $aws/#",
+    )
+    parser.add_argument(
+        "--devices", type=int, default=0, metavar="N", help="issue N device certificates (--tls)"
+    )
+    parser.add_argument(
+        "--name-format",
+        default="device-{index:06d}",
+        metavar="FMT",
+        help="thing names for --devices, with {index} from 0 (default device-{index:06d})",
+    )
+    parser.add_argument(
+        "--max-queued-messages",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="messages Mosquitto queues per slow or offline client",
+    )
+    parser.add_argument(
+        "--broker-user",
+        metavar="ACCOUNT",
+        help="account Mosquitto runs as (default: root when run as root, so it can read the "
+        "0600 key; given as root, the key and ACL are handed to ACCOUNT)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    layout = BrokerLayout(
+        out=args.out,
+        host=args.host,
+        port=args.port,
+        tls=args.tls,
+        things_patterns=tuple(args.things_pattern or (DEVICE_PATTERN,)),
+        emulator_identity=args.emulator_identity,
+        devices=args.devices,
+        name_format=args.name_format,
+        max_queued_messages=args.max_queued_messages,
+        broker_user=args.broker_user,
+    )
+    files = write_broker_config(layout)
+    print(f"wrote {files.config}")
+    print(f"wrote {files.acl}")
+    uri = f"{'mqtts' if layout.tls else 'mqtt'}://{layout.host}:{layout.listen_port}"
+    if files.ca is not None and files.server is not None and files.emulator is not None:
+        print(f"wrote {files.ca} (project CA)")
+        print(f"wrote {files.server.cert} and {files.server.key} (broker)")
+        print(f"wrote {files.emulator.cert} and {files.emulator.key} (emulator)")
+        if files.devices:
+            print(
+                f"wrote {len(files.devices)} device certificates in {files.ca.parent / 'clients'}"
+            )
+        serve = (
+            f"fleetsim serve --mqtt {uri} --mqtt-ca {files.ca} "
+            f"--mqtt-cert {files.emulator.cert} --mqtt-key {files.emulator.key}"
+        )
+    else:
+        serve = f"fleetsim serve --mqtt {uri} --mqtt-username {layout.emulator_identity}"
+    print(f"start the broker:   {files.command}")
+    print(f"start the emulator: {serve}")
+    return 0

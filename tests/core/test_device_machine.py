@@ -1,0 +1,257 @@
+"""The virtual device's protocol state machine: the table walked whole, the protocol message by
+message, and random message and timer sequences, driven by a scripted cloud peer (see
+``device_support``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.core.device import TRANSITIONS, Device, DeviceState, Event, StepKind
+from tests.core.device_support import (
+    START,
+    STEP_S,
+    Peer,
+    device,
+    execution,
+    online,
+    profile,
+    running,
+    step,
+)
+
+S, E = DeviceState, Event
+
+
+# -- the table, walked whole ---------------------------------------------------------------------
+
+
+def reach(state: DeviceState) -> tuple[Peer, Device]:
+    peer = Peer()
+    dev = device(peer)
+    if state is S.OFFLINE:
+        dev.connect(3.0)
+    elif state is S.IDLE:
+        online(peer, dev)
+        peer.reply(dev)
+    elif state is S.REQUESTING:
+        online(peer, dev)
+    elif state is S.RUNNING:
+        running(peer, dev)
+    else:
+        running(peer, dev, {"version": "1.0", "steps": []})  # refused: REPORTING at once
+    assert dev.state is state
+    peer.take()
+    return peer, dev
+
+
+def deliver(peer: Peer, dev: Device, event: Event) -> None:
+    if event in (E.CONNECTED, E.REBOOTED, E.STEP_DONE, E.RESPONSE_TIMEOUT):
+        dev._timer(0.0, event)  # the timer carrying this meaning comes due
+        peer.fire(dev)
+    elif event is E.NOTIFY_NEXT:
+        peer.say(dev, "jobs/notify-next", {"timestamp": 1, **execution()})
+    elif event in (E.EXECUTION, E.NO_EXECUTION, E.START_REJECTED):
+        body = execution() if event is E.EXECUTION else {}
+        suffix = "rejected" if event is E.START_REJECTED else "accepted"
+        peer.say(dev, f"jobs/start-next/{suffix}", body)
+    else:
+        suffix = "accepted" if event is E.UPDATE_ACCEPTED else "rejected"
+        peer.say(dev, f"jobs/job-1/update/{suffix}", {"timestamp": 1})
+
+
+@pytest.mark.parametrize(("state", "event"), list(itertools.product(DeviceState, Event)))
+def test_every_pair_of_the_table_moves_as_listed_and_every_other_pair_is_ignored(
+    state: DeviceState, event: Event
+) -> None:
+    peer, dev = reach(state)
+    inventory = dict(dev.inventory)
+    deliver(peer, dev, event)
+    allowed = TRANSITIONS.get((state, event))
+    if allowed is None:
+        assert dev.state is state
+        assert peer.sent == []
+        assert dev.inventory == inventory
+    else:
+        assert dev.state in allowed
+
+
+def test_the_table_only_names_states_and_events() -> None:
+    for (state, event), targets in TRANSITIONS.items():
+        assert isinstance(state, DeviceState)
+        assert isinstance(event, Event)
+        assert targets
+        assert all(isinstance(t, DeviceState) for t in targets)
+
+
+# -- the protocol, message by message ------------------------------------------------------------
+
+
+def test_a_job_runs_as_the_device_client_runs_it_with_step_details() -> None:
+    peer = Peer()
+    dev = device(peer, profile(report_steps=True))
+    dev.connect(3.0)
+    assert dev.state is S.OFFLINE
+    assert peer.timers == [(START + 3.0, 1)]
+    peer.fire(dev)
+    assert peer.take() == [("jobs/start-next", {"clientToken": "dev-1:1"})]
+    assert dev.state is S.REQUESTING
+    peer.reply(dev, execution())
+    progress = []
+    for _ in range(3):
+        assert dev.state is S.RUNNING
+        ((topic, body),) = peer.take()
+        assert topic == "jobs/job-1/update"
+        assert body["status"] == "IN_PROGRESS"
+        progress.append((body["statusDetails"]["step"], body["statusDetails"]["progress"]))
+        peer.fire(dev)
+    assert progress == [("download", "1/3"), ("verify-signature", "2/3"), ("install", "3/3")]
+    assert dev.inventory == {"agent": "1.2.0"}
+    assert peer.changed == ["agent"]
+    assert dev.state is S.REPORTING
+    assert peer.sent == [("jobs/job-1/update", {"status": "SUCCEEDED", "clientToken": "dev-1:5"})]
+    assert peer.t == START + 3.0 + 3 * STEP_S
+    peer.reply(dev, {"executionState": {"status": "SUCCEEDED"}})
+    assert peer.sent[-1] == ("jobs/start-next", {"clientToken": "dev-1:6"})
+    assert dev.state is S.REQUESTING
+    peer.reply(dev)  # nothing pending
+    assert dev.state is S.IDLE
+    peer.take()
+    peer.say(dev, "jobs/notify-next", {"timestamp": 1, **execution(job_id="job-2")})
+    assert peer.take() == [("jobs/start-next", {"clientToken": "dev-1:7"})]
+
+
+def test_without_step_reports_one_in_progress_update_announces_the_job() -> None:
+    peer = Peer()
+    dev = device(peer, profile(report_steps=False))
+    running(peer, dev)
+    in_progress = peer.sent[-1]
+    assert in_progress[0] == "jobs/job-1/update"
+    assert in_progress[1]["statusDetails"] == {"step": "download", "steps": "3"}
+    for _ in range(3):
+        peer.fire(dev)
+    statuses = [body["status"] for topic, body in peer.sent if topic.endswith("/update")]
+    assert statuses == ["IN_PROGRESS", "SUCCEEDED"]
+
+
+def test_every_request_carries_a_fresh_client_token() -> None:
+    peer = Peer()
+    dev = device(peer, profile(report_steps=True), reports_shadow=True)
+    for job in ("job-1", "job-2"):
+        if dev.state is S.OFFLINE:
+            online(peer, dev)
+        peer.reply(dev, execution(job_id=job))
+        for _ in range(3):
+            peer.fire(dev)
+        peer.reply(dev)
+    tokens = [body["clientToken"] for _, body in peer.sent]
+    assert len(tokens) == len(peer.sent) == len(set(tokens))
+    assert all(t.startswith("dev-1:") for t in tokens)
+
+
+def test_a_device_that_reports_its_inventory_writes_package_after_the_terminal_update() -> None:
+    peer = Peer()
+    dev = device(peer, reports_shadow=True, inventory={"agent": "1.0.0", "legacy": "0.9"})
+    uninstall = {"version": "1.0", "steps": [step("uninstall", "remove.sh", "legacy")]}
+    running(peer, dev, uninstall)
+    peer.fire(dev)
+    assert dev.inventory == {"agent": "1.0.0"}
+    peer.take()
+    peer.reply(dev)
+    (topic, body), (next_topic, _) = peer.take()
+    assert topic == "shadow/name/$package/update"
+    assert body["state"] == {"reported": {"legacy": None}}
+    assert "clientToken" in body
+    assert next_topic == "jobs/start-next"
+    peer.reply(dev, execution(job_id="job-2"))  # then an install: the version is reported
+    for _ in range(3):
+        peer.fire(dev)
+    peer.take()
+    peer.reply(dev)
+    assert peer.sent[0][1]["state"] == {"reported": {"agent": {"version": "1.2.0"}}}
+
+
+@pytest.mark.parametrize("reports", [False, True])
+def test_no_package_report_after_a_refused_terminal_update_or_when_not_configured(
+    reports: bool,
+) -> None:
+    peer = Peer()
+    dev = device(peer, reports_shadow=reports)
+    running(peer, dev)
+    for _ in range(3):
+        peer.fire(dev)
+    peer.take()
+    peer.reply(dev, {"code": "InvalidStateTransition"}, ok=False)  # e.g. it TIMED_OUT meanwhile
+    assert [topic for topic, _ in peer.take()] == ["jobs/start-next"]
+    assert dev.changed == {"agent"}  # still owed to $package
+
+
+_SUFFIXES = [
+    "jobs/notify-next",
+    "jobs/start-next/accepted",
+    "jobs/start-next/rejected",
+    "jobs/job-1/update/accepted",
+    "jobs/job-1/update/rejected",
+    "jobs/job-2/update/accepted",
+    "jobs/notify",
+    "shadow/name/$package/update/accepted",
+    "jobs",
+    "",
+]
+_payloads = st.sampled_from(
+    [
+        orjson.dumps(execution()),
+        orjson.dumps(execution({"version": "1.0", "steps": []})),
+        orjson.dumps(execution(job_id="job-2")),
+        b"{}",
+        b"",
+        b"\xff",
+        b'{"execution": null}',
+        b'{"clientToken": "dev-1:2"}',
+        b'{"execution": {"jobId": "j", "executionNumber": "one"}}',
+    ]
+) | st.binary(max_size=40)
+_actions = st.lists(
+    st.one_of(
+        st.tuples(st.just("message"), st.sampled_from(_SUFFIXES), _payloads),
+        st.tuples(st.just("timer"), st.integers(-2, 40), st.just(b"")),
+        st.tuples(st.just("due"), st.just(""), st.just(b"")),
+        st.tuples(st.just("connect"), st.just(""), st.just(b"")),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_actions, st.booleans(), st.booleans())
+def test_any_sequence_of_messages_and_timers_keeps_a_valid_state(
+    actions: list[tuple[str, Any, bytes]], lossless: bool, reports: bool
+) -> None:
+    peer = Peer(lossless=lossless)
+    prof = profile(
+        {StepKind.INSTALL: 0.3},
+        reboot_probability=0.3,
+        rollback_probability=0.5,
+        reject_probability=0.2,
+    )
+    dev = device(peer, prof, reports_shadow=reports)
+    for kind, arg, payload in actions:
+        before = dev.state
+        if kind == "message":
+            peer.say(dev, arg, payload)
+        elif kind == "timer":
+            dev.on_timer(arg)
+        elif kind == "due" and peer.timers:
+            peer.fire(dev)
+        elif kind == "connect":
+            dev.connect(1.0)
+        assert isinstance(dev.state, DeviceState)
+        if dev.state is not before and kind != "connect":
+            assert any(dev.state in t for (s, _), t in TRANSITIONS.items() if s is before)
+    assert all("clientToken" in body for _, body in peer.sent)
