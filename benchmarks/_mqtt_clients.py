@@ -10,9 +10,12 @@ TCP connect and CONNACK at a time for every client (Mosquitto's listen backlog i
   written together, byte counting for the acknowledgements, a minimal PUBLISH parser; no
   reconnects, no keepalive pings, no validation.
 * ``fleetsim``: :class:`simulator.transport.mqtt.ConnectionPool` with an unlimited ramp rate.
-* ``gmqtt``: ``gmqtt.Client`` (MQTT 3.1.1), callbacks.
-* ``aiomqtt``: ``aiomqtt.Client`` (paho underneath) with TCP_NODELAY via ``socket_options``, one
-  task per device iterating ``client.messages`` (the library's model).
+* ``gmqtt``: ``gmqtt.Client`` (MQTT 3.1.1), callbacks. It cannot bind a source address, so all
+  its connections come from 127.0.0.1.
+* ``aiomqtt``: ``aiomqtt.Client`` (paho underneath) with TCP_NODELAY via ``socket_options`` and
+  ``bind_address``, one task per device iterating ``client.messages`` (the library's model).
+
+Every client but gmqtt spreads its connections over the same 64 loopback source addresses.
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-from simulator.transport.mqtt import BrokerConfig, ConnectionPool, PoolOptions
+from simulator.transport.mqtt import BrokerConfig, ConnectionPool, PoolOptions, loopback_sources
 
 __all__ = ["CLIENTS", "Fleet", "make_fleet", "publisher_load"]
 
 KEEPALIVE: Final = 60
 HANDSHAKES: Final = 100
+#: Source addresses, device i binds SOURCES[i % 64] (where the client can bind at all): one
+#: address would leave connect() searching a crowded ephemeral port range at 19k connections.
+SOURCES: Final = loopback_sources(64)
+IP_BIND_ADDRESS_NO_PORT: Final = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
 def thing(index: int) -> str:
@@ -166,6 +173,8 @@ class RawFleet:
         sock = socket.socket()
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((SOURCES[index % len(SOURCES)], 0))
         await loop.sock_connect(sock, (self.host, self.port))
         await loop.create_connection(lambda: device, sock=sock)
         self.protocols.append(device)
@@ -217,7 +226,7 @@ def _ignore(index: int, topic: str, payload: bytes) -> None:
 
 class GmqttFleet:
     def __init__(self, host: str, port: int, devices: int, echo: bool) -> None:
-        import gmqtt  # noqa: PLC0415 - only the worker measuring gmqtt imports it
+        import gmqtt  # type: ignore[import-untyped]  # noqa: PLC0415 - only its worker imports it
 
         logging.getLogger("gmqtt").setLevel(logging.ERROR)
         self.gmqtt = gmqtt
@@ -287,6 +296,7 @@ class AiomqttFleet:
             clean_session=True,
             protocol=self.aiomqtt.ProtocolVersion.V311,
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            bind_address=SOURCES[index % len(SOURCES)],
         )
         try:
             async with client:

@@ -50,6 +50,7 @@ __all__ = ["main", "measure_connections", "measure_rollout", "measure_roundtrips
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 CLIENTS: Final = ("raw", "fleetsim", "gmqtt", "aiomqtt")
+CONNECTION_KEYS: Final = ("client", "devices", "connects_per_s", "rss_kb_per_conn", "idle_cpu_pct")
 TARGETS: Final = {
     "devices": 19_000,
     "connects_per_s": 2_000.0,
@@ -82,12 +83,13 @@ async def _device_worker(args: argparse.Namespace) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     fleet = make_fleet(args.worker, "127.0.0.1", args.port, args.devices, echo=args.echo)
     gc.collect()
-    rss = _rss_bytes()
+    rss, cpu = _rss_bytes(), _cpu_seconds()
     started = time.perf_counter()
     await fleet.connect()
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu
     gc.collect()
-    _emit("ready", seconds=seconds, rss_bytes=_rss_bytes() - rss)
+    _emit("ready", seconds=seconds, cpu_seconds=cpu, rss_bytes=_rss_bytes() - rss)
     cpu, wall = _cpu_seconds(), time.perf_counter()
     if args.idle:
         await asyncio.sleep(args.idle)
@@ -172,7 +174,7 @@ class _Worker:
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:  # a client that cannot close 19k sockets in a minute
-            print(f"worker {self.process.args} did not exit; killed", file=sys.stderr)
+            print(f"worker {self.process.args!r} did not exit; killed", file=sys.stderr)
             self.kill()
         return done
 
@@ -221,6 +223,7 @@ def measure_connections(client: str, devices: int, idle: float, workdir: Path) -
         "connects_per_s": devices / ready["seconds"],
         "rss_kb_per_conn": ready["rss_bytes"] / devices / 1024,
         "idle_cpu_pct": float(idle_event["cpu_pct"]),
+        "cpu_us_per_connect": 1e6 * ready["cpu_seconds"] / devices,  # table only, not JSON
     }
 
 
@@ -245,12 +248,15 @@ def measure_roundtrips(
                 ]
             )
             publisher.event("measuring", warmup + 60)
-            broker_cpu, wall = _process_cpu(broker.pid), time.perf_counter()
+            pids = (broker.pid, worker.process.pid)
+            cpu, wall = [_process_cpu(pid) for pid in pids], time.perf_counter()
             result = publisher.event("result", duration + 60)
-            broker_pct = (
-                100 * (_process_cpu(broker.pid) - broker_cpu) / (time.perf_counter() - wall)
+            wall = time.perf_counter() - wall
+            broker_pct, device_pct = (
+                100 * (_process_cpu(pid) - before) / wall
+                for pid, before in zip(pids, cpu, strict=True)
             )
-            device_cpu = worker.stop()["cpu_pct"]
+            worker.stop()
         finally:
             worker.kill()
             if publisher is not None:
@@ -260,7 +266,8 @@ def measure_roundtrips(
         "devices": devices,
         "roundtrips_per_s": float(result["roundtrips_per_s"]),
         "p50_ms": float(result["p50_ms"]),
-        "device_cpu_pct": float(device_cpu),
+        "device_cpu_pct": device_pct,
+        "device_cpu_us_per_rt": 1e4 * device_pct / float(result["roundtrips_per_s"]),
         "publisher_cpu_pct": float(result["cpu_pct"]),
         "broker_cpu_pct": broker_pct,
     }
@@ -375,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
                     out["roundtrips"].append(row)
 
     if args.json:
-        print(json.dumps(out))
+        rows = [{k: row[k] for k in CONNECTION_KEYS} for row in out["connections"]]
+        print(json.dumps({**out, "connections": rows}))
         return 0
     print(
         _table(
@@ -387,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("connects_per_s", "connects/s", ",.0f"),
                 ("rss_kb_per_conn", "RSS KB/conn", ".1f"),
                 ("idle_cpu_pct", "idle CPU %", ".1f"),
+                ("cpu_us_per_connect", "client CPU µs/connect", ",.0f"),
             ],
         )
     )
@@ -401,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                     ("roundtrips_per_s", "round trips/s", ",.0f"),
                     ("p50_ms", "p50 ms", ".1f"),
                     ("device_cpu_pct", "device CPU %", ".0f"),
+                    ("device_cpu_us_per_rt", "device CPU µs/rt", ".0f"),
                     ("publisher_cpu_pct", "publisher CPU %", ".0f"),
                     ("broker_cpu_pct", "broker CPU %", ".0f"),
                 ],

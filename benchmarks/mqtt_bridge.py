@@ -20,7 +20,10 @@ by the serve process, Mosquitto and the load process in % of one core over the m
 rows of one run, and read the CPU columns to see which process is the limit.
 
 ``--json`` prints ``{"machine": ..., "results": [{"connections", "devices", "requests_per_s",
-"p50_ms", "p99_ms", "rejected", "serve_cpu_pct", "broker_cpu_pct", "load_cpu_pct"}]}``.
+"p50_ms", "p99_ms", "rejected", "serve_cpu_pct", "broker_cpu_pct", "load_cpu_pct",
+"serve_cpu_us_per_request"}], "certificates": {"certificates", "issue_per_s",
+"reuse_per_s"}}``. ``--connections 1,4,1,4`` repeats rows to interleave them. ``--certs N``
+also times :mod:`simulator.transport.certs` issuing N device certificates, then re-running.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ import argparse
 import asyncio
 import json
 import os
-import selectors
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -188,13 +192,17 @@ def _load_worker(args: argparse.Namespace) -> int:
 # -- the driver ---------------------------------------------------------------------------------
 
 
-def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise TimeoutError("fleetsim serve printed nothing")
-    return process.stdout.readline().strip()
+def _line_reader(process: subprocess.Popen[str]) -> queue.Queue[str]:
+    """Stdout lines of ``process`` from a thread (a selector would miss buffered lines)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.strip())
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
 
 
 def _setup(url: str, devices: int) -> None:
@@ -217,67 +225,89 @@ def _setup(url: str, devices: int) -> None:
     iot.create_job(jobId="bench-job", targets=[group], document='{"operation":"bench"}')
 
 
-def measure(connections: int, devices: int, warmup: float, seconds: float) -> dict[str, Any]:
-    """One row: a fresh broker and emulator with ``connections`` bridge connections."""
+def measure(
+    connections: int, devices: int, warmup: float, seconds: float, broker_inflight: int = 0
+) -> dict[str, Any]:
+    """One row: a fresh broker and emulator with ``connections`` bridge connections.
+
+    ``broker_inflight`` is Mosquitto's ``max_inflight_messages`` (QoS 1 messages in flight to
+    one client; 0 = unlimited as ``fleetsim broker-config`` writes, 20 = Mosquitto's default).
+    """
     sys.path.insert(0, str(ROOT))
     from tests.mqtt_broker import Mosquitto  # noqa: PLC0415
 
-    with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp)) as broker:
-        serve = subprocess.Popen(
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Mosquitto(Path(tmp))
+        config = broker.config_path.read_text()
+        broker.config_path.write_text(
+            config.replace("max_inflight_messages 0", f"max_inflight_messages {broker_inflight}")
+        )
+        with broker:
+            return _measure(broker, connections, devices, warmup, seconds) | {
+                "broker_inflight": broker_inflight
+            }
+
+
+def _measure(
+    broker: Any, connections: int, devices: int, warmup: float, seconds: float
+) -> dict[str, Any]:
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulator.cli",
+            "serve",
+            "--port",
+            "0",
+            "--auth",
+            "none",
+            "--mqtt",
+            broker.uri,
+            "--mqtt-connections",
+            str(connections),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines = _line_reader(serve)
+    try:
+        url = lines.get(timeout=60).rsplit(" ", 1)[1]
+        connected = lines.get(timeout=60)
+        assert connected.startswith("fleetsim serve: mqtt connected"), connected
+        _setup(url, devices)
+        load = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "simulator.cli",
-                "serve",
-                "--port",
-                "0",
-                "--auth",
-                "none",
-                "--mqtt",
-                broker.uri,
-                "--mqtt-connections",
-                str(connections),
+                "benchmarks.mqtt_bridge",
+                "--worker-port",
+                str(broker.port),
+                "--devices",
+                str(devices),
+                "--warmup",
+                str(warmup),
+                "--seconds",
+                str(seconds),
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
         )
-        try:
-            url = _read_line(serve, 60).rsplit(" ", 1)[1]
-            _read_line(serve, 60)  # mqtt connected
-            _setup(url, devices)
-            load = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.mqtt_bridge",
-                    "--worker-port",
-                    str(broker.port),
-                    "--devices",
-                    str(devices),
-                    "--warmup",
-                    str(warmup),
-                    "--seconds",
-                    str(seconds),
-                ],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            # Sample the other two processes over the same window as the load's count.
-            assert load.stdout is not None
-            started = json.loads(load.stdout.readline())
-            assert started == {"event": "start"}, started
-            ticks = (_cpu_ticks(serve.pid), _cpu_ticks(broker.pid))
-            wall = time.perf_counter()
-            out = load.stdout.readline()
-            elapsed = time.perf_counter() - wall
-            load.wait(timeout=60)
-            serve_cpu = 100 * (_cpu_ticks(serve.pid) - ticks[0]) / _HZ / elapsed
-            broker_cpu = 100 * (_cpu_ticks(broker.pid) - ticks[1]) / _HZ / elapsed
-        finally:
-            serve.terminate()
-            serve.wait(timeout=30)
+        # Sample the other two processes over the same window as the load's count.
+        assert load.stdout is not None
+        started = json.loads(load.stdout.readline())
+        assert started == {"event": "start"}, started
+        ticks = (_cpu_ticks(serve.pid), _cpu_ticks(broker.pid))
+        wall = time.perf_counter()
+        out = load.stdout.readline()
+        elapsed = time.perf_counter() - wall
+        load.wait(timeout=60)
+        serve_cpu = 100 * (_cpu_ticks(serve.pid) - ticks[0]) / _HZ / elapsed
+        broker_cpu = 100 * (_cpu_ticks(broker.pid) - ticks[1]) / _HZ / elapsed
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
     result = json.loads(out)
     del result["event"]
     return {
@@ -286,7 +316,25 @@ def measure(connections: int, devices: int, warmup: float, seconds: float) -> di
         **result,
         "serve_cpu_pct": serve_cpu,
         "broker_cpu_pct": broker_cpu,
+        # CPU the emulator spends per request: robust on a shared machine, where the rate
+        # itself moves with whatever else runs; 1e6 / this is the one-core ceiling.
+        "serve_cpu_us_per_request": 1e4 * serve_cpu / max(result["requests_per_s"], 1e-9),
     }
+
+
+def measure_certs(count: int) -> dict[str, Any]:
+    """Per-device certificates per second: issue (key + sign + write), then re-run (reuse)."""
+    from simulator.transport.certs import ProjectCA  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ca = ProjectCA.load_or_create(Path(tmp))
+        rates = []
+        for _ in range(2):  # the second pass finds every certificate valid and keeps it
+            started = time.perf_counter()
+            for i in range(count):
+                ca.issue_client(f"device-{i:06d}")
+            rates.append(count / (time.perf_counter() - started))
+    return {"certificates": count, "issue_per_s": rates[0], "reuse_per_s": rates[1]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,25 +345,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--broker-inflight",
+        type=int,
+        default=0,
+        help="Mosquitto max_inflight_messages (0: no limit)",
+    )
+    parser.add_argument("--certs", type=int, default=1000, help="certificates to issue (0: skip)")
     parser.add_argument("--worker-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker_port:
         return _load_worker(args)
     if args.quick:
         args.seconds, args.warmup, args.devices = 2.0, 1.0, min(args.devices, 50)
+        args.certs = min(args.certs, 50)
+    certs = measure_certs(args.certs) if args.certs else None
+    if certs is not None:
+        print(
+            f"certificates: {certs['issue_per_s']:.0f}/s issued, {certs['reuse_per_s']:.0f}/s "
+            f"reused ({certs['certificates']}, ECDSA P-256)",
+            file=sys.stderr,
+        )
     rows = []
     for k in (int(part) for part in args.connections.split(",")):
-        row = measure(k, args.devices, args.warmup, args.seconds)
+        row = measure(k, args.devices, args.warmup, args.seconds, args.broker_inflight)
         rows.append(row)
         print(
             f"K={k:2d} devices={row['devices']:5d} {row['requests_per_s']:9.0f} req/s "
             f"p50 {row['p50_ms']:6.1f} ms p99 {row['p99_ms']:6.1f} ms rejected {row['rejected']} "
             f"cpu serve {row['serve_cpu_pct']:5.1f}% broker {row['broker_cpu_pct']:5.1f}% "
-            f"load {row['load_cpu_pct']:5.1f}%",
+            f"load {row['load_cpu_pct']:5.1f}% serve {row['serve_cpu_us_per_request']:5.1f} us/req",
             file=sys.stderr,
         )
     if args.json:
-        print(json.dumps({"machine": machine(), "results": rows}))
+        print(json.dumps({"machine": machine(), "results": rows, "certificates": certs}))
     return 0
 
 

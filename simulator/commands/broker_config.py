@@ -50,6 +50,14 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--tls", action="store_true", help="mutual TLS with generated certificates")
     parser.add_argument(
+        "--server-name",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="another DNS name or IP address for the broker certificate (besides localhost and "
+        "127.0.0.1; repeatable)",
+    )
+    parser.add_argument(
         "--things-pattern",
         action="append",
         metavar="TOPIC",
@@ -99,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         name_format=args.name_format,
         max_queued_messages=args.max_queued_messages,
         broker_user=args.broker_user,
+        server_hosts=("localhost", "127.0.0.1", *args.server_name),
     )
     files = write_broker_config(layout)
     print(f"wrote {files.config}")

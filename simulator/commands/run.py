@@ -1,4 +1,9 @@
-"""``fleetsim run``: play a scenario against the embedded emulator and write its report."""
+"""``fleetsim run``: play a scenario against the embedded emulator and write its report.
+
+With ``--broker URI`` the devices run over a real MQTT broker instead of the in-process bus
+(options and checks in :mod:`simulator.commands.run_mqtt`, the engine in
+:mod:`simulator.engine.mqtt`); the report is the same.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from simulator.commands import run_mqtt
 from simulator.core.errors import UsageError
 from simulator.engine.progress import ProgressDisplay
 from simulator.engine.run import run_scenario
@@ -22,7 +28,8 @@ def register(commands: Any) -> None:
         help="run a scenario: a virtual fleet through package rollouts, with a report",
         description=(
             "Run SCENARIO (TOML, see README 'Scenario files') against the embedded emulator "
-            "(no broker, no AWS) and write DIR/report.json and DIR/report.html."
+            "(no broker, no AWS) and write DIR/report.json and DIR/report.html. With --broker, "
+            "over a real MQTT broker and optionally an external control plane."
         ),
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO")
@@ -35,10 +42,12 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--no-event-log", action="store_true", help="do not write DIR/events.jsonl.gz"
     )
+    run_mqtt.add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    mqtt = run_mqtt.mqtt_options(args)
     scenario = load_scenario(args.scenario)
     if args.devices is not None:
         scenario = scenario.with_devices(args.devices)
@@ -50,11 +59,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot create --out {args.out}: {exc.strerror}") from None
     display = None if args.quiet else ProgressDisplay(scenario.name, scenario.fleet.devices)
     try:
-        result = run_scenario(
-            scenario,
-            progress=None if display is None else display.update,
-            event_log=None if args.no_event_log else args.out / "events.jsonl.gz",
-        )
+        progress = None if display is None else display.update
+        event_log = None if args.no_event_log else args.out / "events.jsonl.gz"
+        if mqtt is None:
+            result = run_scenario(scenario, progress=progress, event_log=event_log)
+        else:
+            from simulator.engine.mqtt import run_mqtt_scenario  # noqa: PLC0415
+
+            result = run_mqtt_scenario(scenario, mqtt, progress=progress, event_log=event_log)
     finally:
         if display is not None:
             display.close()

@@ -177,7 +177,8 @@ def _ready(url: str) -> None:
 
 
 async def _main(config: ServerConfig, mqtt: BridgeConfig | None) -> None:
-    from simulator.api.http import build_plane, serve  # noqa: PLC0415
+    from simulator.api.http import serve  # noqa: PLC0415
+    from simulator.api.http.app import build_plane  # noqa: PLC0415
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

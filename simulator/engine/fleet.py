@@ -6,25 +6,33 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from simulator.api.mqtt.dispatch import MqttApi
 from simulator.core.catalog.spec import build_catalog
-from simulator.core.device import Device
+from simulator.core.device import Device, DeviceIO
 from simulator.core.distributions import stream
 from simulator.core.errors import AwsError, UsageError
 from simulator.core.substitution import PresignConfig, prepare_job_document
 from simulator.engine.bus import CloudLink, DeviceLink
 from simulator.engine.consistency import ConsistencyTracker
+from simulator.engine.eventlog import EventLog
 from simulator.engine.loop import EventHeap
 from simulator.engine.scenario import JobSpec, Scenario
 from simulator.engine.writers import ManualWriter
 from simulator.services.controlplane import ControlPlane, EmulatorOptions
-from simulator.services.runtime import Runtime
+from simulator.services.runtime import Publisher, Runtime
 
-__all__ = ["World"]
+__all__ = ["EngineLink", "World"]
+
+
+class EngineLink(DeviceIO, Protocol):
+    """The devices' side of a transport, as the run loop sees it."""
+
+    sent: int
+    log: EventLog | None
 
 
 class World:
@@ -34,26 +42,20 @@ class World:
         self.scenario = scenario
         run, fleet = scenario.run, scenario.fleet
         self.start = scenario.start_epoch if run.clock == "simulated" else time.time()
-        self.heap = EventHeap(self.start)
+        self.heap = self._new_heap(self.start)
         devices: dict[str, Device] = {}
         self.cloud = CloudLink(
             self.heap, stream(run.seed, "latency.down", scenario.latency), devices
         )
         catalog = build_catalog(scenario.catalog)
         self.plane = ControlPlane(
-            Runtime(clock=self.heap, scheduler=self.heap, publisher=self.cloud),
+            Runtime(clock=self.heap, scheduler=self.heap, publisher=self._publisher()),
             EmulatorOptions(scope=catalog.scope),
             catalog=catalog,
         )
         self.packages = frozenset(p.name for p in scenario.catalog.packages)
         self.api = MqttApi(self.plane)
-        self.link = DeviceLink(
-            self.heap,
-            stream(run.seed, "latency.up", scenario.latency),
-            self._dispatch,
-            self.cloud,
-            self._inventory_changed,
-        )
+        self.link = self._device_link()
         names = [scenario.thing_name(fleet.first_index + i) for i in range(fleet.devices)]
         self.devices = self._build_devices(names, devices)
         self.tracker = ConsistencyTracker(self.devices, self.packages, self.plane.shadows.reported)
@@ -69,7 +71,27 @@ class World:
         self.job_errors: list[str] = []
         self._schedule_jobs()
         self.writers = self._writers(names)
-        connect = stream(run.seed, "connect", scenario.connect)
+        self._connect_devices()
+
+    # -- transport hooks: the in-process bus here; simulator.engine.mqtt overrides them ----------
+
+    def _new_heap(self, start: float) -> EventHeap:
+        return EventHeap(start)
+
+    def _publisher(self) -> Publisher:
+        return self.cloud
+
+    def _device_link(self) -> EngineLink:
+        return DeviceLink(
+            self.heap,
+            stream(self.scenario.run.seed, "latency.up", self.scenario.latency),
+            self._dispatch,
+            self.cloud,
+            self._inventory_changed,
+        )
+
+    def _connect_devices(self) -> None:
+        connect = stream(self.scenario.run.seed, "connect", self.scenario.connect)
         for device in self.devices:
             device.connect(connect())
 

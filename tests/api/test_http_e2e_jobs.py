@@ -169,6 +169,7 @@ def test_rollout_releases_at_most_maximum_per_minute(iot: Any) -> None:
     described = iot.describe_job(jobId=job)["job"]
     assert described["jobExecutionsRolloutConfig"] == {"maximumPerMinute": 2}
     assert described["jobProcessDetails"]["numberOfQueuedThings"] == 2
+    assert described["isConcurrent"] is True  # still rolling out
     time.sleep(2.5)
     assert _statuses(iot, job) == first
     assert iot.describe_job(jobId=job)["job"]["status"] == "IN_PROGRESS"

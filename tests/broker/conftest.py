@@ -11,11 +11,13 @@ with paho's network thread, so tests read as request/response scripts.
 from __future__ import annotations
 
 import contextlib
-import selectors
+import os
+import queue
 import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,25 +31,63 @@ import pytest
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tests.api.conftest import ROOT, Server, finish, launch
+from tests.api.conftest import PREFIX, ROOT, Server, finish
 from tests.mqtt_broker import Mosquitto, free_port, mosquitto_binary
 
 CONNECTED = "fleetsim serve: mqtt connected to "
 
 
+_LINES: dict[int, queue.Queue[str]] = {}
+
+
 def read_line(process: subprocess.Popen[str], timeout: float) -> str:
-    """The next stdout line of ``process``, or TimeoutError."""
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise TimeoutError(f"no line within {timeout} s")
-    return process.stdout.readline()
+    """The next stdout line of ``process`` (started by :func:`launch_serve`), or TimeoutError.
+
+    Lines come from a reader thread: a selector on the pipe would miss a second line that the
+    first ``readline()`` already pulled into the file object's buffer.
+    """
+    try:
+        return _LINES[process.pid].get(timeout=timeout)
+    except queue.Empty:
+        raise TimeoutError(f"no line within {timeout} s") from None
+
+
+def launch_serve(*args: str, timeout: float = 60.0) -> Server:
+    """Start ``fleetsim serve --port 0 ARGS...`` and wait for its HTTP line."""
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="fleetsim-serve-", suffix=".log", delete=False
+    ) as log:
+        stderr_path = Path(log.name)
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+    lines: queue.Queue[str] = queue.Queue()
+    _LINES[process.pid] = lines
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        line = read_line(process, timeout)
+    except TimeoutError:
+        process.kill()
+        raise AssertionError(f"no HTTP line: {stderr_path.read_text()}") from None
+    assert line.startswith(PREFIX), (line, stderr_path.read_text())
+    return Server(process, line[len(PREFIX) :].strip(), stderr_path, args)
 
 
 def serve_mqtt(*args: str, timeout: float = 60.0) -> Server:
     """``fleetsim serve --port 0 ARGS`` (with ``--mqtt``): wait for both of its lines."""
-    server = launch(*args, timeout=timeout)
+    server = launch_serve(*args, timeout=timeout)
     try:
         line = read_line(server.process, timeout)
     except TimeoutError:
@@ -232,6 +272,7 @@ __all__ = [
     "connect_device",
     "device",
     "free_port",
+    "launch_serve",
     "read_line",
     "serve_mqtt",
 ]

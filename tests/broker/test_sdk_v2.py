@@ -72,7 +72,9 @@ def test_sdk_jobs_client_runs_a_job_end_to_end(sdk_connection: Any, emulator: Se
 
     stream = jobs.create_next_job_execution_changed_stream(
         iotjobs.NextJobExecutionChangedSubscriptionRequest(thing_name=thing),
-        ServiceStreamOptions(incoming_event_listener=events.put, subscription_status_listener=on_status),
+        ServiceStreamOptions(
+            incoming_event_listener=events.put, subscription_status_listener=on_status
+        ),
     )
     stream.open()
     assert subscribed.wait(TIMEOUT), "notify-next subscription not established"

@@ -124,7 +124,9 @@ def test_documents_the_device_cannot_run_are_refused_with_the_reason(
     assert reason in plan.rejected
 
 
-@pytest.mark.parametrize("name", ["install-package.json", "uninstall-legacy.json"])
+@pytest.mark.parametrize(
+    "name", ["install-package.json", "install-default.json", "uninstall-legacy.json"]
+)
 def test_the_shipped_job_documents_are_runnable(name: str) -> None:
     plan = plan_job(json.loads((JOBS / name).read_bytes()))
     assert plan.rejected is None

@@ -484,6 +484,8 @@ def _order(value: Any, bound: str, op: str) -> bool:
 
 def _leaf_ok(q: tuple[Any, ...], v: Any) -> bool:
     kind = q[0]
+    if kind == "glob" and not any(c in q[2] for c in "*?"):
+        kind = "term"  # a "glob" drawn without wildcards is written, and parsed, as a term
     if kind == "term":
         n = _number(q[2])
         json_number = isinstance(v, int | float) and not isinstance(v, bool)

@@ -2,7 +2,10 @@
 
 boto3 is only the reference here. Its clock is pinned by replacing
 ``botocore.auth.get_current_datetime`` (what ``S3SigV4QueryAuth.add_auth`` calls in botocore 1.44)
-so both signers sign at the same instant.
+so both signers sign at the same instant. When ``awscrt`` is installed (the AWS IoT Device SDK
+brings it), botocore swaps in the CRT's signer, which orders query parameters differently and
+reads its own clock; the reference is pinned to botocore's Python SigV4 signer, the one fleetsim
+uses.
 """
 
 from __future__ import annotations
@@ -43,6 +46,13 @@ MSG_INVALID = "Provided argument for presigned url is invalid"
 def pinned_botocore_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     when = dt.datetime.fromtimestamp(NOW, tz=dt.UTC).replace(tzinfo=None)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: when)
+    for name, signer in (
+        ("s3v4", botocore.auth.S3SigV4Auth),
+        ("s3v4-query", botocore.auth.S3SigV4QueryAuth),
+        ("v4", botocore.auth.SigV4Auth),
+        ("v4-query", botocore.auth.SigV4QueryAuth),
+    ):
+        monkeypatch.setitem(botocore.auth.AUTH_TYPE_MAPS, name, signer)
 
 
 @functools.cache

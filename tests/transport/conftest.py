@@ -1,4 +1,4 @@
-"""A real Mosquitto per test (``tests/mqtt_broker.py``) and helpers to drive pools from sync tests."""
+"""A real Mosquitto per test (``tests/mqtt_broker.py``); helpers to drive pools from sync tests."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ def pool_for(
     address: str | BrokerConfig,
     names: list[str],
     inbox: Callable[[int, str, bytes], None] | None = None,
+    *,
+    on_online: Callable[[int, bool], None] | None = None,
+    on_offline: Callable[[int], None] | None = None,
     **options: Any,
 ) -> ConnectionPool:
     """A pool whose device ``i`` subscribes to its own notify-next topic."""
@@ -69,6 +72,8 @@ def pool_for(
         names,
         on_message=inbox or Inbox(),
         subscriptions=lambda i: [notify_topic(names[i])],
+        on_online=on_online,
+        on_offline=on_offline,
         options=PoolOptions(**options),
     )
 

@@ -1,4 +1,4 @@
-"""Pure parts of the transport: broker URIs, shard ranges, the token bucket, the backoff, TLS options."""
+"""Pure parts of the transport: broker URIs, shards, token bucket, backoff, TLS options."""
 
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ from simulator.transport.mqtt import (
         ("mqtt://127.0.0.1:1883", BrokerConfig("127.0.0.1", 1883, False)),
         ("mqtt://localhost", BrokerConfig("localhost", 1883, False)),
         ("mqtts://broker.example", BrokerConfig("broker.example", 8883, True)),
-        ("MQTTS://abc-ats.iot.eu-west-1.amazonaws.com:443/", BrokerConfig("abc-ats.iot.eu-west-1.amazonaws.com", 443, True)),
+        (
+            "MQTTS://abc-ats.iot.eu-west-1.amazonaws.com:443/",
+            BrokerConfig("abc-ats.iot.eu-west-1.amazonaws.com", 443, True),
+        ),
         ("mqtt://[::1]:2000", BrokerConfig("::1", 2000, False)),
     ],
 )
@@ -89,7 +92,7 @@ def test_shards_partition_the_fleet(size: int, count: int, first: int) -> None:
 
 
 def test_shard_examples_and_parsing() -> None:
-    assert shard_range(0, 3, 10) == range(0, 3)
+    assert shard_range(0, 3, 10) == range(3)
     assert shard_range(2, 3, 10) == range(6, 10)
     assert Shard(1, 4).range(1000, first=5000) == range(5250, 5500)
     assert parse_shard(" 3/8 ") == Shard(3, 8)
@@ -138,7 +141,12 @@ def test_backoff_is_jittered_exponential_capped_and_seeded() -> None:
 
 
 def test_pool_options_are_checked() -> None:
-    for bad in ({"keepalive": 70000}, {"connect_rate": 0}, {"max_inflight": 0}, {"backoff_base": 5, "backoff_cap": 1}):
+    for bad in (
+        {"keepalive": 70000},
+        {"connect_rate": 0},
+        {"max_inflight": 0},
+        {"backoff_base": 5, "backoff_cap": 1},
+    ):
         with pytest.raises(UsageError, match="MQTT pool options"):
             PoolOptions(**bad)  # type: ignore[arg-type]
 
@@ -160,4 +168,6 @@ def test_open_file_limit_and_sources() -> None:
     assert soft == resource.getrlimit(resource.RLIMIT_NOFILE)[1] or soft > 19_000
     sources = loopback_sources(300)
     assert len(set(sources)) == 300
-    assert sources[0] == "127.0.1.1" and sources[253] == "127.0.1.254" and sources[254] == "127.0.2.1"
+    assert (
+        sources[0] == "127.0.1.1" and sources[253] == "127.0.1.254" and sources[254] == "127.0.2.1"
+    )

@@ -1,4 +1,4 @@
-"""The public API of the MQTT transport is its ``__all__``; pinned so that changes are deliberate."""
+"""The MQTT transport's public API is its ``__all__``, pinned here so changes are deliberate."""
 
 from __future__ import annotations
 

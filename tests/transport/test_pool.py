@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 
 import pytest
 
-from simulator.core.errors import UsageError
 from simulator.transport.mqtt import ConnectionPool, ConnectionState, PoolOptions, parse_broker_uri
-from simulator.transport.mqtt.codec import Connect, Decoder
+from simulator.transport.mqtt.codec import Connect, Decoder, SubAck, Subscribe, encode
 from tests.mqtt_broker import Mosquitto
 from tests.transport.conftest import Inbox, eventually, notify_topic, pool_for, run, with_pool
 
@@ -34,12 +35,20 @@ def test_qos1_publish_is_acknowledged_and_delivered(broker: Mosquitto) -> None:
         await eventually(lambda: inbox.payloads(1) == [b'{"execution": 1}'])
         assert pool.publish(2, notify_topic(NAMES[3]), b"qos0", qos=0)
         await eventually(lambda: inbox.payloads(3) == [b"qos0"])
-        assert [(i, t) for i, t, _ in inbox.messages] == [(1, notify_topic(NAMES[1])), (3, notify_topic(NAMES[3]))]
+        assert [(i, t) for i, t, _ in inbox.messages] == [
+            (1, notify_topic(NAMES[1])),
+            (3, notify_topic(NAMES[3])),
+        ]
         stats = pool.stats()
         assert (stats.online, stats.connects, stats.failures, stats.drops) == (4, 4, 0, 0)
 
-    pool = pool_for(broker.uri, NAMES, inbox, keepalive=30)
-    pool._on_online = lambda i, resumed: online.append((i, resumed))  # noqa: SLF001
+    pool = pool_for(
+        broker.uri,
+        NAMES,
+        inbox,
+        on_online=lambda i, resumed: online.append((i, resumed)),
+        keepalive=30,
+    )
     run(with_pool(pool, body))
     stats = pool.stats()
     assert (stats.online, stats.open) == (0, 0)
@@ -160,8 +169,15 @@ def test_reconnect_with_backoff_after_the_broker_is_killed(broker: Mosquitto) ->
         await eventually(lambda: len(inbox.messages) == 20)
         assert sorted(inbox.payloads()) == sorted(b"after restart %d" % i for i in range(20))
 
-    pool = pool_for(broker.uri, names, inbox, backoff_base=0.2, backoff_cap=1.0, seed=3)
-    pool._on_offline = offline.append  # noqa: SLF001
+    pool = pool_for(
+        broker.uri,
+        names,
+        inbox,
+        on_offline=offline.append,
+        backoff_base=0.2,
+        backoff_cap=1.0,
+        seed=3,
+    )
     run(with_pool(pool, body))
 
 
@@ -188,8 +204,13 @@ def test_connection_ramp_rate_is_honoured(broker: Mosquitto) -> None:
     async def body(pool: ConnectionPool) -> None:
         await pool.wait_online(timeout=60)
 
-    pool = pool_for(broker.uri, names, connect_rate=20.0, connect_burst=1)
-    pool._on_online = lambda i, resumed: stamps.append(time.monotonic())  # noqa: SLF001
+    pool = pool_for(
+        broker.uri,
+        names,
+        on_online=lambda i, resumed: stamps.append(time.monotonic()),
+        connect_rate=20.0,
+        connect_burst=1,
+    )
     run(with_pool(pool, body))
     assert len(stamps) == 60
     # Not faster than 20/s: 59 paced connects take >= 2.95 s (less scheduling slack) ...
@@ -221,7 +242,9 @@ def test_refused_or_malformed_connack_is_retried(answer: bytes, refused: int, er
 
         server = await asyncio.start_server(peer, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        pool = pool_for(f"mqtt://127.0.0.1:{port}", ["device-x"], backoff_base=0.05, backoff_cap=0.1)
+        pool = pool_for(
+            f"mqtt://127.0.0.1:{port}", ["device-x"], backoff_base=0.05, backoff_cap=0.1
+        )
         await pool.start()
         try:
             await eventually(lambda: pool.stats().failures >= 3)
@@ -238,7 +261,53 @@ def test_refused_or_malformed_connack_is_retried(answer: bytes, refused: int, er
 
 
 def test_more_devices_than_file_descriptors_is_a_usage_error() -> None:
-    names = [f"device-{i:06d}" for i in range(1_100_000)]
-    pool = pool_for("mqtt://127.0.0.1:1", names)
-    with pytest.raises(UsageError, match="split the fleet into shards"):
-        run(pool.start())
+    """In a subprocess whose hard open-file limit is 500 (lowering it cannot be undone)."""
+    script = """
+import asyncio, resource
+from simulator.core.errors import UsageError
+from simulator.transport.mqtt import ConnectionPool, connection_capacity, parse_broker_uri
+resource.setrlimit(resource.RLIMIT_NOFILE, (100, 500))
+capacity = connection_capacity()  # raised to the hard limit, less what is open and a reserve
+assert 0 < capacity < 500, capacity
+pool = ConnectionPool(parse_broker_uri("mqtt://127.0.0.1:1"), ["d"] * 1000, on_message=print)
+try:
+    asyncio.run(pool.start())
+except UsageError as exc:
+    print(exc)
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "1000 MQTT connections" in proc.stdout
+    assert "split the fleet into shards" in proc.stdout
+
+
+def test_a_refused_subscription_is_counted_and_the_device_stays_online() -> None:
+    """AWS IoT answers SUBACK 0x80 for a topic its policy denies (Mosquitto 2.0 does not)."""
+
+    async def scenario() -> None:
+        async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            decoder = Decoder()
+            while data := await reader.read(1000):
+                for packet in decoder.feed(data):
+                    if isinstance(packet, Connect):
+                        writer.write(b"\x20\x02\x00\x00")
+                    elif isinstance(packet, Subscribe):
+                        writer.write(encode(SubAck(packet.packet_id, (0x80,))))
+            writer.close()
+
+        server = await asyncio.start_server(peer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = pool_for(f"mqtt://127.0.0.1:{port}", ["device-x"])
+        await pool.start()
+        try:
+            await pool.wait_online(timeout=30)
+            stats = pool.stats()
+            assert (stats.online, stats.subscribe_failures) == (1, 1)
+            assert "refused in SUBACK" in (stats.last_error or "")
+        finally:
+            await pool.close()
+            server.close()
+
+    run(scenario())

@@ -11,14 +11,7 @@ Modules, from the wire inwards:
 * :mod:`.errors`: the AWS error wire shape and the transport's own errors.
 """
 
-from simulator.api.http.app import (
-    MAX_BODY,
-    LoopScheduler,
-    ServerConfig,
-    build_api,
-    build_plane,
-    serve,
-)
+from simulator.api.http.app import MAX_BODY, LoopScheduler, ServerConfig, build_api, serve
 from simulator.api.http.dispatch import AuthMode, HttpApi, Reply
 from simulator.api.http.routes import ROUTES, SIGNING_NAMES, Route
 
@@ -33,6 +26,5 @@ __all__ = [
     "Route",
     "ServerConfig",
     "build_api",
-    "build_plane",
     "serve",
 ]

@@ -10,6 +10,9 @@ execution it gets (report IN_PROGRESS with the step, run each step for a drawn d
 SUCCEEDED / FAILED / REJECTED); after the terminal update is accepted, optionally write its
 inventory to ``$package``, then ask ``start-next`` again; ``notify-next`` wakes an idle device.
 Every request carries a fresh ``clientToken``; an unanswered request is re-sent after a timeout.
+Answers are matched by the ``clientToken`` they echo, so the late answer to a request re-sent
+after a timeout cannot start an execution twice; a terminal update refused because the execution
+already has that status (an earlier attempt was applied, its answer lost) counts as accepted.
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ class Device:
     """One virtual device. Mutable; owned by one driver."""
 
     __slots__ = (
+        "_asked",
         "_gen",
         "_io",
         "_pending",
@@ -143,6 +147,7 @@ class Device:
         self._run: _Run | None = None
         self._seq = 0
         self._gen = 0
+        self._asked: str | None = None  # clientToken of the outstanding start-next
         self._pending: Event | None = None  # what the outstanding timer means
         self._rollback: tuple[str, str | None] | None = None  # undo after a failed boot
 
@@ -181,7 +186,7 @@ class Device:
 
     def _request_next(self, event: Event) -> None:
         self._move(event, DeviceState.REQUESTING)
-        self._publish("jobs/start-next", {})
+        self._asked = self._publish("jobs/start-next", {})
         self._await_response()
 
     # -- inputs -----------------------------------------------------------------------------
@@ -231,19 +236,26 @@ class Device:
                 and suffix == f"jobs/{run.job_id}/update/{suffix[-8:]}"
                 and _answers(payload, run.token)
             ):
-                self._terminal_answer(suffix.endswith("accepted"))
+                self._terminal_answer(suffix.endswith("accepted") or _already(payload, run.outcome))
 
     # -- start-next -------------------------------------------------------------------------
 
     def _start_next_answer(self, accepted: bool, payload: bytes) -> None:
+        try:
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            body = None
+        if isinstance(body, dict):
+            echoed = body.get("clientToken")
+            if isinstance(echoed, str) and echoed != self._asked:
+                # The answer to an earlier start-next, re-sent after a timeout (or a QoS 1
+                # duplicate): acting on it could start an execution this device already ran.
+                return
         self._pending = None
         if not accepted:
             self._move(Event.START_REJECTED, DeviceState.IDLE)
             return
-        try:
-            execution = orjson.loads(payload).get("execution")
-        except (orjson.JSONDecodeError, AttributeError):
-            execution = None
+        execution = body.get("execution") if isinstance(body, dict) else None
         job_id = execution.get("jobId") if isinstance(execution, dict) else None
         if not isinstance(job_id, str) or not job_id:
             # Nothing pending, or an execution without a job id (the peer misbehaved): nothing
@@ -379,6 +391,16 @@ def _answers(payload: bytes, token: str | None) -> bool:
     except (orjson.JSONDecodeError, AttributeError):
         return True
     return not isinstance(echoed, str) or echoed == token
+
+
+def _already(payload: bytes, outcome: str) -> bool:
+    """True when a rejected terminal update says the execution already has ``outcome``: an
+    earlier attempt of the same update was applied and only its answer was lost."""
+    try:
+        state = orjson.loads(payload).get("executionState")
+    except (orjson.JSONDecodeError, AttributeError):
+        return False
+    return isinstance(state, dict) and state.get("status") == outcome
 
 
 def _presigned_expired(url: str, now: float) -> bool:

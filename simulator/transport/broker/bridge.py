@@ -156,7 +156,7 @@ class _Link:
         while True:
             try:
                 session = await asyncio.wait_for(self._open(), config.connect_timeout)
-            except (ConnectionRefused, SubscriptionRefused, ssl.SSLError) as exc:
+            except (ConnectionRefused, SubscriptionRefused, ssl.SSLError, UsageError) as exc:
                 if not self.first.done():  # retrying cannot fix it: report it and stop
                     self.first.set_exception(UsageError(f"mqtt: {self._describe(exc)}"))
                     return
@@ -172,6 +172,8 @@ class _Link:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
+            except Exception:  # a bug must not end reconnecting for good
+                _log.exception("mqtt: %s: connecting failed", self.client_id)
             else:
                 if self.first.done():
                     _log.warning("mqtt: %s reconnected to %s", self.client_id, config.broker.uri)
@@ -227,6 +229,8 @@ class _Link:
             return "timed out"
         if isinstance(exc, OSError) and exc.strerror:
             return exc.strerror
+        if isinstance(exc, UsageError):
+            return exc.message
         return str(exc) or type(exc).__name__
 
 
@@ -294,13 +298,6 @@ class Bridge:
             session.publish(topic, payload)
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        """Whether every connection is open."""
-        return bool(self._links) and all(
-            link.session is not None and link.session.is_open for link in self._links
-        )
 
     async def start(self, handler: RequestHandler) -> None:
         """Connect every connection and subscribe; return once all are serving.

@@ -169,10 +169,6 @@ class Session(asyncio.Protocol):
     def is_open(self) -> bool:
         return self._transport is not None and self.ready.done() and not self.ready.exception()
 
-    @property
-    def inflight(self) -> int:
-        return len(self._inflight)
-
     def publish(self, topic: str, payload: bytes) -> None:
         """Queue a QoS 1 PUBLISH (dropped, and counted, when the connection is gone)."""
         if self._transport is None:

@@ -9,8 +9,12 @@ the scheduling:
   :class:`~simulator.transport.mqtt.ramp.TokenBucket` per CONNECT, and keeps at most
   ``max_handshakes`` connections between ``connect()`` and CONNACK; each of those is a
   short-lived task that ends at CONNACK;
-* **the keepalive sweep**, one ``call_later`` chain every ``keepalive / 2`` s, which pings only
-  connections that have been quiet (see :meth:`Connection.keepalive_tick`);
+* **the keepalive sweep**, one ``call_later`` chain: every second it visits the next slice of
+  the connections, so that each is visited once per ``keepalive / 2`` s and the pings of a
+  fleet are spread evenly instead of arriving at the broker in one burst; a visit pings only a
+  connection that has been quiet (see :meth:`Connection.keepalive_tick`). At 19,000
+  connections and keepalive 60 s that is ~630 visits and ~320 pings a second (measured: a
+  visit costs ~0.6 µs, a ping ~8 µs);
 * **the backoff heap**: a dropped or refused connection is pushed with its due time
   (:class:`~simulator.transport.mqtt.ramp.Backoff`, seeded by ``PoolOptions.seed``).
 
@@ -24,6 +28,7 @@ import asyncio
 import contextlib
 import heapq
 import ipaddress
+import math
 import random
 import socket
 import ssl
@@ -159,7 +164,7 @@ class ConnectionPool:
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._online = self._open = 0
         self._failures = self._refused = self._drops = self._subscribe_failures = 0
-        self._pings = 0
+        self._pings = self._cursor = 0
         self._last_error: str | None = None
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -182,6 +187,8 @@ class ConnectionPool:
             UsageError: more devices than this process may open sockets for, source addresses
                 of the wrong family, or unreadable TLS files.
         """
+        if self._dialer is not None or self._closing:
+            raise RuntimeError("a ConnectionPool starts once")
         loop = self._loop = asyncio.get_running_loop()
         capacity = connection_capacity()
         if len(self.connections) > capacity:
@@ -211,7 +218,7 @@ class ConnectionPool:
         self._queue.extend(range(len(self.connections)))
         self._dialer = loop.create_task(self._dial_loop(), name="mqtt-pool-dialer")
         if self.options.keepalive:
-            self._sweeper = loop.call_later(self.options.keepalive / 2, self._sweep)
+            self._sweeper = loop.call_later(min(1.0, self.options.keepalive / 2), self._sweep)
 
     async def wait_online(self, count: int | None = None, *, timeout: float | None = None) -> None:
         """Wait until at least ``count`` (default: all) devices are online at the same time."""
@@ -396,12 +403,18 @@ class ConnectionPool:
                 self._wake.set()
 
     def _sweep(self) -> None:
+        conns = self.connections
+        period = self.options.keepalive / 2  # each connection is visited once per period
+        step = min(1.0, period)
+        count = min(len(conns), math.ceil(len(conns) * step / period))
+        start = self._cursor
         pings = 0
-        for conn in self.connections:
-            pings += conn.keepalive_tick()
+        for k in range(start, start + count):
+            pings += conns[k % len(conns)].keepalive_tick()
+        self._cursor = (start + count) % len(conns) if conns else 0
         self._pings += pings
         assert self._loop is not None
-        self._sweeper = self._loop.call_later(self.options.keepalive / 2, self._sweep)
+        self._sweeper = self._loop.call_later(step, self._sweep)
 
 
 async def _resolve(

@@ -10,8 +10,8 @@ counted from 0) runs the contiguous index range
 so the shards are disjoint, cover the fleet exactly, differ in size by at most one device, and
 every process computes the same ranges from the same three numbers without talking to the
 others. Because names derive from the global index, a device has the same name, client id and
-seeded behaviour whichever shard runs it: ``fleetsim run --shard 2/8`` on one machine and
-``--shard 3/8`` on another together drive the fleet one process would.
+seeded behaviour whichever shard runs it: a process running shard 2/8 on one machine and one
+running shard 3/8 on another drive their parts of the fleet exactly as one process would.
 """
 
 from __future__ import annotations
