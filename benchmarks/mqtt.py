@@ -5,6 +5,7 @@ Usage::
     uv run python -m benchmarks.mqtt [--json] [--quick] [--devices 1000,10000,19000]
                                      [--clients raw,fleetsim,gmqtt,aiomqtt] [--idle 10]
                                      [--roundtrips [--rt-devices 1000,10000]]
+                                     [--rollout-devices 10000] [--sections connections,rollout]
 
 Sections (each row measured in the same run, every client against a fresh Mosquitto 2.0 that
 this module starts with ``tests/mqtt_broker.py``; one worker subprocess per row so that RSS and
@@ -16,9 +17,12 @@ CPU belong to that client alone; the clients are described in ``benchmarks/_mqtt
   ``--idle`` seconds of holding the N connections, in % of one core. The open-file hard limit
   here is 20,000 per process (client and broker alike), so "20,000 devices" is measured as
   19,000.
-* ``rollout``: the end-to-end job rollout of the fleet engine over MQTT. Not measured yet: it
-  needs the emulator's MQTT bridge and the engine's MQTT transport; :func:`measure_rollout` is
-  the place for it and returns ``[]`` until then.
+* ``rollout``: the end-to-end job rollout of ``fleetsim run --broker`` (devices and embedded
+  emulator in one worker process, one connection per device) for ``--rollout-devices`` devices
+  (10,000), once with the ``fleetsim`` device client and once with the ``raw`` floor carrying
+  the same device state machine; ``messages_per_s`` = device-side messages from the first
+  ``notify-next`` to the last terminal update answered / that time; ``all_terminal``: every
+  execution ended. Details in ``benchmarks/_mqtt_rollout.py``.
 * ``roundtrips`` (only with ``--roundtrips``): a publisher process keeps 1,000 QoS 1 requests
   of 1,000 bytes in flight to random devices, each device answers at QoS 1;
   ``roundtrips_per_s`` and the median latency.
@@ -51,6 +55,7 @@ __all__ = ["main", "measure_connections", "measure_rollout", "measure_roundtrips
 ROOT: Final = Path(__file__).resolve().parent.parent
 CLIENTS: Final = ("raw", "fleetsim", "gmqtt", "aiomqtt")
 CONNECTION_KEYS: Final = ("client", "devices", "connects_per_s", "rss_kb_per_conn", "idle_cpu_pct")
+ROLLOUT_KEYS: Final = ("client", "devices", "messages_per_s", "all_terminal")
 TARGETS: Final = {
     "devices": 19_000,
     "connects_per_s": 2_000.0,
@@ -276,13 +281,42 @@ def measure_roundtrips(
 def measure_rollout(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     """The ``rollout`` section: ``[{"client", "devices", "messages_per_s", "all_terminal"}]``.
 
-    To be filled in once the emulator serves MQTT and the fleet engine drives devices over
-    :class:`simulator.transport.mqtt.ConnectionPool`: run a 10,000-device rollout against the
-    emulator's broker once with the ``fleetsim`` transport and once with the ``raw`` floor
-    (same run, fresh broker each), and report the messages per second and whether every
-    execution reached a terminal state. Until then the section is empty.
+    A rollout of ``args.rollout_devices`` devices over MQTT with the ``raw`` floor and with the
+    ``fleetsim`` client, ``args.rollout_rounds`` times interleaved (fresh broker each); each
+    client's row is its median round (``all_terminal`` over all its rounds) and also carries the
+    rollout's duration and the CPU of the worker and of the broker (table only).
     """
-    return []
+    from benchmarks._mqtt_rollout import measure  # noqa: PLC0415
+
+    devices = args.rollout_devices or (300 if args.quick else 10_000)
+    rounds = args.rollout_rounds or (1 if args.quick else 3)
+    at_s = 5.0 if args.quick else 12.0
+    measured: dict[str, list[dict[str, Any]]] = {"raw": [], "fleetsim": []}
+    for round_ in range(rounds):
+        for client, rows in measured.items():
+            print(f"rollout: {client} x {devices:,} ({round_ + 1}/{rounds})", file=sys.stderr)
+            rows.append(measure(client, devices, workdir / f"round-{round_}", at_s=at_s))
+    out = []
+    for rows in measured.values():
+        rows.sort(key=lambda row: row["messages_per_s"])
+        median = dict(rows[len(rows) // 2])
+        median["all_terminal"] = all(row["all_terminal"] for row in rows)
+        median["rounds"] = [round(row["messages_per_s"]) for row in rows]
+        out.append(median)
+    return out
+
+
+#: The fleetsim client's rollout message rate, as a share of the raw floor's, at least.
+ROLLOUT_TARGET: Final = 0.6
+
+
+def _rollout_target(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    by_client = {row["client"]: row for row in rows}
+    if "raw" not in by_client or "fleetsim" not in by_client:
+        return None
+    ratio = by_client["fleetsim"]["messages_per_s"] / max(by_client["raw"]["messages_per_s"], 1e-9)
+    ok = ratio >= ROLLOUT_TARGET and all(row["all_terminal"] for row in rows)
+    return {"ratio": ratio, "pass": ok}
 
 
 def _table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
@@ -318,8 +352,63 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _print_rollout(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    print(
+        _table(
+            "Rollout over MQTT (devices + embedded emulator in one process)",
+            [
+                {
+                    **row,
+                    "all_terminal": "yes" if row["all_terminal"] else "NO",
+                    "process_cpu_pct": row.get("process_cpu_pct") or float("nan"),
+                    "broker_cpu_pct": row.get("broker_cpu_pct") or float("nan"),
+                    "worker_cpu_us_per_message": row.get("worker_cpu_us_per_message")
+                    or float("nan"),
+                    "rounds": ", ".join(f"{r:,}" for r in row.get("rounds", [])),
+                }
+                for row in rows
+            ],
+            [
+                ("client", "client", "s"),
+                ("devices", "devices", ",d"),
+                ("messages_per_s", "messages/s", ",.0f"),
+                ("all_terminal", "all terminal", "s"),
+                ("rollout_s", "rollout s", ".2f"),
+                ("messages", "messages", ",d"),
+                ("process_cpu_pct", "worker CPU %", ".0f"),
+                ("worker_cpu_us_per_message", "worker CPU µs/message", ".1f"),
+                ("broker_cpu_pct", "broker CPU %", ".0f"),
+                ("rounds", "messages/s of each round", "s"),
+            ],
+        )
+    )
+    target = _rollout_target(rows)
+    if target is not None:
+        verdict = "PASS" if target["pass"] else "FAIL"
+        print(
+            f"target rollout messages/s >= {ROLLOUT_TARGET:.0%} of raw: "
+            f"{target['ratio']:.0%} {verdict}"
+        )
+
+
 def _parse_sizes(text: str) -> list[int]:
     return [int(part.replace("_", "")) for part in text.split(",") if part]
+
+
+def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rollout-devices", type=int, help="rollout fleet size (default 10000; --quick 300)"
+    )
+    parser.add_argument(
+        "--rollout-rounds", type=int, help="interleaved rollout rounds (default 3; --quick 1)"
+    )
+    parser.add_argument(
+        "--sections",
+        default="connections,rollout",
+        help="sections to measure (connections, rollout; round trips with --roundtrips)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         "--duration", type=float, default=10.0, help="round-trip measurement seconds"
     )
     parser.add_argument("--warmup", type=float, default=2.0, help="round-trip warm-up seconds")
+    _rollout_arguments(parser)
     # worker mode (internal)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -366,11 +456,13 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {"connections": [], "rollout": []}
     with tempfile.TemporaryDirectory(prefix="fleetsim-bench-mqtt-") as tmp:
         workdir = Path(tmp)
-        for devices in sizes:
+        sections = set(args.sections.split(","))
+        for devices in sizes if "connections" in sections else []:
             for client in clients:
                 print(f"connections: {client} x {devices:,}", file=sys.stderr, flush=True)
                 out["connections"].append(measure_connections(client, devices, idle, workdir))
-        out["rollout"] = measure_rollout(args, workdir)
+        if "rollout" in sections:
+            out["rollout"] = measure_rollout(args, workdir)
         if args.roundtrips:
             out["roundtrips"] = []
             for devices in rt_sizes:
@@ -383,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.json:
         rows = [{k: row[k] for k in CONNECTION_KEYS} for row in out["connections"]]
-        print(json.dumps({**out, "connections": rows}))
+        rollout = [{k: row[k] for k in ROLLOUT_KEYS} for row in out["rollout"]]
+        print(json.dumps({**out, "connections": rows, "rollout": rollout}))
         return 0
     print(
         _table(
@@ -419,8 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     for target in _targets(out["connections"]):
         verdict = "PASS" if target["pass"] else "FAIL"
         print(f"target {target['target']}: {target['value']:.1f} {verdict}")
-    if not out["rollout"]:
-        print("rollout: not measured yet (needs the emulator's MQTT bridge and MQTT engine)")
+    _print_rollout(out["rollout"])
     return 0
 
 

@@ -30,6 +30,7 @@ _MQTT_ONLY = (
     "keepalive",
     "clean_session",
     "bridge_connections",
+    "rollout_rate",
     "region",
 )
 
@@ -89,6 +90,13 @@ def add_arguments(parser: Any) -> None:
         metavar="K",
         help="connections of the embedded emulator's bridge (1-10, default 1)",
     )
+    group.add_argument(
+        "--rollout-rate",
+        type=int,
+        metavar="N",
+        help="embedded emulator: release up to N executions per minute per job (default: "
+        "AWS's 1000; raise it to roll a large fleet out quickly on the real clock)",
+    )
     group.add_argument("--region", metavar="REGION", help="AWS region (--control-plane aws)")
 
 
@@ -132,6 +140,7 @@ def mqtt_options(args: argparse.Namespace) -> MqttOptions | None:
         if args.source_addresses is None
         else parse_source_addresses(args.source_addresses),
         clean_session=bool(args.clean_session),
+        rollout_per_minute=args.rollout_rate,
         region=args.region,
         **extra,
     )

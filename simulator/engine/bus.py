@@ -19,52 +19,67 @@ from simulator.engine.loop import EventHeap
 
 __all__ = ["CloudLink", "DeviceLink", "Dispatcher"]
 
-_PREFIX: Final = len("$aws/things/")
+_MEMO_SIZE: Final = 4096
 
 #: Handles one message published by a device; returns the replies addressed to it.
 Dispatcher = Callable[[str, bytes], list[tuple[str, bytes]]]
 
 
-def _wanted(topic: str, start: int) -> bool:
-    """The topics a device subscribes to (the AWS IoT Device Client's set)."""
-    rest = topic[start:]
-    return rest.startswith("jobs/") and (
-        rest == "jobs/notify-next" or rest.startswith("jobs/start-next/") or "/update/" in rest
+def _wanted(rest: str) -> bool:
+    """The topics a device subscribes to (the AWS IoT Device Client's set), by what follows
+    ``$aws/things/<thing>/``."""
+    return rest[:5] == "jobs/" and (
+        rest == "jobs/notify-next" or rest[:16] == "jobs/start-next/" or "/update/" in rest
     )
 
 
 class CloudLink:
     """Delivers what the cloud side publishes to the subscribed device, after a latency."""
 
-    __slots__ = ("_devices", "_heap", "_latency", "delivered", "log")
+    __slots__ = ("_devices", "_heap", "_latency", "_wanted", "delivered", "log")
 
     def __init__(self, heap: EventHeap, latency: Stream, devices: dict[str, Device]) -> None:
         self._heap = heap
-        self._latency = latency
+        self._latency = latency.draw  # C-level: one draw per message
         self._devices = devices
+        #: _wanted() by topic tail: a handful of distinct tails (per job), millions of messages.
+        self._wanted: dict[str, bool] = {}
         self.delivered = 0
         self.log: EventLog | None = None
 
+    def _device(self, topic: str) -> Device | None:
+        """The device that receives ``topic``, if one subscribes to it."""
+        if "/jobs/" not in topic:
+            return None  # shadow topics and the like: no device subscribes to them
+        # One split, then == and dict lookups: str methods with offsets cost more here.
+        parts = topic.split("/", 3)
+        if len(parts) != 4 or parts[0] != "$aws" or parts[1] != "things":
+            return None
+        rest = parts[3]
+        wanted = self._wanted.get(rest)
+        if wanted is None:
+            if len(self._wanted) >= _MEMO_SIZE:
+                self._wanted.clear()
+            wanted = self._wanted[rest] = _wanted(rest)
+        return self._devices.get(parts[2]) if wanted else None
+
     def subscribed(self, topic: str, /) -> bool:
-        end = topic.find("/", _PREFIX)
-        return end > 0 and topic[_PREFIX:end] in self._devices and _wanted(topic, end + 1)
+        # _device()'s first test, without the call: services ask about every shadow change they
+        # make, and no device subscribes to shadow topics.
+        if "/jobs/" not in topic:
+            return False
+        return self._device(topic) is not None
 
     def publish(self, topic: str, payload: bytes, /) -> None:
-        end = topic.find("/", _PREFIX)
-        if end < 0 or not topic.startswith("$aws/things/"):
-            return
-        device = self._devices.get(topic[_PREFIX:end])
-        if device is None or not _wanted(topic, end + 1):
+        device = self._device(topic)
+        if device is None:
             return
         heap = self._heap
-        heap.at(heap.now + self._latency(), _deliver, device, (topic, payload))
+        # The device's own handler as the entry's function: no trampoline call per message.
+        heap.at(heap.now + self._latency(), device.on_message, topic, payload)
         self.delivered += 1
         if self.log is not None:
             self.log.message(heap.now, "down", topic, payload)
-
-
-def _deliver(device: Device, message: tuple[str, bytes]) -> None:
-    device.on_message(message[0], message[1])
 
 
 class DeviceLink:
@@ -74,7 +89,16 @@ class DeviceLink:
     timers on it (``lossless``); an MQTT link does.
     """
 
-    __slots__ = ("_cloud", "_dispatch", "_heap", "_latency", "_on_inventory", "log", "sent")
+    __slots__ = (
+        "_arrive_fn",
+        "_cloud",
+        "_dispatch",
+        "_heap",
+        "_latency",
+        "_on_inventory",
+        "log",
+        "sent",
+    )
 
     lossless = True
 
@@ -87,10 +111,11 @@ class DeviceLink:
         on_inventory: Callable[[Device, str], None],
     ) -> None:
         self._heap = heap
-        self._latency = latency
+        self._latency = latency.draw  # C-level: one draw per message
         self._dispatch = dispatch
         self._cloud = cloud
         self._on_inventory = on_inventory
+        self._arrive_fn = self._arrive  # bound once, not per message
         self.sent = 0
         self.log: EventLog | None = None
 
@@ -99,7 +124,7 @@ class DeviceLink:
 
     def publish(self, device: Device, topic: str, payload: bytes, /) -> None:
         heap = self._heap
-        heap.at(heap.now + self._latency(), self._arrive, topic, payload)
+        heap.at(heap.now + self._latency(), self._arrive_fn, topic, payload)
         self.sent += 1
 
     def _arrive(self, topic: str, payload: bytes) -> None:

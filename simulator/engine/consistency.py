@@ -99,6 +99,8 @@ class ConsistencyTracker:
     def classify(self, index: int) -> str:
         """``""`` when consistent, else the cause of the first package that disagrees."""
         device = self._devices[index]
+        if self._agrees(device.inventory, self._state(device.name, "$package")):
+            return _CONSISTENT
         truth = {p: v for p, v in device.inventory.items() if p in self._packages}
         shadow = self.reported(device.name)
         if truth == shadow:
@@ -120,6 +122,23 @@ class ConsistencyTracker:
                 return "not_reported"
             return "phantom_version"
         return "phantom_version"  # pragma: no cover - the loop always finds the difference
+
+    def _agrees(self, inventory: Mapping[str, str], reported: Mapping[str, Any] | None) -> bool:
+        """``truth == shadow`` of :meth:`classify` without building either (every check runs it,
+        and most find the device consistent)."""
+        packages = self._packages
+        left = 0
+        for package, version in inventory.items():
+            if package in packages:
+                entry = None if reported is None else reported.get(package)
+                if not isinstance(entry, dict) or entry.get("version") != version:
+                    return False
+                left += 1
+        if reported is not None:
+            for package in reported:
+                if package in packages:
+                    left -= 1
+        return left == 0
 
     def check(self, index: int) -> None:
         verdict = self.classify(index)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from simulator.api.mqtt.dispatch import MqttApi
+from simulator.core.arn import Scope
 from simulator.core.catalog.spec import build_catalog
 from simulator.core.device import Device, DeviceIO
 from simulator.core.distributions import stream
@@ -50,7 +51,7 @@ class World:
         catalog = build_catalog(scenario.catalog)
         self.plane = ControlPlane(
             Runtime(clock=self.heap, scheduler=self.heap, publisher=self._publisher()),
-            EmulatorOptions(scope=catalog.scope),
+            self._emulator_options(catalog.scope),
             catalog=catalog,
         )
         self.packages = frozenset(p.name for p in scenario.catalog.packages)
@@ -77,6 +78,9 @@ class World:
 
     def _new_heap(self, start: float) -> EventHeap:
         return EventHeap(start)
+
+    def _emulator_options(self, scope: Scope) -> EmulatorOptions:
+        return EmulatorOptions(scope=scope)
 
     def _publisher(self) -> Publisher:
         return self.cloud

@@ -19,6 +19,8 @@ from simulator.services.runtime import Timer
 
 __all__ = ["EventHeap"]
 
+_push = heapq.heappush
+
 
 def _fire(timer: Timer, _: object) -> None:
     callback = timer.callback
@@ -53,8 +55,10 @@ class EventHeap:
 
     def at(self, when: float, fn: Callable[[Any, Any], None], a: Any = None, b: Any = None) -> None:
         """Schedule ``fn(a, b)`` at ``when`` (never earlier than now)."""
+        now = self.now
         self._seq += 1
-        heapq.heappush(self._heap, (max(when, self.now), self._seq, fn, a, b))
+        # max(when, now) without the builtin call (this runs for every message and timer)
+        _push(self._heap, (now if now > when else when, self._seq, fn, a, b))
 
     def next_time(self) -> float | None:
         return self._heap[0][0] if self._heap else None

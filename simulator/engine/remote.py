@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import functools
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -39,96 +38,23 @@ import orjson
 from simulator.core.device import Device
 from simulator.core.errors import UsageError
 from simulator.engine.consistency import ConsistencyTracker
+from simulator.engine.mqtt import provision
 from simulator.engine.mqtt.clock import WallClockHeap
 from simulator.engine.mqtt.draws import draw_fleet
 from simulator.engine.mqtt.link import MqttDeviceLink
 from simulator.engine.mqtt.options import MqttOptions
 from simulator.engine.mqtt.plane import TERMINAL, JobInfo, epoch, job_info
+from simulator.engine.mqtt.provision import Clients, some, thread_map, tolerate
 from simulator.engine.scenario import JobSpec, Scenario
 from simulator.engine.writers import ManualWriter
 
-__all__ = ["RemotePlane"]
+__all__ = ["REGISTRATION_TIMEOUT_S", "RemotePlane"]
 
 T = TypeVar("T")
 
-_WORKERS: Final = 16
 _REGISTERED_POLL_S: Final = 1.0
 #: How long shard 0 waits for the other shards to register their things before creating jobs.
 REGISTRATION_TIMEOUT_S: Final = 600.0
-_ALREADY: Final = frozenset(
-    {"ResourceAlreadyExistsException", "ConflictException", "ResourceAlreadyExists"}
-)
-_NOT_FOUND: Final = "ResourceNotFoundException"
-_VERSION_ACTIONS: Final = {
-    "PUBLISHED": ("PUBLISH",),
-    "DEPRECATED": ("PUBLISH", "DEPRECATE"),
-    "DRAFT": (),
-}
-
-
-def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _tolerate(codes: Iterable[str], call: Callable[[], T]) -> T | None:
-    """``call()``, or None when it fails with one of the AWS error ``codes``."""
-    from botocore.exceptions import ClientError  # noqa: PLC0415
-
-    try:
-        return call()
-    except ClientError as exc:
-        if _code(exc) in codes:
-            return None
-        raise
-
-
-class _Clients:
-    """boto3 clients of the control plane: ``iot`` and ``iot-data``."""
-
-    def __init__(self, options: MqttOptions, scenario: Scenario) -> None:
-        import boto3  # type: ignore[import-untyped]  # noqa: PLC0415
-        from botocore.config import Config  # noqa: PLC0415
-
-        config = Config(
-            max_pool_connections=_WORKERS * 2,
-            retries={"max_attempts": 5, "mode": "standard"},
-            connect_timeout=10,
-            read_timeout=60,
-        )
-        region = scenario.catalog.region
-        if options.kind == "aws":
-            session = boto3.Session(region_name=options.region)
-            if session.region_name is None:
-                raise UsageError("--control-plane aws: no AWS region (set AWS_REGION or --region)")
-            if session.region_name != region:
-                raise UsageError(
-                    f"--control-plane aws: the scenario's catalog is in {region} "
-                    f"($.catalog.region) but the AWS session is in {session.region_name}"
-                )
-            self.iot: Any = session.client("iot", config=config)
-            account = session.client("sts", config=config).get_caller_identity()["Account"]
-            if account != scenario.catalog.account:
-                raise UsageError(
-                    f"--control-plane aws: the scenario's catalog names account "
-                    f"{scenario.catalog.account} ($.catalog.account), the credentials are "
-                    f"for {account}"
-                )
-            endpoint = self.iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
-            self.data: Any = session.client(
-                "iot-data", endpoint_url=f"https://{endpoint}", config=config
-            )
-            return
-        session = boto3.Session(region_name=region)
-        keys: dict[str, str] = {}
-        if session.get_credentials() is None:
-            # `fleetsim serve` checks signatures with these unless told otherwise.
-            keys = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-        url = options.control_plane
-        self.iot = session.client("iot", endpoint_url=url, config=config, **keys)
-        self.data = session.client("iot-data", endpoint_url=url, config=config, **keys)
 
 
 class RemotePlane:
@@ -192,11 +118,12 @@ class RemotePlane:
         self._failed: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._start = self.heap.now
-        self._clients: _Clients | None = None
+        self._clients: Clients | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=_WORKERS, thread_name_prefix="fleetsim-remote"
+            max_workers=provision.WORKERS, thread_name_prefix="fleetsim-remote"
         )
         self._setup_s = 0.0
+        self._refresh_errors = 0
 
     @property
     def start(self) -> float:
@@ -206,21 +133,34 @@ class RemotePlane:
 
     async def open(self) -> None:
         began = time.time()
+        fleet = self.scenario.fleet
+        things = [
+            (
+                device.name,
+                [fleet.group, *(g for g, members in self._subgroups if index in members)],
+                self._initial[device.name],
+            )
+            for device, index in zip(self.devices, self.indices, strict=True)
+        ]
         try:
-            self._clients = await self._call(_Clients, self.options, self.scenario)
+            clients = self._clients = await self._call(Clients, self.options, self.scenario)
             if self.shard.index == 0:
-                await self._call(self._catalog)
-            await self._call(self._groups)
-            await self._call(self._things)
+                await self._call(provision.create_catalog, clients.iot, self.scenario.catalog)
+            groups = [fleet.group, *(g.name for g in fleet.groups)]
+            await self._call(provision.create_groups, clients.iot, groups)
+            register = functools.partial(
+                provision.register_things, clients, things, create=self.options.kind == "url"
+            )
+            await self._call(register)
             if self.shard.index == 0:
                 await self._wait_registered()
-                await self._call(self._dynamic_groups)
+                dynamic = self.scenario.dynamic_groups
+                await self._call(provision.create_dynamic_groups, clients.iot, dynamic)
         except UsageError:
             raise
         except Exception as exc:
-            raise UsageError(
-                f"control plane {self.options.control_plane}: {_describe(exc)}"
-            ) from None
+            where = self.options.control_plane
+            raise UsageError(f"control plane {where}: {provision.describe_error(exc)}") from None
         self._setup_s = time.time() - began
         self._start = time.time()
         self.heap.advance(self._start)
@@ -238,110 +178,16 @@ class RemotePlane:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     @property
-    def clients(self) -> _Clients:
+    def clients(self) -> Clients:
         assert self._clients is not None, "open() first"
         return self._clients
-
-    # -- set-up (worker threads) -----------------------------------------------------------------
-
-    def _catalog(self) -> None:
-        iot = self.clients.iot
-        spec = self.scenario.catalog
-        for package in spec.packages:
-            create = functools.partial(
-                iot.create_package,
-                packageName=package.name,
-                **_some(description=package.description),
-            )
-            created = _tolerate(_ALREADY, create)
-            if created is None:
-                continue  # made by an earlier run or another shard: leave it as it is
-            for version in package.versions:
-                artifact = None
-                if version.artifact is not None:
-                    artifact = {
-                        "s3Location": _some(
-                            bucket=version.artifact.bucket,
-                            key=version.artifact.key,
-                            version=version.artifact.version,
-                        )
-                    }
-                iot.create_package_version(
-                    packageName=package.name,
-                    versionName=version.name,
-                    **_some(
-                        description=version.description,
-                        attributes=version.attributes or None,
-                        artifact=artifact,
-                        recipe=version.recipe,
-                    ),
-                )
-                for action in _VERSION_ACTIONS[version.status]:
-                    iot.update_package_version(
-                        packageName=package.name, versionName=version.name, action=action
-                    )
-            if package.default_version is not None:
-                iot.update_package(
-                    packageName=package.name, defaultVersionName=package.default_version
-                )
-        configuration = spec.configuration
-        iot.update_package_configuration(
-            versionUpdateByJobsConfig=_some(
-                enabled=configuration.version_update_by_jobs, roleArn=configuration.role_arn
-            )
-        )
-
-    def _groups(self) -> None:
-        iot = self.clients.iot
-        fleet = self.scenario.fleet
-        for name in [fleet.group, *(g.name for g in fleet.groups)]:
-            _tolerate(_ALREADY, functools.partial(iot.create_thing_group, thingGroupName=name))
-
-    def _things(self) -> None:
-        create = self.options.kind == "url"
-        groups = [self.scenario.fleet.group]
-        work = [
-            (device.name, [*groups, *(g for g, members in self._subgroups if index in members)])
-            for device, index in zip(self.devices, self.indices, strict=True)
-        ]
-
-        def one(item: tuple[str, list[str]]) -> None:
-            name, member_of = item
-            iot, data = self.clients.iot, self.clients.data
-            if create:
-                _tolerate(_ALREADY, lambda: iot.create_thing(thingName=name))
-            for group in member_of:
-                try:
-                    iot.add_thing_to_thing_group(thingGroupName=group, thingName=name)
-                except Exception as exc:
-                    if _code(exc) == _NOT_FOUND:
-                        raise UsageError(
-                            f"thing {name} does not exist in the control plane (against AWS, "
-                            "create the fleet's things, certificates and policy first: README, "
-                            "'Running against staging')"
-                        ) from None
-                    raise
-            shown = self._initial[name]
-            if shown:
-                body = {"state": {"reported": {p: {"version": v} for p, v in shown.items()}}}
-                data.update_thing_shadow(
-                    thingName=name, shadowName="$package", payload=orjson.dumps(body)
-                )
-
-        for _ in self._executor_map(one, work):
-            pass
-
-    def _executor_map(self, fn: Callable[[Any], T], items: Sequence[Any]) -> Iterable[T]:
-        # Called from a worker thread: a nested pool keeps the outer executor's threads free.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-            yield from pool.map(fn, items)
 
     async def _wait_registered(self) -> None:
         """Shard 0: wait until every thing of the fleet is in the fleet group."""
         fleet = self.scenario.fleet
         deadline = time.monotonic() + REGISTRATION_TIMEOUT_S
         while True:
-            count = await self._call(self._count_members, fleet.group)
+            count = await self._call(provision.count_members, self.clients.iot, fleet.group)
             if count >= fleet.devices:
                 return
             if time.monotonic() > deadline:
@@ -352,36 +198,6 @@ class RemotePlane:
                 return
             await asyncio.sleep(_REGISTERED_POLL_S)
 
-    def _count_members(self, group: str) -> int:
-        iot = self.clients.iot
-        count, token = 0, None
-        while True:
-            page = iot.list_things_in_thing_group(
-                thingGroupName=group, maxResults=250, **_some(nextToken=token)
-            )
-            count += len(page.get("things", []))
-            token = page.get("nextToken")
-            if not token:
-                return count
-
-    def _dynamic_groups(self) -> None:
-        groups = self.scenario.dynamic_groups
-        if not groups:
-            return
-        iot = self.clients.iot
-        iot.update_indexing_configuration(
-            thingIndexingConfiguration={
-                "thingIndexingMode": "REGISTRY_AND_SHADOW",
-                "namedShadowIndexingMode": "ON",
-                "filter": {"namedShadowNames": ["$package"]},
-            }
-        )
-        for group in groups:
-            create = functools.partial(
-                iot.create_dynamic_thing_group, thingGroupName=group.name, queryString=group.query
-            )
-            _tolerate(_ALREADY, create)
-
     # -- jobs ---------------------------------------------------------------------------------
 
     def _create_job(self, job: JobSpec, _: object = None) -> None:
@@ -391,45 +207,20 @@ class RemotePlane:
 
     async def _create(self, job: JobSpec) -> None:
         try:
-            await self._call(self._create_sync, job)
+            await self._call(provision.create_job, self.clients.iot, self.scenario, job)
         except Exception as exc:
             self._failed.add(job.id)
-            self.job_errors.append(f"CreateJob {job.id}: {_describe(exc)}")
+            self.job_errors.append(f"CreateJob {job.id}: {provision.describe_error(exc)}")
             return
         self._created[job.id] = time.time()
-
-    def _create_sync(self, job: JobSpec) -> None:
-        iot = self.clients.iot
-        index = self.scenario.jobs.index(job)
-        targets = []
-        for target in job.targets:
-            kind, _, name = target.partition(":")
-            if kind == "thing":
-                targets.append(iot.describe_thing(thingName=name)["thingArn"])
-            else:
-                targets.append(iot.describe_thing_group(thingGroupName=name)["thingGroupArn"])
-        document = self.scenario.documents[index]
-        iot.create_job(
-            jobId=job.id,
-            targets=targets,
-            targetSelection=job.target_selection,
-            **_some(
-                document=None if document is None else document.decode(),
-                destinationPackageVersions=self.scenario.destinations[index] or None,
-                description=job.description,
-                jobExecutionsRolloutConfig=job.rollout,
-                abortConfig=job.abort,
-                timeoutConfig=job.timeout,
-                jobExecutionsRetryConfig=job.retry,
-                presignedUrlConfig=job.presigned_url,
-            ),
-        )
 
     async def refresh(self) -> None:
         if self._clients is None:
             return
-        with contextlib.suppress(Exception):  # a slow or restarting plane: keep the last view
+        try:
             self._jobs.update(await self._call(self._describe_jobs))
+        except Exception:  # a slow or restarting plane: keep the last view, count it
+            self._refresh_errors += 1
 
     def _describe_jobs(self) -> dict[str, JobInfo]:
         iot = self.clients.iot
@@ -437,7 +228,9 @@ class RemotePlane:
         for job in self.scenario.jobs:
             if job.id in self._failed:
                 continue
-            found = _tolerate({_NOT_FOUND}, functools.partial(iot.describe_job, jobId=job.id))
+            found = tolerate(
+                {provision.NOT_FOUND}, functools.partial(iot.describe_job, jobId=job.id)
+            )
             if found is not None:
                 created = self._created.get(job.id, self._start)
                 out[job.id] = job_info(found["job"], created)
@@ -462,7 +255,7 @@ class RemotePlane:
             token = None
             while True:
                 page = iot.list_job_executions_for_job(
-                    jobId=job_id, maxResults=250, **_some(nextToken=token)
+                    jobId=job_id, maxResults=250, **some(nextToken=token)
                 )
                 for item in page.get("executionSummaries", []):
                     thing = str(item.get("thingArn", "")).rsplit("/", 1)[-1]
@@ -487,8 +280,8 @@ class RemotePlane:
         data = self.clients.data
 
         def one(name: str) -> tuple[str, dict[str, Any]]:
-            found = _tolerate(
-                {_NOT_FOUND},
+            found = tolerate(
+                {provision.NOT_FOUND},
                 lambda: data.get_thing_shadow(thingName=name, shadowName="$package"),
             )
             if found is None:
@@ -497,7 +290,7 @@ class RemotePlane:
             reported = document.get("state", {}).get("reported", {})
             return name, reported if isinstance(reported, dict) else {}
 
-        return dict(self._executor_map(one, [d.name for d in self.devices]))
+        return dict(thread_map(one, [d.name for d in self.devices]))
 
     def _state(self, thing: str, shadow: str) -> Mapping[str, Any] | None:
         return self._reported.get(thing) if shadow == "$package" else None
@@ -509,19 +302,5 @@ class RemotePlane:
         return {
             "setup_s": self._setup_s,
             "shard_devices": f"{self.indices.start}..{self.indices.stop - 1}",
+            "status_poll_errors": self._refresh_errors,
         }
-
-
-def _some(**fields: Any) -> dict[str, Any]:
-    """The keyword arguments that are not None (boto3 refuses None for optional members)."""
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, UsageError):
-        return exc.message
-    code = _code(exc)
-    if code:
-        message = getattr(exc, "response", {}).get("Error", {}).get("Message", "")
-        return f"{code}: {message}" if message else code
-    return str(exc) or type(exc).__name__

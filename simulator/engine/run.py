@@ -208,24 +208,21 @@ class _Runner:
     # -- the result -------------------------------------------------------------------------
 
     def _latencies(self) -> tuple[list[float], list[str]]:
-        jobs = self.world.plane.jobs
+        # The Jobs store read directly, in ListJobExecutionsForJob's order: paging through that
+        # API rebuilds the whole execution list for every page of 250 (O(n^2): 7.7 s at 100k).
+        jobs = self.world.plane.jobs.engine.jobs
         latencies: list[float] = []
         statuses: list[str] = []
         for job_id, created in self.world.job_created_at.items():
-            token: str | None = None
-            while True:
-                page = jobs.list_job_executions_for_job(
-                    job_id=job_id, max_results=250, next_token=token
-                )
-                for item in page.get("executionSummaries", []):
-                    summary = item["jobExecutionSummary"]
-                    status = summary["status"]
+            job = jobs.get(job_id)
+            if job is None:
+                continue
+            for history in job.executions.values():
+                for ex in history:
+                    status = ex.status._value_
                     if status in _TERMINAL:
-                        latencies.append(float(summary["lastUpdatedAt"]) - created)
+                        latencies.append(ex.updated_at - created)
                         statuses.append(status)
-                token = page.get("nextToken")
-                if not token:
-                    break
         return latencies, statuses
 
     def result(self) -> RunResult:

@@ -23,6 +23,7 @@ from simulator.core.shadow import (
     JsonObject,
     ShadowOptions,
     ShadowStore,
+    UpdateOutcome,
     UpdateRequest,
     check_shadow_name,
     check_thing_name,
@@ -37,6 +38,7 @@ __all__ = ["ShadowListener", "ShadowService", "topic_prefix"]
 ShadowListener = Callable[[str, str | None], None]
 
 _MAX_PAGE_SIZE = 100  # [B] PageSize max; also the default page size (inf)
+_MEMO_SIZE = 256
 
 
 def topic_prefix(thing_name: str, shadow_name: str | None) -> str:
@@ -44,6 +46,12 @@ def topic_prefix(thing_name: str, shadow_name: str | None) -> str:
     if shadow_name is None:
         return f"$aws/things/{thing_name}/shadow"
     return f"$aws/things/{thing_name}/shadow/name/{shadow_name}"
+
+
+def _topics(thing_name: str, shadow_name: str | None) -> tuple[str, str, str]:
+    """The /update/accepted, /update/documents and /update/delta topics of a shadow."""
+    prefix = topic_prefix(thing_name, shadow_name)
+    return f"{prefix}/update/accepted", f"{prefix}/update/documents", f"{prefix}/update/delta"
 
 
 class ShadowService:
@@ -57,6 +65,7 @@ class ShadowService:
         self.options = options or ShadowOptions()
         self.store = ShadowStore(self.options)
         self._listeners: list[ShadowListener] = []
+        self._package_requests: dict[tuple[tuple[str, str | None], ...], UpdateRequest] = {}
         registry.subscribe(self._on_registry_event)
 
     # -- iot-data operations ----------------------------------------------------------------
@@ -166,11 +175,10 @@ class ShadowService:
         For hot paths that only read (the fleet engine's consistency checks); :meth:`state`
         returns a copy that callers may keep.
         """
-        state = self.store.state(thing_name, shadow_name)
-        if state is None:
+        shadow = self.store.find(thing_name, shadow_name)  # not state(): no delta, no copy
+        if shadow is None or not shadow.reported:
             return None
-        reported = state.get("reported")
-        return None if reported is None else MappingProxyType(reported)
+        return MappingProxyType(shadow.reported)
 
     def merge_package_versions(self, thing_name: str, versions: Mapping[str, str | None]) -> None:
         """Merge-write ``reported.<package>.version`` into ``$package`` as one shadow update.
@@ -191,11 +199,19 @@ class ShadowService:
                 raise ResourceNotFoundException("Thing not found")
         else:
             check_thing_name(thing_name)
-        reported = {
-            package: None if version is None else {"version": version}
-            for package, version in versions.items()
-        }
-        self._update(thing_name, PACKAGE_SHADOW, UpdateRequest({"reported": reported}))
+        # A job's SUCCEEDED executions all write the same versions: one request serves them all
+        # (requests are immutable, and merging never stores their dicts).
+        key = tuple(versions.items())
+        request = self._package_requests.get(key)
+        if request is None:
+            reported = {
+                package: None if version is None else {"version": version}
+                for package, version in versions.items()
+            }
+            if len(self._package_requests) >= _MEMO_SIZE:
+                self._package_requests.clear()
+            request = self._package_requests[key] = UpdateRequest({"reported": reported})
+        self._apply(thing_name, PACKAGE_SHADOW, request)
 
     def thing_deleted(self, thing_name: str) -> None:
         """Drop a deleted thing's shadows (their version numbering is remembered as on delete)."""
@@ -220,20 +236,36 @@ class ShadowService:
             check_shadow_name(shadow_name)
 
     def _update(self, thing_name: str, shadow_name: str | None, request: UpdateRequest) -> bytes:
-        outcome = self.store.update(thing_name, shadow_name, request, now=self.runtime.clock())
-        prefix = topic_prefix(thing_name, shadow_name)
-        publisher = self.runtime.publisher
+        now = self.runtime.clock()
+        old, new = self.store.apply(thing_name, shadow_name, request, now=now)
+        outcome = self.store.outcome(old, new, request, now=now)
         accepted = orjson.dumps(outcome.accepted)
-        for topic, message in (
-            (f"{prefix}/update/accepted", outcome.accepted),
-            (f"{prefix}/update/documents", outcome.documents),
-            (f"{prefix}/update/delta", outcome.delta),
-        ):
+        self._publish(thing_name, shadow_name, outcome, accepted)
+        self._notify(thing_name, shadow_name)
+        return accepted
+
+    def _apply(self, thing_name: str, shadow_name: str | None, request: UpdateRequest) -> None:
+        """:meth:`_update` for a writer that wants no reply: the documents are built only if
+        someone subscribes to them (nobody does to Jobs' ``$package`` writes on a fleet)."""
+        now = self.runtime.clock()
+        old, new = self.store.apply(thing_name, shadow_name, request, now=now)
+        subscribed = self.runtime.publisher.subscribed
+        accepted, documents, delta = _topics(thing_name, shadow_name)
+        if subscribed(accepted) or subscribed(documents) or subscribed(delta):
+            outcome = self.store.outcome(old, new, request, now=now)
+            self._publish(thing_name, shadow_name, outcome, orjson.dumps(outcome.accepted))
+        self._notify(thing_name, shadow_name)
+
+    def _publish(
+        self, thing_name: str, shadow_name: str | None, outcome: UpdateOutcome, accepted: bytes
+    ) -> None:
+        """/update/accepted, /update/documents and /update/delta, to their subscribers."""
+        publisher = self.runtime.publisher
+        messages = (outcome.accepted, outcome.documents, outcome.delta)
+        for topic, message in zip(_topics(thing_name, shadow_name), messages, strict=True):
             if message is not None and publisher.subscribed(topic):
                 body = accepted if message is outcome.accepted else orjson.dumps(message)
                 publisher.publish(topic, body)
-        self._notify(thing_name, shadow_name)
-        return accepted
 
     def _notify(self, thing_name: str, shadow_name: str | None) -> None:
         for listener in self._listeners:

@@ -8,7 +8,7 @@ publisher. Both the in-process engine and the broker bridge use this class.
 
 from __future__ import annotations
 
-from simulator.api.mqtt.jobs import handle_jobs, parse_jobs_topic
+from simulator.api.mqtt.jobs import _serve_topic
 from simulator.api.mqtt.shadow import handle_shadow, parse_shadow_topic
 from simulator.services.controlplane import ControlPlane
 
@@ -25,15 +25,12 @@ class MqttApi:
 
     def handle(self, topic: str, payload: bytes) -> list[tuple[str, bytes]]:
         """Serve one request; an unknown topic gets no reply (as AWS IoT drops it)."""
+        replies = _serve_topic(self._plane.jobs_data, topic, payload)  # most requests are Jobs'
+        if replies is not None:
+            return replies
         if not topic.startswith("$aws/things/"):
             return []
         kind = topic[topic.find("/", 12) + 1 :]
-        if kind.startswith("jobs/"):
-            parsed = parse_jobs_topic(topic)
-            if parsed is None:
-                return []
-            thing, request = parsed
-            return handle_jobs(self._plane.jobs_data, thing, request, payload)
         if kind.startswith("shadow/"):
             shadow = parse_shadow_topic(topic)
             if shadow is None:

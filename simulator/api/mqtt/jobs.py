@@ -9,6 +9,7 @@ as raw bytes, never re-parsed). A malformed payload gets a rejected reply, never
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -21,8 +22,8 @@ __all__ = ["JobsRequest", "handle_jobs", "parse_jobs_topic"]
 
 Operation = Literal["get", "start-next", "describe", "update", "invalid"]
 
-_PREFIX: Final = "$aws/things/"
-_THING_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_-")
+#: A topic under ``$aws/things/{thingName}/jobs/``, thing names as in the service model.
+_TOPIC: Final = re.compile(r"\$aws/things/([a-zA-Z0-9:_-]{1,128})/jobs/(.*)", re.DOTALL)
 #: Error types of the services -> ``code`` of a rejected message [AD:jobs-api].
 _CODES: Final = {
     "InvalidRequestException": "InvalidRequest",
@@ -49,25 +50,32 @@ def parse_jobs_topic(topic: str) -> tuple[str, JobsRequest] | None:
     may be ``$next``) and ``.../jobs/{jobId}/update``. Other topics under ``.../jobs/`` that are
     not replies or notifications give an ``invalid`` request (answered with ``InvalidTopic``).
     """
-    if not topic.startswith(_PREFIX):
+    parsed = _parse(topic)
+    if parsed is None:
         return None
-    parts = topic[len(_PREFIX) :].split("/")
-    if len(parts) < 3 or parts[1] != "jobs":
+    thing, operation, job_id = parsed
+    return thing, JobsRequest(operation, job_id, topic)
+
+
+def _parse(topic: str) -> tuple[str, Operation, str | None] | None:
+    """:func:`parse_jobs_topic` as a plain tuple (building the frozen JobsRequest costs more
+    than the parse, on every request of the in-process fleet)."""
+    match = _TOPIC.fullmatch(topic)  # prefix, thing name and "/jobs/" in one C-level pass
+    if match is None:
         return None
-    thing = parts[0]
-    if not 1 <= len(thing) <= 128 or not _THING_CHARS.issuperset(thing):
-        return None
-    rest = parts[2:]
-    if rest[-1] in ("accepted", "rejected") or rest[0] in ("notify", "notify-next"):
+    thing, tail = match.groups()
+    rest = tail.split("/")
+    first, last = rest[0], rest[-1]
+    if last in ("accepted", "rejected") or first in ("notify", "notify-next"):
         return None  # replies and notifications are ours, not requests
-    if rest == ["get"]:
-        return thing, JobsRequest("get", None, topic)
-    if rest == ["start-next"]:
-        return thing, JobsRequest("start-next", None, topic)
-    if len(rest) == 2 and rest[0] and rest[1] in ("get", "update"):
-        operation: Operation = "describe" if rest[1] == "get" else "update"
-        return thing, JobsRequest(operation, rest[0], topic)
-    return thing, JobsRequest("invalid", None, topic)
+    if len(rest) == 1:
+        if last == "start-next":
+            return thing, "start-next", None
+        if last == "get":
+            return thing, "get", None
+    elif len(rest) == 2 and first and last in ("get", "update"):
+        return thing, "describe" if last == "get" else "update", first
+    return thing, "invalid", None
 
 
 def _embed(result: dict[str, Any]) -> dict[str, Any]:
@@ -81,21 +89,25 @@ def _embed(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _serve(
-    service: JobsDataService, thing: str, request: JobsRequest, body: dict[str, Any]
+    service: JobsDataService,
+    thing: str,
+    operation: Operation,
+    job_id: str | None,
+    body: dict[str, Any],
 ) -> dict[str, Any]:
     get = body.get
-    if request.operation == "get":
+    if operation == "get":
         return service.get_pending_job_executions(thing_name=thing)
-    if request.operation == "start-next":
+    if operation == "start-next":
         return service.start_next_pending_job_execution(
             thing_name=thing,
             status_details=get("statusDetails"),
             step_timeout_in_minutes=get("stepTimeoutInMinutes"),
         )
-    assert request.job_id is not None
-    if request.operation == "describe":
+    assert job_id is not None
+    if operation == "describe":
         return service.describe_job_execution(
-            job_id=request.job_id,
+            job_id=job_id,
             thing_name=thing,
             include_job_document=get("includeJobDocument"),
             execution_number=get("executionNumber"),
@@ -104,7 +116,7 @@ def _serve(
     if not isinstance(status, str):
         raise InvalidRequestException("status is required and must be a string")
     return service.update_job_execution(
-        job_id=request.job_id,
+        job_id=job_id,
         thing_name=thing,
         status=status,
         status_details=get("statusDetails"),
@@ -137,27 +149,51 @@ def handle_jobs(
     service: JobsDataService, thing: str, request: JobsRequest, payload: bytes
 ) -> list[tuple[str, bytes]]:
     """Serve one Jobs request; the messages (topic, payload) to send back to the requester."""
+    return _handle(service, (thing, request.operation, request.job_id), request.topic, payload)
+
+
+def _serve_topic(
+    service: JobsDataService, topic: str, payload: bytes
+) -> list[tuple[str, bytes]] | None:
+    """:func:`parse_jobs_topic` then :func:`handle_jobs`, without the JobsRequest; ``None`` when
+    ``topic`` is not a Jobs request topic. For :class:`~.dispatch.MqttApi`."""
+    parsed = _parse(topic)
+    if parsed is None:
+        return None
+    return _handle(service, parsed, topic, payload)
+
+
+def _handle(
+    service: JobsDataService,
+    request: tuple[str, Operation, str | None],
+    topic: str,
+    payload: bytes,
+) -> list[tuple[str, bytes]]:
+    thing, operation, job_id = request
     stamp = service.timestamp()
-    topic = request.topic
     try:
-        body = orjson.loads(payload) if payload.strip() else {}
+        body = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return _rejected(topic, "InvalidJson", "The payload is not valid UTF-8 JSON.", None, stamp)
+        if payload.strip():  # blank is an empty request; stripping first would cost every one
+            return _rejected(
+                topic, "InvalidJson", "The payload is not valid UTF-8 JSON.", None, stamp
+            )
+        body = {}
     token = body.get("clientToken") if isinstance(body, dict) else None
-    if request.operation == "invalid":
+    if operation == "invalid":
         message = f"{topic} does not map to any Jobs API"
         return _rejected(topic, "InvalidTopic", message, token, stamp)
     if not isinstance(body, dict):
         return _rejected(topic, "InvalidRequest", "The payload must be a JSON object.", None, stamp)
     try:
-        result = _serve(service, thing, request, body)
+        result = _serve(service, thing, operation, job_id, body)
     except JobExecutionStateException as exc:
         code = exc.mqtt_code
         return _rejected(topic, code, exc.message, token, stamp, state=exc.execution_state)
     except AwsError as exc:
         code = _CODES.get(exc.error_type, "InternalError")
         return _rejected(topic, code, exc.message, token, stamp)
-    reply = _embed(result)
+    reply = _embed(result) if result else result
     reply["timestamp"] = stamp
     if isinstance(token, str):
         reply["clientToken"] = token

@@ -76,6 +76,28 @@ TRANSITIONS: Final[Mapping[tuple[DeviceState, Event], frozenset[DeviceState]]] =
 
 _TERMINAL: Final = ("SUCCEEDED", "FAILED", "REJECTED")
 
+# The members as module globals: on Python 3.11 ``DeviceState.IDLE`` goes through the enum
+# metaclass's ``__getattr__`` hook (as costly as a function call), and a device reads them on every
+# message and timer.
+_OFFLINE: Final = S.OFFLINE
+_IDLE: Final = S.IDLE
+_REQUESTING: Final = S.REQUESTING
+_RUNNING: Final = S.RUNNING
+_REPORTING: Final = S.REPORTING
+_CONNECTED: Final = E.CONNECTED
+_REBOOTED: Final = E.REBOOTED
+_NOTIFY_NEXT: Final = E.NOTIFY_NEXT
+_EXECUTION: Final = E.EXECUTION
+_NO_EXECUTION: Final = E.NO_EXECUTION
+_START_REJECTED: Final = E.START_REJECTED
+_STEP_DONE: Final = E.STEP_DONE
+_UPDATE_ACCEPTED: Final = E.UPDATE_ACCEPTED
+_UPDATE_REJECTED: Final = E.UPDATE_REJECTED
+_RESPONSE_TIMEOUT: Final = E.RESPONSE_TIMEOUT
+_DOWNLOAD: Final = StepKind.DOWNLOAD
+_INSTALL: Final = StepKind.INSTALL
+_UNINSTALL: Final = StepKind.UNINSTALL
+
 
 class DeviceIO(Protocol):
     """What a device asks of its driver."""
@@ -140,7 +162,7 @@ class Device:
         self.name = name
         self.inventory = inventory
         self.reports_shadow = reports_shadow
-        self.state = DeviceState.OFFLINE
+        self.state = _OFFLINE
         self.changed: set[str] = set()  # packages changed since the last $package report
         self._profile = profile
         self._io = io
@@ -172,20 +194,20 @@ class Device:
             self._pending = None  # nothing can be lost: no timer (and no stale heap entry)
             self._gen += 1
         else:
-            self._timer(self._profile.response_timeout_s, Event.RESPONSE_TIMEOUT)
+            self._timer(self._profile.response_timeout_s, _RESPONSE_TIMEOUT)
 
     def _move(self, event: Event, target: DeviceState) -> None:
         current = self.state
         assert target in TRANSITIONS[(current, event)], (current, event, target)
         if current is not target:
-            if current is DeviceState.OFFLINE:
+            if current is _OFFLINE:
                 self._profile.online += 1
-            elif target is DeviceState.OFFLINE:
+            elif target is _OFFLINE:
                 self._profile.online -= 1
         self.state = target
 
     def _request_next(self, event: Event) -> None:
-        self._move(event, DeviceState.REQUESTING)
+        self._move(event, _REQUESTING)
         self._asked = self._publish("jobs/start-next", {})
         self._await_response()
 
@@ -193,7 +215,7 @@ class Device:
 
     def connect(self, delay: float) -> None:
         """Come online after ``delay`` seconds (the engine's connection ramp)."""
-        self._timer(delay, Event.CONNECTED)
+        self._timer(delay, _CONNECTED)
 
     def on_timer(self, token: int) -> None:
         if token != self._gen or self._pending is None:
@@ -201,34 +223,36 @@ class Device:
         event, self._pending = self._pending, None
         if (self.state, event) not in TRANSITIONS:
             return
-        if event in (Event.CONNECTED, Event.REBOOTED):
+        if event is _CONNECTED or event is _REBOOTED:
             if self._rollback is not None:
                 package, version = self._rollback
                 self._rollback = None
                 self._set(package, version)
             self._request_next(event)
-        elif event is Event.STEP_DONE:
+        elif event is _STEP_DONE:
             self._step_done()
-        elif self.state is DeviceState.REQUESTING:  # response timeout: ask again
+        elif self.state is _REQUESTING:  # response timeout: ask again
             self._request_next(event)
         else:
             self._send_terminal()
 
     def on_message(self, topic: str, payload: bytes) -> None:
         """Handle a message on one of this device's ``$aws/things/<name>/...`` topics."""
-        if self.state is DeviceState.OFFLINE:
+        state = self.state
+        if state is _OFFLINE:
             return  # nobody listening while rebooting
+        # Slices and ==, not startswith/endswith: str methods cost more than the compare here.
         suffix = topic[len(self.name) + 13 :]  # strip "$aws/things/<name>/"
         if suffix == "jobs/notify-next":
-            if self.state is DeviceState.IDLE:
-                self._request_next(Event.NOTIFY_NEXT)
-        elif suffix.startswith("jobs/start-next/"):
-            if self.state is DeviceState.REQUESTING:
-                self._start_next_answer(suffix.endswith("/accepted"), payload)
+            if state is _IDLE:
+                self._request_next(_NOTIFY_NEXT)
+        elif suffix[:16] == "jobs/start-next/":
+            if state is _REQUESTING:
+                self._start_next_answer(suffix[-9:] == "/accepted", payload)
         elif (
-            self.state is DeviceState.REPORTING
-            and suffix.startswith("jobs/")
-            and suffix.endswith(("/update/accepted", "/update/rejected"))
+            state is _REPORTING
+            and suffix[:5] == "jobs/"
+            and suffix[-16:] in ("/update/accepted", "/update/rejected")
         ):
             run = self._run
             if (
@@ -236,7 +260,7 @@ class Device:
                 and suffix == f"jobs/{run.job_id}/update/{suffix[-8:]}"
                 and _answers(payload, run.token)
             ):
-                self._terminal_answer(suffix.endswith("accepted") or _already(payload, run.outcome))
+                self._terminal_answer(suffix[-8:] == "accepted" or _already(payload, run.outcome))
 
     # -- start-next -------------------------------------------------------------------------
 
@@ -253,18 +277,18 @@ class Device:
                 return
         self._pending = None
         if not accepted:
-            self._move(Event.START_REJECTED, DeviceState.IDLE)
+            self._move(_START_REJECTED, _IDLE)
             return
         execution = body.get("execution") if isinstance(body, dict) else None
         job_id = execution.get("jobId") if isinstance(execution, dict) else None
         if not isinstance(job_id, str) or not job_id:
             # Nothing pending, or an execution without a job id (the peer misbehaved): nothing
             # this device could report on, so it waits for the next notification.
-            self._move(Event.NO_EXECUTION, DeviceState.IDLE)
+            self._move(_NO_EXECUTION, _IDLE)
             return
         assert isinstance(execution, dict)
         number = execution.get("executionNumber")
-        plan = plan_job(execution.get("jobDocument"))
+        plan = _plan(execution.get("jobDocument"))
         run = _Run(job_id, number if type(number) is int else 1, plan)
         self._run = run
         profile = self._profile
@@ -273,10 +297,10 @@ class Device:
         elif profile.reject():
             run.outcome, run.reason = "REJECTED", "device policy refused the job"
         if run.outcome == "REJECTED":
-            self._move(Event.EXECUTION, DeviceState.REPORTING)
+            self._move(_EXECUTION, _REPORTING)
             self._send_terminal()
             return
-        self._move(Event.EXECUTION, DeviceState.RUNNING)
+        self._move(_EXECUTION, _RUNNING)
         if not profile.report_steps:
             # As the Device Client does: one IN_PROGRESS report as the job starts.
             first = plan.steps[0]
@@ -299,7 +323,7 @@ class Device:
                 f"jobs/{run.job_id}/update",
                 {"status": "IN_PROGRESS", "statusDetails": details},
             )
-        self._timer(self._profile.duration(step.kind), Event.STEP_DONE)
+        self._timer(self._profile.duration(step.kind), _STEP_DONE)
 
     def _step_done(self) -> None:
         run = self._run
@@ -308,32 +332,28 @@ class Device:
         failure = self._step_failure(step, run.step_started)
         if failure is not None and not step.ignore_failure:
             run.outcome, run.reason = "FAILED", failure
-            self._move(Event.STEP_DONE, DeviceState.REPORTING)
+            self._move(_STEP_DONE, _REPORTING)
             self._send_terminal()
             return
-        if step.kind is StepKind.INSTALL and failure is None:
+        if step.kind is _INSTALL and failure is None:
             previous = self.inventory.get(step.args[0])
             self._set(step.args[0], step.args[1])
             if self._profile.reboot():
                 self._reboot(step, previous)
                 return
-        elif step.kind is StepKind.UNINSTALL and failure is None:
+        elif step.kind is _UNINSTALL and failure is None:
             self._set(step.args[0], None)
         run.step += 1
         if run.step < len(run.plan.steps):
-            self._move(Event.STEP_DONE, DeviceState.RUNNING)
+            self._move(_STEP_DONE, _RUNNING)
             self._begin_step()
         else:
-            self._move(Event.STEP_DONE, DeviceState.REPORTING)
+            self._move(_STEP_DONE, _REPORTING)
             self._send_terminal()
 
     def _step_failure(self, step: Step, started: float) -> str | None:
         # S3 checks a presigned URL when the request starts, not while the body streams.
-        if (
-            step.kind is StepKind.DOWNLOAD
-            and step.args
-            and _presigned_expired(step.args[0], started)
-        ):
+        if step.kind is _DOWNLOAD and step.args and _presigned_expired(step.args[0], started):
             return f"{step.name}: HTTP 403 from S3, the presigned URL expired"
         if self._profile.fails(step.kind):
             return f"{step.name}: handler exited with status 1"
@@ -352,12 +372,12 @@ class Device:
 
     def _reboot(self, step: Step, previous: str | None) -> None:
         """The install rebooted the device: offline for a while, maybe rolled back after it."""
-        self._move(Event.STEP_DONE, DeviceState.OFFLINE)
+        self._move(_STEP_DONE, _OFFLINE)
         self._run = None
         if self._profile.rollback():
             # A/B fallback: the new version does not boot and the old one runs again.
             self._rollback = (step.args[0], previous)
-        self._timer(self._profile.reboot_duration(), Event.REBOOTED)
+        self._timer(self._profile.reboot_duration(), _REBOOTED)
 
     # -- terminal update --------------------------------------------------------------------
 
@@ -380,7 +400,7 @@ class Device:
             }
             self.changed.clear()
             self._publish("shadow/name/$package/update", {"state": {"reported": reported}})
-        event = Event.UPDATE_ACCEPTED if accepted else Event.UPDATE_REJECTED
+        event = _UPDATE_ACCEPTED if accepted else _UPDATE_REJECTED
         self._request_next(event)
 
 
@@ -403,12 +423,37 @@ def _already(payload: bytes, outcome: str) -> bool:
     return isinstance(state, dict) and state.get("status") == outcome
 
 
+def _plan(document: Any) -> JobPlan:
+    """:func:`plan_job`, memoised on the document's JSON: every device of a rollout gets the
+    same document (its presigned URLs change once a second), and a plan is immutable."""
+    if type(document) is not dict:
+        return plan_job(document)
+    key = orjson.dumps(document)  # what orjson.loads built, orjson can dump
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= _MEMO_SIZE:
+            _PLANS.clear()
+        plan = _PLANS[key] = plan_job(document)
+    return plan
+
+
 def _presigned_expired(url: str, now: float) -> bool:
     """True for a SigV4 presigned URL whose ``X-Amz-Date + X-Amz-Expires`` is past ``now``."""
+    try:
+        expiry = _EXPIRIES[url]
+    except KeyError:
+        if len(_EXPIRIES) >= _MEMO_SIZE:
+            _EXPIRIES.clear()
+        expiry = _EXPIRIES[url] = _presigned_expiry(url)
+    return expiry is not None and now > expiry
+
+
+def _presigned_expiry(url: str) -> int | None:
+    """``X-Amz-Date + X-Amz-Expires`` of a SigV4 presigned URL, ``None`` if it has none."""
     start = url.find("X-Amz-Date=")
     expires_at = url.find("X-Amz-Expires=")
     if start < 0 or expires_at < 0:
-        return False
+        return None
     stamp = url[start + 11 : start + 27]  # e.g. 20261127T015335Z
     end = url.find("&", expires_at)
     try:
@@ -424,5 +469,12 @@ def _presigned_expired(url: str, now: float) -> bool:
         )
         lifetime = int(url[expires_at + 14 : end if end > 0 else None])
     except ValueError:
-        return False
-    return now > signed + lifetime
+        return None
+    return signed + lifetime
+
+
+#: Memos of the pure functions above (bounded: cleared when full). Devices of one rollout see
+#: the same document and URLs, minted afresh each second.
+_MEMO_SIZE: Final = 256
+_PLANS: dict[bytes, JobPlan] = {}
+_EXPIRIES: dict[str, int | None] = {}

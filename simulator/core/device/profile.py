@@ -6,11 +6,11 @@ so a seeded run draws the same numbers every time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from simulator.core.device.jobdoc import StepKind
-from simulator.core.distributions import Distribution, Stream, stream
+from simulator.core.distributions import Distribution, stream
 
 __all__ = ["DeviceProfile", "StepBehaviour"]
 
@@ -55,16 +55,17 @@ class DeviceProfile:
         response_timeout_s: float = 10.0,
     ) -> None:
         uniform = Distribution("uniform", 0.0, 1.0)
-        self._durations: dict[StepKind, Stream] = {
-            kind: stream(seed, f"device.step.{kind.value}.duration", b.duration)
+        # The streams' C-level draw callables: every step of every device draws.
+        self._durations: dict[StepKind, Callable[[], float]] = {
+            kind: stream(seed, f"device.step.{kind.value}.duration", b.duration).draw
             for kind, b in steps.items()
         }
         self._failure = {kind: b.failure for kind, b in steps.items()}
-        self._fail_draw = stream(seed, "device.step.failure", uniform)
-        self._reject_draw = stream(seed, "device.reject", uniform)
-        self._reboot_draw = stream(seed, "device.reboot", uniform)
-        self._rollback_draw = stream(seed, "device.rollback", uniform)
-        self._reboot_duration = stream(seed, "device.reboot.duration", reboot_duration)
+        self._fail_draw = stream(seed, "device.step.failure", uniform).draw
+        self._reject_draw = stream(seed, "device.reject", uniform).draw
+        self._reboot_draw = stream(seed, "device.reboot", uniform).draw
+        self._rollback_draw = stream(seed, "device.rollback", uniform).draw
+        self._reboot_duration = stream(seed, "device.reboot.duration", reboot_duration).draw
         self.reject_probability = reject_probability
         self.reboot_probability = reboot_probability
         self.rollback_probability = rollback_probability

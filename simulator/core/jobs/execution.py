@@ -145,6 +145,10 @@ def check_transition(
 MAX_STATUS_DETAILS: Final = 10
 _DETAIL_KEY_RE: Final = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 _MAX_DETAIL_VALUE: Final = 1024
+_MEMO_SIZE: Final = 1024
+#: statusDetails keys and values found valid (cleared when full).
+_VALID_KEYS: dict[str, None] = {}
+_VALID_VALUES: dict[str, None] = {}
 
 
 def _no_control_chars(text: str) -> bool:
@@ -170,10 +174,16 @@ def check_status_details(details: object) -> dict[str, str]:
             f"statusDetails can have at most {MAX_STATUS_DETAILS} entries, got {len(details)}"
         )
     for key, value in details.items():
-        if not isinstance(key, str) or not _DETAIL_KEY_RE.fullmatch(key):
-            raise InvalidRequestException(
-                f"Invalid statusDetails key {key!r}: 1-128 characters of [a-zA-Z0-9:_-]"
-            )
+        # Devices send the same few keys and values over and over: those already found valid
+        # skip their check (bounded memos; anything else is checked in full).
+        if key not in _VALID_KEYS:
+            if not isinstance(key, str) or not _DETAIL_KEY_RE.fullmatch(key):
+                raise InvalidRequestException(
+                    f"Invalid statusDetails key {key!r}: 1-128 characters of [a-zA-Z0-9:_-]"
+                )
+            _remember(_VALID_KEYS, key)
+        if type(value) is str and value in _VALID_VALUES:
+            continue
         if (
             not isinstance(value, str)
             or not 1 <= len(value) <= _MAX_DETAIL_VALUE
@@ -183,4 +193,11 @@ def check_status_details(details: object) -> dict[str, str]:
                 f"Invalid statusDetails value for {key!r}: 1-{_MAX_DETAIL_VALUE} characters "
                 "without control characters"
             )
+        _remember(_VALID_VALUES, value)
     return dict(details)
+
+
+def _remember(memo: dict[str, None], text: str) -> None:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[text] = None

@@ -168,6 +168,20 @@ class ShadowStore:
             ConflictException: ``request.version`` is not the current version.
             RequestEntityTooLargeException: the resulting state is over the size limit.
         """
+        old, new = self.apply(thing, shadow_name, request, now=now)
+        return self.outcome(old, new, request, now=now)
+
+    def apply(
+        self, thing: str, shadow_name: str | None, request: UpdateRequest, *, now: float
+    ) -> tuple[Shadow | None, Shadow]:
+        """:meth:`update` without describing it: the shadow before (``None`` if there was none)
+        and after. For writers nobody listens to (Jobs' ``$package`` merge on a fleet), which
+        then need :meth:`outcome` only if someone subscribes.
+
+        Raises:
+            ConflictException: ``request.version`` is not the current version.
+            RequestEntityTooLargeException: the resulting state is over the size limit.
+        """
         shadows = self._things.get(thing)
         old = None if shadows is None else shadows.get(shadow_name)
         current = self._base_version((thing, shadow_name), now) if old is None else old.version
@@ -176,8 +190,7 @@ class ShadowStore:
         if request.version is not None and request.version != current:
             raise ConflictException(VERSION_CONFLICT)
         with_meta = self.has_metadata(shadow_name)
-        stamp = int(now)
-        leaf = {"timestamp": stamp}
+        leaf = {"timestamp": int(now)}
         desired, reported = ({}, {}) if old is None else (old.desired, old.reported)
         desired_meta: JsonObject = {}
         reported_meta: JsonObject = {}
@@ -210,8 +223,17 @@ class ShadowStore:
         shadows[shadow_name] = new
         if old is None:
             self._deleted.pop((thing, shadow_name), None)
-        token = request.client_token
+        return old, new
 
+    def outcome(
+        self, old: Shadow | None, new: Shadow, request: UpdateRequest, *, now: float
+    ) -> UpdateOutcome:
+        """The documents of an update :meth:`apply` made at ``now`` (``old`` to ``new``)."""
+        stamp = int(now)
+        leaf = {"timestamp": stamp}
+        with_meta = new.desired_meta is not None
+        state = request.state
+        token = request.client_token
         accepted: JsonObject = {"state": state}
         if with_meta and state is not None:
             accepted["metadata"] = {key: meta_of(value, leaf) for key, value in state.items()}

@@ -91,7 +91,7 @@ class RunLedger:
         started: per device index, the (jobId, executionNumber) of every execution it started.
         terminal_answers: terminal updates answered (accepted, or refused as already applied).
         wakeups: ``notify-next`` wake-ups handed to idle devices after a lost session.
-        drops: online connections lost.
+        offline: times a connection went offline (dropped, or closed at the end).
         first_notify_at: wall time of the first ``notify-next`` any device received.
         last_terminal_at: wall time of the last terminal update answered.
         messages_at_first_notify: messages (sent + received) when the first one arrived.
@@ -101,7 +101,7 @@ class RunLedger:
     started: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
     terminal_answers: int = 0
     wakeups: int = 0
-    drops: int = 0
+    offline: int = 0
     first_notify_at: float | None = None
     last_terminal_at: float | None = None
     messages_at_first_notify: int = 0
@@ -203,7 +203,7 @@ class MqttDeviceLink:
             device.on_message(f"$aws/things/{device.name}/jobs/notify-next", b"{}")
 
     def offline(self, index: int, /) -> None:
-        self.ledger.drops += 1
+        self.ledger.offline += 1
 
 
 def _timer(device: Device, token: int) -> None:

@@ -46,8 +46,9 @@ DEFAULT_CONNECT_RATE: Final = 2000.0
 #: CONNECTs per second against AWS IoT Core unless told otherwise: the account quota is 100/s
 #: in smaller regions (500/s in the large ones), shared with every other client of the account.
 AWS_CONNECT_RATE: Final = 100.0
-#: AWS IoT accepts one CONNECT per second per client id: never retry one sooner.
-AWS_BACKOFF_BASE: Final = 1.0
+#: AWS IoT accepts one CONNECT per second per client id: the first retry waits 1-2 s (the
+#: pool's backoff draws between half and all of the doubling delay).
+AWS_BACKOFF_BASE: Final = 2.0
 AWS_KEEPALIVE: Final = (30, 1200)
 
 Kind = Literal["embedded", "url", "aws"]
@@ -119,6 +120,8 @@ class MqttOptions:
         clean_session: False (default) asks the broker to keep each device's session, so
             replies queued while it is away arrive when it is back.
         bridge_connections: connections of the embedded emulator's bridge (1-10).
+        rollout_per_minute: the embedded emulator's release rate for jobs without a rollout
+            configuration, and the ceiling of every rollout (None: AWS's 1,000/min).
         region: AWS region (``aws``; None: boto3's default).
     """
 
@@ -134,6 +137,7 @@ class MqttOptions:
     keepalive: int = 60
     clean_session: bool = False
     bridge_connections: int = 1
+    rollout_per_minute: int | None = None
     region: str | None = None
 
     def __post_init__(self) -> None:
@@ -167,6 +171,11 @@ class MqttOptions:
                 "--shard needs an external control plane (--control-plane URL or aws): the "
                 "embedded emulator serves one process's devices only"
             )
+        if self.rollout_per_minute is not None:
+            if self.kind != "embedded":
+                raise UsageError("--rollout-rate is for the embedded control plane")
+            if self.rollout_per_minute < 1:
+                raise UsageError(f"--rollout-rate must be >= 1, not {self.rollout_per_minute}")
         if self.kind == "aws":
             self._check_aws()
 

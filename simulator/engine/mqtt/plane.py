@@ -10,13 +10,14 @@ from an external ``fleetsim serve`` or AWS IoT through boto3.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from simulator.core.device import Device
-from simulator.core.errors import AwsError
+from simulator.core.errors import AwsError, UsageError
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.mqtt.clock import WallClockHeap
 from simulator.engine.mqtt.link import MqttDeviceLink
@@ -145,8 +146,9 @@ class Plane(Protocol):
 class EmbeddedPlane:
     """The emulator in this process, on the broker through its bridge."""
 
-    def __init__(self, world: MqttWorld) -> None:
+    def __init__(self, world: MqttWorld, *, open_timeout_s: float = 30.0) -> None:
         self.world = world
+        self.open_timeout_s = open_timeout_s
         self.heap = world.wall_heap
         self.devices: Sequence[Device] = world.devices
         self.link = world.mqtt_link
@@ -161,7 +163,15 @@ class EmbeddedPlane:
         return self.world.start
 
     async def open(self) -> None:
-        await self._bridge.start(self.world)
+        config = self._bridge.config
+        try:
+            async with asyncio.timeout(self.open_timeout_s):
+                await self._bridge.start(self.world)
+        except TimeoutError:
+            raise UsageError(
+                f"the emulator could not connect to the broker {config.broker.uri} within "
+                f"{self.open_timeout_s:g} s"
+            ) from None
 
     async def close(self) -> None:
         await self._bridge.close()

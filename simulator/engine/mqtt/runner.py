@@ -28,6 +28,7 @@ import msgspec
 import numpy as np
 import uvloop
 
+from simulator.core.errors import UsageError
 from simulator.engine.eventlog import EventLog
 from simulator.engine.mqtt.link import DeviceTransport, TransportFactory
 from simulator.engine.mqtt.options import AWS_CONNECT_RATE, MqttOptions
@@ -37,7 +38,7 @@ from simulator.engine.run import Progress
 from simulator.engine.scenario import Scenario
 from simulator.report import JobSummary, RunResult, Sample, WriterSummary
 from simulator.transport.broker import Bridge
-from simulator.transport.mqtt import ConnectionPool
+from simulator.transport.mqtt import ConnectionPool, raise_open_file_limit
 
 __all__ = ["MqttRun", "real_clock", "run_mqtt_scenario"]
 
@@ -58,7 +59,8 @@ def real_clock(scenario: Scenario) -> Scenario:
 def _plane(scenario: Scenario, options: MqttOptions) -> Plane:
     if options.kind == "embedded":
         bridge = Bridge(options.bridge_config(), rng=random.Random(scenario.run.seed))
-        return EmbeddedPlane(MqttWorld(scenario, bridge))
+        world = MqttWorld(scenario, bridge, rollout_per_minute=options.rollout_per_minute)
+        return EmbeddedPlane(world)
     from simulator.engine.remote import RemotePlane  # noqa: PLC0415 - boto3 only when needed
 
     return RemotePlane(scenario, options)
@@ -103,6 +105,12 @@ class MqttRun:
         self.timeline: list[Sample] = []
         self.stop_reason: str | None = None
         self._finished_at: float | None = None
+        self._connected = False
+        if options.rollout_per_minute is not None:
+            self.notes.append(
+                f"the embedded emulator released up to {options.rollout_per_minute:,} "
+                "executions per minute per job (--rollout-rate; AWS IoT: about 1,000)"
+            )
         if options.kind == "aws":
             self.notes.append(
                 f"connects paced at {options.rate:g}/s (AWS IoT CONNECT quota: 100/s in "
@@ -125,6 +133,7 @@ class MqttRun:
         plane = self.plane
         names = [device.name for device in plane.devices]
         self.options.check_credentials(names)
+        raise_open_file_limit()  # a descriptor per device (ConnectionPool checks it fits)
         refresher: asyncio.Task[None] | None = None
         try:
             await plane.open()
@@ -152,6 +161,8 @@ class MqttRun:
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             await plane.refresh()
+            if self.log is not None:
+                self.log.flush()
             return await self._result()
         finally:
             if refresher is not None:
@@ -215,6 +226,8 @@ class MqttRun:
     def _check(self, _a: object = None, _b: object = None) -> None:
         plane, run = self.plane, self.scenario.run
         now = plane.heap.now
+        if not self._connected:
+            self._check_connecting()
         if now - plane.start >= run.max_duration_s:
             self.stop("max_duration_s reached")
         elif self.scenario.jobs and not plane.jobs_pending(now):
@@ -228,6 +241,20 @@ class MqttRun:
                 self._finished_at = None
         if self.stop_reason is None:
             plane.heap.at(now + _CHECK_S, self._check)
+
+    def _check_connecting(self) -> None:
+        """Until a first device is online: give up once every device has failed to connect
+        (a certificate or an ACL the broker refuses never fixes itself by retrying)."""
+        if self.pool is None:
+            return
+        stats = self.pool.stats()
+        if stats.connects:
+            self._connected = True
+        elif stats.failures >= max(1, stats.devices) and stats.last_error is not None:
+            raise UsageError(
+                f"no device could connect to {self.options.broker.uri}; last error: "
+                f"{stats.last_error}"
+            )
 
     def _snapshot(self, *, done: bool) -> Progress:
         plane = self.plane

@@ -11,13 +11,16 @@ a request is served on the wall clock and attributed to its writer as on the bus
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
+from simulator.core.arn import Scope
 from simulator.engine.fleet import EngineLink, World
 from simulator.engine.loop import EventHeap
 from simulator.engine.mqtt.clock import WallClockHeap
 from simulator.engine.mqtt.link import MqttDeviceLink
 from simulator.engine.scenario import Scenario
+from simulator.services.controlplane import EmulatorOptions
 from simulator.services.runtime import Publisher
 from simulator.transport.broker import Bridge
 
@@ -45,8 +48,11 @@ class BridgePublisher:
 class MqttWorld(World):
     """A scenario's world whose devices and services meet on a broker."""
 
-    def __init__(self, scenario: Scenario, bridge: Bridge) -> None:
+    def __init__(
+        self, scenario: Scenario, bridge: Bridge, *, rollout_per_minute: int | None = None
+    ) -> None:
         self.bridge = bridge
+        self.rollout_per_minute = rollout_per_minute
         super().__init__(scenario)
         self.mqtt_link.attach(self.devices)
 
@@ -55,6 +61,18 @@ class MqttWorld(World):
     def _new_heap(self, start: float) -> EventHeap:
         self.wall_heap = WallClockHeap(start)
         return self.wall_heap
+
+    def _emulator_options(self, scope: Scope) -> EmulatorOptions:
+        options = super()._emulator_options(scope)
+        rate = self.rollout_per_minute
+        if rate is None:
+            return options
+        # Beyond AWS (~1,000/min): a real-clock run of a large fleet would take minutes per
+        # thousand devices, and a throughput benchmark would measure the rollout rate.
+        jobs = dataclasses.replace(
+            options.jobs, default_rollout_per_minute=rate, max_rollout_per_minute=rate
+        )
+        return dataclasses.replace(options, jobs=jobs)
 
     def _publisher(self) -> Publisher:
         # The in-process CloudLink knows which topics the fleet's devices subscribe to.

@@ -15,7 +15,7 @@ slot frees up.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -69,9 +69,7 @@ class DynamicGroupOps:
     _blocked: dict[str, set[str]]  # thing -> dynamic groups it matches but is not in
     _failures: int
     _seq: int
-
-    def _doc(self, thing: Thing) -> IndexDocument:
-        raise NotImplementedError  # provided by IndexService
+    _doc: Callable[[Thing], IndexDocument]  # provided by IndexService
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -258,7 +256,11 @@ class DynamicGroupOps:
 
     def _touch(self, things: Iterable[str]) -> None:
         """Mark things for re-evaluation (only while some group is ACTIVE to receive them)."""
-        if not any(d.status is BuildStatus.ACTIVE for d in self._dynamic.values()):
+        # Every registry and shadow change of a fleet comes here: with no dynamic group (the
+        # common case) return before building the generator.
+        if not self._dynamic or not any(
+            d.status is BuildStatus.ACTIVE for d in self._dynamic.values()
+        ):
             return
         self._dirty.update(dict.fromkeys(things))
         if self._dirty and self._flush_timer is None:

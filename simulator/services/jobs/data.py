@@ -7,7 +7,7 @@ MQTT codec embeds it as an object. Timestamps are whole epoch seconds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from simulator.core.errors import (
     InvalidRequestException,
@@ -30,6 +30,14 @@ from simulator.services.jobs.wire import data_execution, data_summary, execution
 __all__ = ["JobsDataService"]
 
 NEXT = "$next"
+_STATUSES: dict[str, ExecutionStatus] = {status.value: status for status in ExecutionStatus}
+# Members as globals: on Python 3.11 ``ExecutionStatus.QUEUED`` goes through the enum metaclass's
+# ``__getattr__`` hook, as costly as a function call, and these are read on every device request.
+_QUEUED: Final = ExecutionStatus.QUEUED
+_IN_PROGRESS: Final = ExecutionStatus.IN_PROGRESS
+_DEVICE: Final = Actor.DEVICE
+_DELETING: Final = JobStatus.DELETION_IN_PROGRESS
+_NOT_DEVICE_STATUS: Final = Refusal.NOT_DEVICE_STATUS
 
 
 def _step(value: object) -> int | None:
@@ -47,18 +55,21 @@ class JobsDataService:
     def __init__(self, jobs: JobsService) -> None:
         self.jobs = jobs
         self.engine = jobs.engine
+        # The clock and the stamp function themselves: every device request reads them.
+        self._clock = jobs.engine.runtime.clock
+        self._stamp = jobs.engine.stamp
 
     def _execution(self, job_id: object, thing: str, number: int | None) -> ExecutionRecord:
         if not isinstance(job_id, str):
             raise InvalidRequestException("jobId must be a string")
         job = self.engine.jobs.get(job_id)
-        if job is None or job.status is JobStatus.DELETION_IN_PROGRESS:
+        if job is None or job.status is _DELETING:
             raise ResourceNotFoundException(f"Job {job_id} cannot be found.")
         return self.engine.execution(job_id, thing, number)
 
     def timestamp(self) -> int:
         """The top-level ``timestamp`` of MQTT Jobs messages now (see ``timestamp_unit``)."""
-        return self.engine.stamp(self.engine.now())
+        return self._stamp(self._clock())
 
     def get_pending_job_executions(self, *, thing_name: str) -> dict[str, Any]:
         check_thing_name(thing_name)
@@ -78,19 +89,19 @@ class JobsDataService:
     ) -> dict[str, Any]:
         check_thing_name(thing_name)
         details = None if status_details is None else check_status_details(status_details)
-        step = _step(step_timeout_in_minutes)
+        step = None if step_timeout_in_minutes is None else _step(step_timeout_in_minutes)
         engine = self.engine
         ex = engine.pending.head(thing_name)
         if ex is None:
             return {}
-        now = engine.now()
-        if ex.status is ExecutionStatus.QUEUED:
+        now = self._clock()
+        if ex.status is _QUEUED:
             # A QUEUED execution starts with the given details; an IN_PROGRESS one is returned
             # as it is [AD:jobs-mqtt-api].
             engine.move(
                 ex,
-                Actor.DEVICE,
-                ExecutionStatus.IN_PROGRESS,
+                _DEVICE,
+                _IN_PROGRESS,
                 now,
                 details=details,
                 step_minutes=step,
@@ -119,7 +130,7 @@ class JobsDataService:
                 return {}  # nothing pending: no execution (inf)
         else:
             ex = self._execution(job_id, thing_name, number)
-        now = engine.now()
+        now = self._clock()
         document = engine.document_for(ex, now) if with_document else None
         return {"execution": data_execution(ex, now, document)}
 
@@ -137,16 +148,28 @@ class JobsDataService:
         execution_number: int | None = None,
     ) -> dict[str, Any]:
         check_thing_name(thing_name)
-        try:
-            target = ExecutionStatus(status)
-        except ValueError:
-            raise InvalidRequestException(f"Invalid status {status!r}") from None
+        # A dict lookup first: the enum's call-by-value is a slow path on every device update.
+        target = _STATUSES.get(status) if type(status) is str else None
+        if target is None:
+            try:
+                target = ExecutionStatus(status)
+            except ValueError:
+                raise InvalidRequestException(f"Invalid status {status!r}") from None
+        # Omitted members skip their checks (devices send one or two of the nine).
         details = None if status_details is None else check_status_details(status_details)
-        step = _step(step_timeout_in_minutes)
-        expected = optional_int(expected_version, "expectedVersion")
-        number = optional_int(execution_number, "executionNumber")
-        with_state = flag(include_job_execution_state, "includeJobExecutionState")
-        with_document = flag(include_job_document, "includeJobDocument")
+        step = None if step_timeout_in_minutes is None else _step(step_timeout_in_minutes)
+        expected = (
+            None if expected_version is None else optional_int(expected_version, "expectedVersion")
+        )
+        number = (
+            None if execution_number is None else optional_int(execution_number, "executionNumber")
+        )
+        with_state = include_job_execution_state is not None and flag(
+            include_job_execution_state, "includeJobExecutionState"
+        )
+        with_document = include_job_document is not None and flag(
+            include_job_document, "includeJobDocument"
+        )
         engine = self.engine
         ex = self._execution(job_id, thing_name, number)
         if expected is not None and expected != ex.version:
@@ -155,9 +178,9 @@ class JobsDataService:
                 f"{ex.version}.",
                 execution_state=execution_state(ex),
             )
-        now = engine.now()
-        refusal = engine.move(ex, Actor.DEVICE, target, now, details=details, step_minutes=step)
-        if refusal is Refusal.NOT_DEVICE_STATUS:
+        now = self._clock()
+        refusal = engine.move(ex, _DEVICE, target, now, details=details, step_minutes=step)
+        if refusal is _NOT_DEVICE_STATUS:
             raise InvalidRequestException(f"Invalid status {status}: {refusal.value}.")
         if refusal is not None:
             raise JobExecutionStateException(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import orjson
 
@@ -48,6 +48,17 @@ __all__ = ["JobsEngine", "PackageShadows"]
 _S = ExecutionStatus
 _FAILURES = (_S.FAILED, _S.REJECTED, _S.TIMED_OUT)
 _RESULTS = (_S.SUCCEEDED, *_FAILURES)
+# Members read on every device update, as globals: on Python 3.11 ``ExecutionStatus.QUEUED`` goes
+# through the enum metaclass's ``__getattr__`` hook, as costly as a function call.
+_QUEUED: Final = _S.QUEUED
+_IN_PROGRESS: Final = _S.IN_PROGRESS
+_SUCCEEDED: Final = _S.SUCCEEDED
+_FAILED: Final = _S.FAILED
+_TIMED_OUT: Final = _S.TIMED_OUT
+_DEVICE: Final = Actor.DEVICE
+_FORCE_CANCEL: Final = Actor.FORCE_CANCEL
+_JOB_IN_PROGRESS: Final = JobStatus.IN_PROGRESS
+_SNAPSHOT: Final = TargetSelection.SNAPSHOT
 
 
 class PackageShadows(Protocol):
@@ -191,7 +202,7 @@ class JobsEngine:
             history[-1] = ex
         else:
             history.append(ex)
-        job.counts[_S.QUEUED] += 1
+        job.counts[_QUEUED] += 1
         self.pending.add(ex, now)
         return ex
 
@@ -228,11 +239,11 @@ class JobsEngine:
         if details is not None:
             ex.details = details
         ex.updated_at = now
-        if actor is Actor.DEVICE:
+        if actor is _DEVICE:
             ex.version += 1
-        elif actor is Actor.FORCE_CANCEL and current is _S.IN_PROGRESS:
+        elif actor is _FORCE_CANCEL and current is _IN_PROGRESS:
             ex.force_canceled = True
-        if target is _S.IN_PROGRESS:
+        if target is _IN_PROGRESS:
             if current is not target:
                 ex.status = target
                 counts = job.counts
@@ -283,7 +294,7 @@ class JobsEngine:
         status = ex.status
         if status in _RESULTS:
             job.results[status] = job.results.get(status, 0) + 1
-        if status is _S.SUCCEEDED:
+        if status is _SUCCEEDED:
             job.succeeded += 1
             if job.package_update and self.catalog.configuration.version_update_by_jobs:
                 try:
@@ -292,7 +303,7 @@ class JobsEngine:
                     # AWS writes $package on its own, with the configured role: a failed write
                     # does not undo or fail the device's update (inf). Counted for reports.
                     self.package_write_failures += 1
-        elif status is _S.FAILED or status is _S.TIMED_OUT:
+        elif status is _FAILED or status is _TIMED_OUT:
             self._retry(ex, now)
         if job.abort is not None and status in _RESULTS:
             self._check_abort(job, now)
@@ -342,11 +353,7 @@ class JobsEngine:
 
     def maybe_complete(self, job: JobRecord, now: float) -> None:
         """A SNAPSHOT job is COMPLETED once nothing is pending and nothing waits to roll out."""
-        if (
-            job.target_selection is TargetSelection.SNAPSHOT
-            and job.status is JobStatus.IN_PROGRESS
-            and job.active == 0
-        ):
+        if job.target_selection is _SNAPSHOT and job.status is _JOB_IN_PROGRESS and job.active == 0:
             job.status = JobStatus.COMPLETED
             job.completed = job.updated = now
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.core.jobs import TERMINAL
 from simulator.core.jobs import ExecutionStatus as S
 from simulator.services.jobs.records import ExecutionRecord, JobRecord
 
@@ -25,9 +26,10 @@ __all__ = [
 def seconds_left(ex: ExecutionRecord, now: float) -> int | None:
     """``approximateSecondsBeforeTimedOut`` (only while a timer runs)."""
     when = ex.timeout_at()
-    if when is None or ex.status.terminal:
+    if when is None or ex.status in TERMINAL:
         return None
-    return max(0, int(when - now))
+    left = int(when - now)
+    return left if left > 0 else 0
 
 
 def data_summary(ex: ExecutionRecord) -> dict[str, Any]:

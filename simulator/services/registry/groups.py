@@ -56,7 +56,9 @@ class GroupOps:
     def _new_id(self, name: str) -> str:
         """A UUID, deterministic per account and creation order (reproducible runs)."""
         self._ids += 1
-        return str(uuid.UUID(int=self._id_base | (self._ids & _ID_MASK)))
+        # str(uuid.UUID(int=...)) without building the UUID: a tenth of the cost, per thing.
+        digits = f"{self._id_base | (self._ids & _ID_MASK):032x}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
     def _now(self) -> float:
         return self.runtime.clock()

@@ -1,0 +1,274 @@
+"""Fleet engine: the quickstart rollout at 10k, 50k and 100k devices on the simulated clock.
+
+Usage::
+
+    uv run python -m benchmarks.fleet [--json] [--quick] [--sizes 10000,50000,100000]
+                                      [--repeat 3] [--scenario scenarios/quickstart.toml]
+
+Each run is a fresh subprocess (so peak RSS is that run's alone) that loads the scenario with
+``--devices N`` and calls :func:`simulator.engine.run.run_scenario` without an event log, as
+``fleetsim run --no-event-log --quiet`` does; report writing is not timed. Recorded per run:
+
+* ``wall_s``: :attr:`RunResult.wall_s` (world set-up plus the run, excluding the report);
+  ``setup_s`` is the set-up part of it, ``cpu_s`` the process CPU time over the same span;
+* ``peak_rss_mb``: the child's ``ru_maxrss``; ``rss_per_device_kb`` counts only what the run
+  added to the RSS the child had after its imports;
+* ``all_terminal``: every execution of every job is terminal, no target still waits for the
+  rollout (the report's ``executions`` counts every status);
+* ``package_updated``: every SUCCEEDED execution had its ``$package`` merge-written by Jobs
+  (read back right after the write: a manual writer may overwrite it later, which is the
+  scenario's point) and no write failed.
+
+Sizes run interleaved (10k, 50k, 100k, 10k, ...) so that noise on a shared machine spreads over
+every size; the table shows each size's median run. Targets (the fleet engine issue): 100,000
+devices in at most 30 s wall and 1.5 GB peak RSS, 10,000 devices in at most 4 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from benchmarks._timing import machine
+
+__all__ = ["main"]
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+SCENARIO: Final = ROOT / "scenarios" / "quickstart.toml"
+SIZES: Final = (10_000, 50_000, 100_000)
+QUICK_SIZES: Final = (200, 1_000)
+#: devices -> (wall seconds, peak RSS MB) the run must stay within.
+TARGETS: Final[Mapping[int, tuple[float, float | None]]] = {
+    10_000: (4.0, None),
+    100_000: (30.0, 1536.0),
+}
+_TERMINAL: Final = frozenset(
+    {"SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"}
+)
+
+
+# -- one run, in its own process ------------------------------------------------------------
+
+
+class _Probe:
+    """Watches one in-process world: set-up time and every ``$package`` write Jobs makes."""
+
+    def __init__(self) -> None:
+        self.world: Any = None
+        self.setup_s = 0.0
+        self.written: dict[str, bool] = {}  # thing -> the write left the job's versions there
+
+    def attach(self, world: Any, setup_s: float) -> None:
+        self.world, self.setup_s = world, setup_s
+        shadows = world.plane.shadows
+        merge = shadows.merge_package_versions
+
+        def checked(thing_name: str, versions: Mapping[str, str | None]) -> None:
+            merge(thing_name, versions)
+            reported = shadows.reported(thing_name, "$package") or {}
+            self.written[thing_name] = all(
+                (reported.get(package) or {}).get("version") == version
+                if version is not None
+                else package not in reported
+                for package, version in versions.items()
+            )
+
+        # Jobs calls the service's method through its instance: shadow it there.
+        shadows.merge_package_versions = checked
+
+    def verdicts(self) -> dict[str, Any]:
+        engine = self.world.plane.jobs.engine
+        statuses: dict[str, int] = {}
+        all_terminal = True
+        package_updated = engine.package_write_failures == 0
+        for job in engine.jobs.values():
+            all_terminal &= not job.backlog  # nobody left waiting for the rollout
+            for thing, history in job.executions.items():
+                status = history[-1].status.value
+                statuses[status] = statuses.get(status, 0) + 1
+                all_terminal &= status in _TERMINAL
+                if status == "SUCCEEDED" and job.package_update:
+                    package_updated &= self.written.get(thing, False)
+        return {
+            "all_terminal": all_terminal and bool(engine.jobs),
+            "package_updated": package_updated,
+            "executions": dict(sorted(statuses.items())),
+        }
+
+
+def _child(devices: int, scenario_path: Path) -> dict[str, Any]:
+    from simulator.engine import run as run_module  # noqa: PLC0415 - child process only
+    from simulator.engine.scenario import load_scenario  # noqa: PLC0415
+
+    scenario = load_scenario(scenario_path).with_devices(devices)
+    probe = _Probe()
+    base = run_module.World
+
+    class ProbedWorld(base):  # type: ignore[misc, valid-type]
+        def __init__(self, spec: Any) -> None:
+            start = time.perf_counter()
+            super().__init__(spec)
+            probe.attach(self, time.perf_counter() - start)
+
+    run_module.World = ProbedWorld  # type: ignore[misc]
+    load = os.getloadavg()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu = time.process_time()
+    result = run_module.run_scenario(scenario)
+    cpu = time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    events = int(result.extra["events"])
+    return {
+        "devices": devices,
+        "wall_s": round(result.wall_s, 3),
+        "cpu_s": round(cpu, 3),
+        "setup_s": round(probe.setup_s, 3),
+        "devices_per_s": round(devices / result.wall_s, 1),
+        "events": events,
+        "events_per_s": round(events / result.wall_s, 1),
+        "peak_rss_mb": round(peak, 1),
+        "rss_per_device_kb": round((peak - rss_before) * 1024 / devices, 2),
+        "simulated_s": round(result.duration_s, 1),
+        "stop_reason": result.stop_reason,
+        "load_average_at_start": [round(x, 2) for x in load],
+        **probe.verdicts(),
+    }
+
+
+def _run_child(devices: int, scenario: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.fleet", "--child", str(devices), "--scenario", scenario],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{devices} devices: child failed\n{proc.stderr}")
+    row: dict[str, Any] = json.loads(proc.stdout)
+    return row
+
+
+# -- the benchmark ---------------------------------------------------------------------------
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(runs, key=lambda r: r["wall_s"])
+    row = dict(ordered[(len(ordered) - 1) // 2])
+    row["wall_s_runs"] = [r["wall_s"] for r in runs]
+    row["cpu_s_runs"] = [r["cpu_s"] for r in runs]
+    row["cpu_s_median"] = round(statistics.median(r["cpu_s"] for r in runs), 3)
+    row["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    row["all_terminal"] = all(r["all_terminal"] for r in runs)
+    row["package_updated"] = all(r["package_updated"] for r in runs)
+    return row
+
+
+def _targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row in results:
+        target = TARGETS.get(row["devices"])
+        if target is None:
+            continue
+        wall, rss = target
+        ok = row["wall_s"] <= wall and row["all_terminal"] and row["package_updated"]
+        if rss is not None:
+            ok = ok and row["peak_rss_mb"] <= rss
+        text = f"{row['devices']:,} devices: wall <= {wall:g} s" + (
+            f", peak RSS <= {rss:g} MB" if rss is not None else ""
+        )
+        out.append({"devices": row["devices"], "target": text, "pass": ok})
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = QUICK_SIZES if args.quick and args.sizes is None else _sizes(args.sizes)
+    repeat = 1 if args.quick and args.repeat is None else (args.repeat or 3)
+    scenario = Path(args.scenario).resolve()
+    start_load = [round(x, 2) for x in os.getloadavg()]
+    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in sizes}
+    for _ in range(repeat):
+        for devices in sizes:
+            runs[devices].append(_run_child(devices, scenario))
+    results = [_median_run(runs[n]) for n in sizes]
+    return {
+        "benchmark": "fleet",
+        "scenario": str(scenario.relative_to(ROOT) if scenario.is_relative_to(ROOT) else scenario),
+        "repeat": repeat,
+        "machine": {**machine(), "load_average_at_start": start_load},
+        "results": results,
+        "targets": _targets(results),
+    }
+
+
+def _sizes(text: str | None) -> tuple[int, ...]:
+    if text is None:
+        return SIZES
+    sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    if not sizes or min(sizes) < 1:
+        raise SystemExit("--sizes: a comma-separated list of positive device counts")
+    return sizes
+
+
+def table(data: dict[str, Any]) -> str:
+    m = data["machine"]
+    lines = [
+        f"fleet benchmark: {data['scenario']}, median of {data['repeat']} run(s) per size",
+        f"machine: {m['platform']}; {m['cpu']} ({m['cpus']} CPUs); {m['python']}; "
+        f"load average at start {m['load_average_at_start']}",
+        "",
+        "| devices | wall s | CPU s | setup s | devices/s | events/s | peak RSS MB | "
+        "RSS KB/device | all terminal | $package | load at start |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+    ]
+    for r in data["results"]:
+        lines.append(
+            f"| {r['devices']:,} | {r['wall_s']:.2f} | {r['cpu_s_median']:.2f} | "
+            f"{r['setup_s']:.2f} | {r['devices_per_s']:,.0f} | {r['events_per_s']:,.0f} | "
+            f"{r['peak_rss_mb']:,.0f} | {r['rss_per_device_kb']:.2f} | "
+            f"{'yes' if r['all_terminal'] else 'NO'} | {'yes' if r['package_updated'] else 'NO'} | "
+            f"{r['load_average_at_start'][0]:.2f} |"
+        )
+    if data["repeat"] > 1:
+        lines.append("")
+        for r in data["results"]:
+            walls = ", ".join(f"{w:.2f}" for w in r["wall_s_runs"])
+            cpus = ", ".join(f"{c:.2f}" for c in r["cpu_s_runs"])
+            lines.append(f"{r['devices']:,} devices: wall s {walls}; CPU s {cpus}")
+    if data["targets"]:
+        lines.append("")
+        for t in data["targets"]:
+            lines.append(f"target {t['target']}: {'PASS' if t['pass'] else 'FAIL'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fleet", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, one run each")
+    parser.add_argument("--sizes", help="comma-separated device counts (10000,50000,100000)")
+    parser.add_argument("--repeat", type=int, help="runs per size, median reported (3)")
+    parser.add_argument("--scenario", default=str(SCENARIO), help="scenario file (quickstart)")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(_child(args.child, Path(args.scenario))))
+        return 0
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    data = run(args)
+    print(json.dumps(data) if args.json else table(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
