@@ -57,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create --out {args.out}: {exc.strerror}") from None
-    display = None if args.quiet else ProgressDisplay(scenario.name, scenario.fleet.devices)
+    real_clock = mqtt is not None or scenario.run.clock == "real"
+    display = (
+        None
+        if args.quiet
+        else ProgressDisplay(scenario.name, scenario.fleet.devices, real_clock=real_clock)
+    )
     try:
         progress = None if display is None else display.update
         event_log = None if args.no_event_log else args.out / "events.jsonl.gz"

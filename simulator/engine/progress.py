@@ -28,7 +28,8 @@ _STATUS_STYLE = {
 class ProgressDisplay:
     """Shows run-clock progress, executions per status and ``$package`` consistency."""
 
-    def __init__(self, name: str, devices: int) -> None:
+    def __init__(self, name: str, devices: int, *, real_clock: bool = False) -> None:
+        self._clock_label = "min elapsed" if real_clock else "min simulated"
         self._console = Console(file=sys.stderr)
         self._bar = Progress(
             TextColumn(f"[bold]{name}[/] {devices:,} devices"),
@@ -48,7 +49,7 @@ class ProgressDisplay:
         self._live.start()
 
     def update(self, snap: Snapshot) -> None:
-        clock = f"{snap.t / 60:7.1f} min simulated · {snap.events:,} events"
+        clock = f"{snap.t / 60:7.1f} {self._clock_label} · {snap.events:,} events"
         self._bar.update(self._task, completed=min(snap.t / snap.max_t, 1.0), clock=clock)
         table = Table.grid(padding=(0, 2))
         table.add_row(
