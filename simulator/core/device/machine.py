@@ -17,7 +17,6 @@ already has that status (an earlier attempt was applied, its answer lost) counts
 
 from __future__ import annotations
 
-import calendar
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ from typing import Any, Final, Protocol
 
 import orjson
 
-from simulator.core.device.jobdoc import JobPlan, Step, StepKind, plan_job
+from simulator.core.device.jobdoc import JobPlan, Step, StepKind
+from simulator.core.device.memo import cached_plan, presigned_expired
 from simulator.core.device.profile import DeviceProfile
 
 __all__ = ["TRANSITIONS", "Device", "DeviceIO", "DeviceState", "Event"]
@@ -288,7 +288,7 @@ class Device:
             return
         assert isinstance(execution, dict)
         number = execution.get("executionNumber")
-        plan = _plan(execution.get("jobDocument"))
+        plan = cached_plan(execution.get("jobDocument"))
         run = _Run(job_id, number if type(number) is int else 1, plan)
         self._run = run
         profile = self._profile
@@ -353,7 +353,7 @@ class Device:
 
     def _step_failure(self, step: Step, started: float) -> str | None:
         # S3 checks a presigned URL when the request starts, not while the body streams.
-        if step.kind is _DOWNLOAD and step.args and _presigned_expired(step.args[0], started):
+        if step.kind is _DOWNLOAD and step.args and presigned_expired(step.args[0], started):
             return f"{step.name}: HTTP 403 from S3, the presigned URL expired"
         if self._profile.fails(step.kind):
             return f"{step.name}: handler exited with status 1"
@@ -421,60 +421,3 @@ def _already(payload: bytes, outcome: str) -> bool:
     except (orjson.JSONDecodeError, AttributeError):
         return False
     return isinstance(state, dict) and state.get("status") == outcome
-
-
-def _plan(document: Any) -> JobPlan:
-    """:func:`plan_job`, memoised on the document's JSON: every device of a rollout gets the
-    same document (its presigned URLs change once a second), and a plan is immutable."""
-    if type(document) is not dict:
-        return plan_job(document)
-    key = orjson.dumps(document)  # what orjson.loads built, orjson can dump
-    plan = _PLANS.get(key)
-    if plan is None:
-        if len(_PLANS) >= _MEMO_SIZE:
-            _PLANS.clear()
-        plan = _PLANS[key] = plan_job(document)
-    return plan
-
-
-def _presigned_expired(url: str, now: float) -> bool:
-    """True for a SigV4 presigned URL whose ``X-Amz-Date + X-Amz-Expires`` is past ``now``."""
-    try:
-        expiry = _EXPIRIES[url]
-    except KeyError:
-        if len(_EXPIRIES) >= _MEMO_SIZE:
-            _EXPIRIES.clear()
-        expiry = _EXPIRIES[url] = _presigned_expiry(url)
-    return expiry is not None and now > expiry
-
-
-def _presigned_expiry(url: str) -> int | None:
-    """``X-Amz-Date + X-Amz-Expires`` of a SigV4 presigned URL, ``None`` if it has none."""
-    start = url.find("X-Amz-Date=")
-    expires_at = url.find("X-Amz-Expires=")
-    if start < 0 or expires_at < 0:
-        return None
-    stamp = url[start + 11 : start + 27]  # e.g. 20261127T015335Z
-    end = url.find("&", expires_at)
-    try:
-        signed = calendar.timegm(
-            (
-                int(stamp[0:4]),
-                int(stamp[4:6]),
-                int(stamp[6:8]),
-                int(stamp[9:11]),
-                int(stamp[11:13]),
-                int(stamp[13:15]),
-            )
-        )
-        lifetime = int(url[expires_at + 14 : end if end > 0 else None])
-    except ValueError:
-        return None
-    return signed + lifetime
-
-
-#: Memos of the pure functions above (bounded: cleared when full). Devices of one rollout see
-#: the same document and URLs, minted afresh each second.
-_MEMO_SIZE: Final = 256
-_PLANS: dict[bytes, JobPlan] = {}
-_EXPIRIES: dict[str, int | None] = {}
