@@ -16,7 +16,6 @@ from simulator.core.catalog.spec import build_catalog
 from simulator.core.device import Device, DeviceIO
 from simulator.core.distributions import stream
 from simulator.core.errors import AwsError, UsageError
-from simulator.core.substitution import PresignConfig, prepare_job_document
 from simulator.engine.bus import CloudLink, DeviceLink
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.eventlog import EventLog
@@ -220,22 +219,8 @@ class World:
         return request
 
     def _schedule_jobs(self) -> None:
-        scenario = self.scenario
-        catalog = self.plane.package_catalog
-        for i, job in enumerate(scenario.jobs):
-            document = scenario.documents[i]
-            if document is not None:
-                presign = job.presigned_url or {}
-                try:
-                    prepare_job_document(
-                        document,
-                        scenario.destinations[i],
-                        catalog,
-                        scope=catalog.scope,
-                        presign=PresignConfig(presign.get("roleArn")),
-                    )
-                except AwsError as exc:
-                    raise UsageError(f"$.jobs[{i}]: {exc.error_type}: {exc.message}") from None
+        # Documents were checked against their destinations when the scenario was loaded.
+        for i, job in enumerate(self.scenario.jobs):
             request = self._job_request(i, job)
             self.heap.at(self.start + job.at_s, self._create_job, request)
 

@@ -24,12 +24,14 @@ import numpy as np
 import uvloop
 
 from simulator.core.errors import AwsError
+from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.eventlog import EventLog
 from simulator.engine.fleet import World
+from simulator.engine.loop import EventHeap
 from simulator.engine.scenario import Scenario
 from simulator.report import JobSummary, RunResult, Sample, WriterSummary
 
-__all__ = ["Progress", "run_scenario"]
+__all__ = ["Progress", "run_scenario", "snapshot"]
 
 
 _BATCH: Final = 4096
@@ -61,6 +63,30 @@ class Progress:
     inconsistent: int
     by_cause: dict[str, int]
     done: bool
+
+
+def snapshot(
+    heap: EventHeap,
+    start: float,
+    tracker: ConsistencyTracker,
+    executions: dict[str, int],
+    *,
+    max_t: float,
+    wall_start: float,
+    done: bool,
+) -> Progress:
+    """A :class:`Progress` of a run (in-process or over MQTT) from its heap and tracker."""
+    return Progress(
+        t=heap.now - start,
+        max_t=max_t,
+        wall_s=time.perf_counter() - wall_start,
+        events=heap.events,
+        executions=executions,
+        consistent=tracker.consistent,
+        inconsistent=tracker.inconsistent,
+        by_cause=dict(tracker.by_cause),
+        done=done,
+    )
 
 
 class _Runner:
@@ -192,16 +218,13 @@ class _Runner:
 
     def _progress(self, *, done: bool) -> Progress:
         world = self.world
-        tracker = world.tracker
-        return Progress(
-            t=world.heap.now - world.start,
+        return snapshot(
+            world.heap,
+            world.start,
+            world.tracker,
+            self.executions(),
             max_t=self.scenario.run.max_duration_s,
-            wall_s=time.perf_counter() - self.wall_start,
-            events=world.heap.events,
-            executions=self.executions(),
-            consistent=tracker.consistent,
-            inconsistent=tracker.inconsistent,
-            by_cause=dict(tracker.by_cause),
+            wall_start=self.wall_start,
             done=done,
         )
 

@@ -34,7 +34,7 @@ from simulator.engine.mqtt.link import DeviceTransport, TransportFactory
 from simulator.engine.mqtt.options import AWS_CONNECT_RATE, MqttOptions
 from simulator.engine.mqtt.plane import EmbeddedPlane, Plane
 from simulator.engine.mqtt.world import MqttWorld
-from simulator.engine.run import Progress
+from simulator.engine.run import Progress, snapshot
 from simulator.engine.scenario import Scenario
 from simulator.report import JobSummary, RunResult, Sample, WriterSummary
 from simulator.transport.broker import Bridge
@@ -258,16 +258,13 @@ class MqttRun:
 
     def _snapshot(self, *, done: bool) -> Progress:
         plane = self.plane
-        tracker = plane.tracker
-        return Progress(
-            t=plane.heap.now - plane.start,
+        return snapshot(
+            plane.heap,
+            plane.start,
+            plane.tracker,
+            self.executions(),
             max_t=self.scenario.run.max_duration_s,
-            wall_s=time.perf_counter() - self.wall_start,
-            events=plane.heap.events,
-            executions=self.executions(),
-            consistent=tracker.consistent,
-            inconsistent=tracker.inconsistent,
-            by_cause=dict(tracker.by_cause),
+            wall_start=self.wall_start,
             done=done,
         )
 
