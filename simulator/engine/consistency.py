@@ -24,9 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
-
-from simulator.core.device import Device
+from typing import Any, Final, Protocol
 
 __all__ = ["CAUSES", "ConsistencyTracker"]
 
@@ -42,11 +40,24 @@ _CONSISTENT: Final = ""
 PackageState = Callable[[str, str], Mapping[str, Any] | None]
 
 
+class Truth(Protocol):
+    """What the tracker reads of a device (a :class:`~simulator.core.device.Device`)."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def inventory(self) -> Mapping[str, str]: ...
+
+
 class ConsistencyTracker:
     """Consistency of every device, kept up to date as writes and installs happen."""
 
     def __init__(
-        self, devices: Sequence[Device], packages: frozenset[str], state: PackageState
+        self, devices: Sequence[Truth], packages: frozenset[str], state: PackageState
     ) -> None:
         self._devices = devices
         self._by_name = {d.name: d.index for d in devices}
@@ -80,7 +91,14 @@ class ConsistencyTracker:
         self._written_at[index] = self.now()
         self.check(index)
 
-    def inventory_changed(self, device: Device, package: str) -> None:
+    def attribute(self, index: int, *, writer: str, written_at: float, changed_at: float) -> None:
+        """Set what is known of a device's history when it was not followed live (an audit of
+        an external control plane: the last ``$package`` writer from the shadow's metadata)."""
+        self._last_writer[index] = writer
+        self._written_at[index] = written_at
+        self._changed_at[index] = changed_at
+
+    def inventory_changed(self, device: Truth, package: str) -> None:
         if package in self._packages:
             self._changed_at[device.index] = self.now()
             self.check(device.index)

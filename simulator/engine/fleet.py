@@ -21,7 +21,7 @@ from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.eventlog import EventLog
 from simulator.engine.loop import EventHeap
 from simulator.engine.scenario import JobSpec, Scenario
-from simulator.engine.writers import ManualWriter
+from simulator.engine.writers import ManualWriter, build_writers
 from simulator.services.controlplane import ControlPlane, EmulatorOptions
 from simulator.services.runtime import Publisher, Runtime
 
@@ -236,21 +236,11 @@ class World:
         self.job_created_at[request["job_id"]] = self.heap.now
 
     def _writers(self, names: list[str]) -> list[ManualWriter]:
-        scenario = self.scenario
-        return [
-            ManualWriter(
-                name=spec.name,
-                seed=scenario.run.seed,
-                rate_per_s=spec.rate_per_s,
-                delay=scenario.writer_delays[i],
-                use_version=spec.use_version,
-                packages=frozenset(spec.packages),
-                things=names,
-                heap=self.heap,
-                shadows=self.plane.shadows,
-                tracker=self.tracker,
-                start=self.start + spec.start_s,
-                stop=None if spec.stop_s is None else self.start + spec.stop_s,
-            )
-            for i, spec in enumerate(scenario.writers)
-        ]
+        return build_writers(
+            self.scenario,
+            names,
+            heap=self.heap,
+            shadows=self.plane.shadows,
+            tracker=self.tracker,
+            start=self.start,
+        )

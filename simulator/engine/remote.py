@@ -43,8 +43,8 @@ from simulator.engine.mqtt.clock import WallClockHeap
 from simulator.engine.mqtt.draws import draw_fleet
 from simulator.engine.mqtt.link import MqttDeviceLink
 from simulator.engine.mqtt.options import MqttOptions
-from simulator.engine.mqtt.plane import TERMINAL, JobInfo, epoch, job_info
-from simulator.engine.mqtt.provision import Clients, some, thread_map, tolerate
+from simulator.engine.mqtt.plane import JobInfo
+from simulator.engine.mqtt.provision import Clients, thread_map, tolerate
 from simulator.engine.scenario import JobSpec, Scenario
 from simulator.engine.writers import ManualWriter
 
@@ -223,18 +223,8 @@ class RemotePlane:
             self._refresh_errors += 1
 
     def _describe_jobs(self) -> dict[str, JobInfo]:
-        iot = self.clients.iot
-        out = {}
-        for job in self.scenario.jobs:
-            if job.id in self._failed:
-                continue
-            found = tolerate(
-                {provision.NOT_FOUND}, functools.partial(iot.describe_job, jobId=job.id)
-            )
-            if found is not None:
-                created = self._created.get(job.id, self._start)
-                out[job.id] = job_info(found["job"], created)
-        return out
+        jobs = [job.id for job in self.scenario.jobs if job.id not in self._failed]
+        return provision.describe_jobs(self.clients.iot, jobs, self._created, self._start)
 
     def jobs(self) -> dict[str, JobInfo]:
         return dict(self._jobs)
@@ -248,26 +238,7 @@ class RemotePlane:
         return await self._call(self._terminal_sync)
 
     def _terminal_sync(self) -> tuple[list[float], list[str]]:
-        iot = self.clients.iot
-        latencies: list[float] = []
-        statuses: list[str] = []
-        for job_id, job in self._jobs.items():
-            token = None
-            while True:
-                page = iot.list_job_executions_for_job(
-                    jobId=job_id, maxResults=250, **some(nextToken=token)
-                )
-                for item in page.get("executionSummaries", []):
-                    thing = str(item.get("thingArn", "")).rsplit("/", 1)[-1]
-                    summary = item["jobExecutionSummary"]
-                    updated = epoch(summary.get("lastUpdatedAt"))
-                    if thing in self._names and summary["status"] in TERMINAL and updated:
-                        latencies.append(updated - job.created_at)
-                        statuses.append(summary["status"])
-                token = page.get("nextToken")
-                if not token:
-                    break
-        return latencies, statuses
+        return provision.terminal_executions(self.clients.iot, self._jobs, self._names)
 
     async def audit(self) -> None:
         if self._clients is None:

@@ -11,7 +11,7 @@ is refused with 409 and counted as a conflict.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -20,7 +20,10 @@ from simulator.core.errors import AwsError, ConflictException
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.loop import EventHeap
 
-__all__ = ["ManualWriter", "ShadowApi"]
+if TYPE_CHECKING:
+    from simulator.engine.scenario import Scenario
+
+__all__ = ["ManualWriter", "ShadowApi", "build_writers"]
 
 
 class ShadowApi(Protocol):
@@ -135,3 +138,32 @@ class ManualWriter:
             self.skipped += 1
         finally:
             tracker.writer = previous
+
+
+def build_writers(
+    scenario: Scenario,
+    things: list[str],
+    *,
+    heap: EventHeap,
+    shadows: ShadowApi,
+    tracker: ConsistencyTracker,
+    start: float,
+) -> list[ManualWriter]:
+    """The scenario's ``[[writers]]``, over ``things``, from ``start`` on ``heap``."""
+    return [
+        ManualWriter(
+            name=spec.name,
+            seed=scenario.run.seed,
+            rate_per_s=spec.rate_per_s,
+            delay=scenario.writer_delays[i],
+            use_version=spec.use_version,
+            packages=frozenset(spec.packages),
+            things=things,
+            heap=heap,
+            shadows=shadows,
+            tracker=tracker,
+            start=start + spec.start_s,
+            stop=None if spec.stop_s is None else start + spec.stop_s,
+        )
+        for i, spec in enumerate(scenario.writers)
+    ]

@@ -132,7 +132,7 @@ class MqttDeviceLink:
     def __init__(self, heap: WallClockHeap, on_inventory: Callable[[Device, str], None]) -> None:
         self._heap = heap
         self._on_inventory = on_inventory
-        self.devices: Sequence[Device] = ()
+        self.devices: list[Device] = []
         self.transport: DeviceTransport | None = None
         self._begun = bytearray()
         self.ledger = RunLedger()
@@ -142,8 +142,14 @@ class MqttDeviceLink:
 
     def attach(self, devices: Sequence[Device]) -> None:
         """The devices, in the transport's client order (device ``i`` is client ``i``)."""
-        self.devices = devices
+        self.devices = list(devices)
         self._begun = bytearray(len(devices))
+
+    def add(self, device: Device) -> None:
+        """One more device, the transport's next client (a fleet that grows as it runs)."""
+        assert device.index == len(self.devices), "devices join in the transport's order"
+        self.devices.append(device)
+        self._begun.append(0)
 
     # -- DeviceIO ---------------------------------------------------------------------------
 

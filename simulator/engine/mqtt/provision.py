@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -17,6 +17,7 @@ import orjson
 from simulator.core.catalog.spec import CatalogSpec
 from simulator.core.errors import UsageError
 from simulator.engine.mqtt.options import MqttOptions
+from simulator.engine.mqtt.plane import TERMINAL, JobInfo, epoch, job_info
 from simulator.engine.scenario import DynamicGroupSpec, JobSpec, Scenario
 
 __all__ = [
@@ -30,9 +31,11 @@ __all__ = [
     "create_groups",
     "create_job",
     "describe_error",
+    "describe_jobs",
     "error_code",
     "register_things",
     "some",
+    "terminal_executions",
     "thread_map",
     "tolerate",
 ]
@@ -103,13 +106,13 @@ class Clients:
     scenario's catalog region and account, and the account's ``iot:Data-ATS`` endpoint.
     """
 
-    def __init__(self, options: MqttOptions, scenario: Scenario) -> None:
+    def __init__(self, options: MqttOptions, scenario: Scenario, *, attempts: int = 5) -> None:
         import boto3  # type: ignore[import-untyped]  # noqa: PLC0415
         from botocore.config import Config  # noqa: PLC0415
 
         config = Config(
             max_pool_connections=WORKERS * 2,
-            retries={"max_attempts": 5, "mode": "standard"},
+            retries={"total_max_attempts": attempts, "mode": "standard"},
             connect_timeout=10,
             read_timeout=60,
         )
@@ -290,3 +293,43 @@ def create_job(iot: Any, scenario: Scenario, job: JobSpec) -> None:
             presignedUrlConfig=job.presigned_url,
         ),
     )
+
+
+def describe_jobs(
+    iot: Any, job_ids: Iterable[str], created: Mapping[str, float], start: float
+) -> dict[str, JobInfo]:
+    """DescribeJob of each job that exists, as :class:`JobInfo` (``created``: when our
+    CreateJob returned, the fallback creation time)."""
+    out = {}
+    for job_id in job_ids:
+        found = tolerate({NOT_FOUND}, functools.partial(iot.describe_job, jobId=job_id))
+        if found is not None:
+            out[job_id] = job_info(found["job"], created.get(job_id, start))
+    return out
+
+
+def terminal_executions(
+    iot: Any, jobs: Mapping[str, JobInfo], things: Collection[str] | None = None
+) -> tuple[list[float], list[str]]:
+    """Per terminal execution of ``jobs`` (of ``things`` only, if given): seconds from the
+    job's creation to its last update, and its status (ListJobExecutionsForJob, all pages)."""
+    latencies: list[float] = []
+    statuses: list[str] = []
+    for job_id, job in jobs.items():
+        token = None
+        while True:
+            page = iot.list_job_executions_for_job(
+                jobId=job_id, maxResults=250, **some(nextToken=token)
+            )
+            for item in page.get("executionSummaries", []):
+                thing = str(item.get("thingArn", "")).rsplit("/", 1)[-1]
+                summary = item["jobExecutionSummary"]
+                updated = epoch(summary.get("lastUpdatedAt"))
+                ours = things is None or thing in things
+                if ours and summary["status"] in TERMINAL and updated:
+                    latencies.append(updated - job.created_at)
+                    statuses.append(summary["status"])
+            token = page.get("nextToken")
+            if not token:
+                break
+    return latencies, statuses

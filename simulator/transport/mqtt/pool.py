@@ -150,7 +150,9 @@ class ConnectionPool:
         self.connections = [
             Connection(i, cid, self, on_message) for i, cid in enumerate(client_ids)
         ]
+        self._on_message = on_message
         self._subscriptions = subscriptions
+        self._capacity = 0
         self._on_online = on_online
         self._on_offline = on_offline
         self._backoff = Backoff(
@@ -180,8 +182,9 @@ class ConnectionPool:
 
     # -- public ---------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Check limits, resolve the broker, and start connecting every device at the ramp rate.
+    async def start(self, *, dial: bool = True) -> None:
+        """Check limits, resolve the broker, and start connecting every device at the ramp rate
+        (or none of them with ``dial=False``: devices then connect as :meth:`add` brings them).
 
         Raises:
             UsageError: more devices than this process may open sockets for, source addresses
@@ -215,10 +218,42 @@ class ConnectionPool:
             self.options.connect_rate, self.options.connect_burst, loop.time()
         )
         self._wake = asyncio.Event()
-        self._queue.extend(range(len(self.connections)))
+        if dial:
+            self._queue.extend(range(len(self.connections)))
+        self._capacity = capacity - len(self.connections)
         self._dialer = loop.create_task(self._dial_loop(), name="mqtt-pool-dialer")
         if self.options.keepalive:
             self._sweeper = loop.call_later(min(1.0, self.options.keepalive / 2), self._sweep)
+
+    def add(self, client_id: str, /) -> int:
+        """One more device, dialled at the ramp rate after the devices already waiting.
+
+        For fleets that grow while they run (one device per Locust user); call it after
+        :meth:`start`, on the pool's loop. Returns the device's index.
+
+        Raises:
+            UsageError: this process may not open another socket (RLIMIT_NOFILE).
+        """
+        assert self._wake is not None and not self._closing, "start() first; not after close()"
+        if self._capacity <= 0:
+            raise UsageError(
+                f"{len(self.connections) + 1} MQTT connections need as many file descriptors, "
+                "more than this process may open (RLIMIT_NOFILE at its hard limit): spread the "
+                "devices over more worker processes (locust --processes N)"
+            )
+        self._capacity -= 1
+        index = len(self.connections)
+        self.connections.append(Connection(index, client_id, self, self._on_message))
+        self._queue.append(index)
+        self._wake.set()
+        return index
+
+    def hang_up(self, index: int, /) -> None:
+        """DISCONNECT device ``index`` for good (it never reconnects)."""
+        conn = self.connections[index]
+        if conn.state is not _S.CLOSED:
+            conn.close()
+            self._capacity += 1
 
     async def wait_online(self, count: int | None = None, *, timeout: float | None = None) -> None:
         """Wait until at least ``count`` (default: all) devices are online at the same time."""

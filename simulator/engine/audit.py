@@ -1,0 +1,128 @@
+"""The ``$package`` audit of devices whose control plane is elsewhere (a ``fleetsim serve`` or AWS).
+
+In process, the consistency tracker follows every write as it happens and knows who made it. A
+load test against an external control plane sees only the end: each device's ``$package`` from
+GetThingShadow. The shadow's metadata still tells who wrote last, which is what separates a
+manual overwrite from Jobs' own update: a manual writer (:mod:`simulator.engine.writers`) stamps
+the entries it writes back with ``attributes.auditedBy``, in the same update as their
+``version``, so a ``version`` whose metadata timestamp equals its ``auditedBy`` timestamp was last
+written by that writer. Metadata timestamps are whole epoch seconds (AWS's), so a write and a
+device change within the same second count the write as the later one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from simulator.engine.consistency import ConsistencyTracker
+from simulator.engine.mqtt.provision import NOT_FOUND, thread_map, tolerate
+
+__all__ = ["AuditResult", "DeviceTruth", "audit_devices", "last_writer"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTruth:
+    """A device as the tracker reads it: what it runs, and when that last changed."""
+
+    index: int
+    name: str
+    inventory: Mapping[str, str]
+    changed_at: float = float("-inf")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditResult:
+    """Per-cause counts of one audit (see :mod:`simulator.engine.consistency`)."""
+
+    checked: int
+    consistent: int
+    inconsistent: int
+    by_cause: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _stamp(meta: Any, *path: str) -> float | None:
+    for key in path:
+        if not isinstance(meta, dict):
+            return None
+        meta = meta.get(key)
+    if isinstance(meta, dict) and isinstance(meta.get("timestamp"), int | float):
+        return float(meta["timestamp"])
+    return None
+
+
+def last_writer(document: Mapping[str, Any], packages: Iterable[str]) -> tuple[str, float]:
+    """Who last wrote a ``version`` of ``packages`` in a ``$package`` shadow document, and when:
+    ``("manual", t)`` when that write carried a writer's ``auditedBy`` stamp, else
+    ``("other", t)`` (``-inf`` when no version was ever written)."""
+    reported_meta = (document.get("metadata") or {}).get("reported") or {}
+    latest, writer = float("-inf"), "other"
+    for package in packages:
+        entry = reported_meta.get(package)
+        written = _stamp(entry, "version")
+        if written is None or written < latest:
+            continue
+        audited = _stamp(entry, "attributes", "auditedBy")
+        latest, writer = written, ("manual" if audited == written else "other")
+    return writer, latest
+
+
+def audit_devices(
+    get_shadow: Callable[[str], bytes | None],
+    devices: Sequence[DeviceTruth],
+    packages: frozenset[str],
+    *,
+    examples: int = 10,
+) -> AuditResult:
+    """Fetch every device's ``$package`` (``get_shadow(thing)``: the document, or None when the
+    thing has none) over worker threads, and classify each device as the tracker does."""
+    truths = [DeviceTruth(i, d.name, d.inventory, d.changed_at) for i, d in enumerate(devices)]
+
+    def fetch(name: str) -> dict[str, Any]:
+        payload = get_shadow(name)
+        document = orjson.loads(payload) if payload else {}
+        return document if isinstance(document, dict) else {}
+
+    documents = dict(
+        zip((d.name for d in truths), thread_map(fetch, [d.name for d in truths]), strict=True)
+    )
+
+    def state(thing: str, shadow: str) -> Mapping[str, Any] | None:
+        reported = (documents.get(thing) or {}).get("state", {}).get("reported")
+        return reported if shadow == "$package" and isinstance(reported, dict) else None
+
+    tracker = ConsistencyTracker(truths, packages, state)
+    for truth in truths:
+        writer, written_at = last_writer(documents.get(truth.name) or {}, packages)
+        tracker.attribute(
+            truth.index, writer=writer, written_at=written_at, changed_at=truth.changed_at
+        )
+    by_example: dict[str, list[str]] = {}
+    for truth in truths:
+        cause = tracker.classify(truth.index)
+        tracker.check(truth.index)
+        if cause and len(by_example.setdefault(cause, [])) < examples:
+            by_example[cause].append(truth.name)
+    return AuditResult(
+        checked=tracker.checked,
+        consistent=tracker.consistent,
+        inconsistent=tracker.inconsistent,
+        by_cause=dict(tracker.by_cause),
+        examples=by_example,
+    )
+
+
+def shadow_getter(data: Any) -> Callable[[str], bytes | None]:
+    """``get_shadow`` for :func:`audit_devices` over an ``iot-data`` client."""
+
+    def get(name: str) -> bytes | None:
+        found = tolerate(
+            {NOT_FOUND}, lambda: data.get_thing_shadow(thingName=name, shadowName="$package")
+        )
+        return None if found is None else bytes(found["payload"].read())
+
+    return get

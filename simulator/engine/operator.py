@@ -1,0 +1,221 @@
+"""The operator of a load test: what a rollout team does to the control plane while devices run.
+
+One :class:`Operator` per test (under Locust: on the master, or the only process), over boto3
+clients whose every call is timed (:class:`~simulator.engine.calls.TimedClient`):
+
+1. set-up, idempotent (:mod:`simulator.engine.mqtt.provision`): the catalog, the fleet's thing
+   groups, each thing (created against a ``fleetsim serve``; against AWS they must exist, made by
+   ``fleetsim provision``), its memberships and initial ``$package`` as an in-process run draws
+   them, fleet indexing and the dynamic groups;
+2. each job of the scenario at ``at_s`` after the test started (not before set-up is done),
+   announced to the devices' processes for their completion latencies;
+3. ``DescribeJob`` of every job every ``poll_s`` seconds, and a timeline sample every
+   ``run.sample_interval_s``;
+4. the scenario's ``[[writers]]``: read-modify-write of ``$package`` at their rates, with or
+   without the version precondition (:class:`~simulator.engine.writers.ManualWriter`).
+
+Blocking calls throughout; ``sleep`` is how it waits (``gevent.sleep`` under Locust, so the
+calls and the waits cooperate with everything else in the process).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from simulator.engine.calls import BotoShadows, OnCall, TimedClient
+from simulator.engine.consistency import ConsistencyTracker
+from simulator.engine.mqtt import provision
+from simulator.engine.mqtt.clock import WallClockHeap
+from simulator.engine.mqtt.draws import draw_fleet
+from simulator.engine.mqtt.elastic import resized
+from simulator.engine.mqtt.options import MqttOptions
+from simulator.engine.mqtt.plane import JobInfo
+from simulator.engine.scenario import JobSpec, Scenario
+from simulator.engine.writers import ManualWriter, build_writers
+from simulator.report import Sample
+
+__all__ = ["Operator", "OperatorView"]
+
+_LONGEST_SLEEP_S: Final = 0.5
+
+
+@dataclass(slots=True)
+class OperatorView:
+    """What the operator saw: jobs, the timeline, its writers, and what went wrong."""
+
+    start: float = 0.0
+    setup_s: float = 0.0
+    jobs: dict[str, JobInfo] = field(default_factory=dict)
+    created: dict[str, float] = field(default_factory=dict)
+    timeline: list[Sample] = field(default_factory=list)
+    writers: list[ManualWriter] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Operator:
+    """Drives one test's control plane (see the module docstring).
+
+    Args:
+        scenario: the scenario (its fleet size is replaced by ``size``).
+        options: where the control plane is (a ``fleetsim serve`` URL or ``aws``).
+        size: devices in the whole fleet.
+        on_call: told of every control-plane call (a load tester's request event).
+        announce: told ``(job_id, epoch)`` when CreateJob of a job returned.
+        sleep: how to wait.
+        online: devices connected now, over every process (for the timeline).
+        poll_s: seconds between two DescribeJob rounds.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        options: MqttOptions,
+        *,
+        size: int,
+        on_call: OnCall,
+        announce: Callable[[str, float], None],
+        sleep: Callable[[float], None] = time.sleep,
+        online: Callable[[], int] = lambda: 0,
+        poll_s: float = 5.0,
+    ) -> None:
+        self.scenario = resized(scenario, size)
+        self.options = options
+        self.size = size
+        self._on_call = on_call
+        self._announce = announce
+        self._sleep = sleep
+        self._online = online
+        self.poll_s = poll_s
+        self.view = OperatorView(start=time.time())
+        self.heap = WallClockHeap(self.view.start)
+        self.iot: Any = None
+        self.data: Any = None
+        self._failed: set[str] = set()
+        self._stopped = False
+
+    # -- the work ---------------------------------------------------------------------------
+
+    def run(self, stopping: Callable[[], bool]) -> None:
+        """Set up, then create jobs, poll and write until ``stopping()``."""
+        view, scenario = self.view, self.scenario
+        self._connect()
+        self.setup()
+        view.setup_s = time.time() - view.start
+        heap = self.heap
+        heap.advance(time.time())
+        for job in scenario.jobs:
+            heap.at(view.start + job.at_s, self._create_job, job)
+        heap.at(heap.now, self._poll)
+        heap.at(heap.now, self._sample)
+        tracker = ConsistencyTracker([], frozenset(), lambda _t, _s: None)
+        names = [scenario.thing_name(scenario.fleet.first_index + i) for i in range(self.size)]
+        view.writers = build_writers(
+            scenario,
+            names,
+            heap=heap,
+            shadows=BotoShadows(self.data),
+            tracker=tracker,
+            start=heap.now,
+        )
+        while not stopping():
+            heap.run_due(64)
+            due = heap.next_time()
+            wait = _LONGEST_SLEEP_S if due is None else min(_LONGEST_SLEEP_S, due - time.time())
+            self._sleep(max(0.0, wait))
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the writers; later timers do nothing."""
+        self._stopped = True
+        for writer in self.view.writers:
+            writer.active = False
+
+    def _connect(self) -> None:
+        clients = provision.Clients(self.options, self.scenario, attempts=1)
+        self.iot = TimedClient(clients.iot, self._on_call, sleep=self._sleep)
+        self.data = TimedClient(clients.data, self._on_call, sleep=self._sleep)
+        clients.iot, clients.data = self.iot, self.data
+        self._clients = clients
+
+    def setup(self) -> None:
+        """The catalog, groups, things, memberships, initial ``$package``, dynamic groups."""
+        scenario = self.scenario
+        fleet = scenario.fleet
+        draws = draw_fleet(scenario)
+        provision.create_catalog(self.iot, scenario.catalog)
+        provision.create_groups(self.iot, [fleet.group, *(g.name for g in fleet.groups)])
+        things = [
+            (
+                scenario.thing_name(fleet.first_index + i),
+                [fleet.group, *(g for g, members in draws.subgroups if i in members)],
+                draws.in_shadow[i],
+            )
+            for i in range(self.size)
+        ]
+        provision.register_things(self._clients, things, create=self.options.kind == "url")
+        provision.create_dynamic_groups(self.iot, scenario.dynamic_groups)
+
+    def _create_job(self, job: JobSpec, _: object = None) -> None:
+        if self._stopped:
+            return
+        try:
+            provision.create_job(self.iot, self.scenario, job)
+        except Exception as exc:
+            self._failed.add(job.id)
+            self.view.errors.append(f"CreateJob {job.id}: {provision.describe_error(exc)}")
+            return
+        at = time.time()
+        self.view.created[job.id] = at
+        self._announce(job.id, at)
+
+    def _poll(self, _a: object = None, _b: object = None) -> None:
+        if self._stopped:
+            return
+        self.refresh()
+        self.heap.at(self.heap.now + self.poll_s, self._poll)
+
+    def refresh(self) -> None:
+        """DescribeJob of every job created so far."""
+        view = self.view
+        ids = [job_id for job_id in view.created if job_id not in self._failed]
+        try:
+            view.jobs.update(provision.describe_jobs(self.iot, ids, view.created, view.start))
+        except Exception as exc:  # a slow or restarting plane: keep the last view
+            view.notes.append(f"DescribeJob: {provision.describe_error(exc)}")
+            del view.notes[:-5]
+
+    def _sample(self, _a: object = None, _b: object = None) -> None:
+        view = self.view
+        executions: dict[str, int] = {}
+        for job in view.jobs.values():
+            for status, count in job.counts.items():
+                executions[status] = executions.get(status, 0) + count
+        view.timeline.append(
+            Sample(
+                t=self.heap.now - view.start,
+                executions=executions,
+                consistent=0,
+                inconsistent=0,
+                by_cause={},
+                devices_online=self._online(),
+                messages=0,
+            )
+        )
+        if not self._stopped:
+            interval = self.scenario.run.sample_interval_s
+            self.heap.at(self.heap.now + interval, self._sample)
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def terminal_executions(self) -> tuple[list[float], list[str]]:
+        """Every terminal execution of the test's jobs: latency from creation, and status."""
+        if self.iot is None:
+            return [], []
+        self.refresh()
+        call = functools.partial(provision.terminal_executions, self.iot, self.view.jobs)
+        return call()

@@ -1,0 +1,96 @@
+"""Locust load tests from fleetsim scenarios: the only package that imports locust.
+
+Importing locust monkey-patches the process with gevent, so nothing else in :mod:`simulator`
+imports this package; a locustfile does (``scenarios/locust/fleet.py``)::
+
+    from simulator.locustrun import DeviceUser, install
+
+    install()
+
+:func:`install` adds fleetsim's options to Locust's command line and hooks its events;
+:class:`DeviceUser` is one virtual device per Locust user. Modules: :mod:`.options` (the
+command line), :mod:`.coordinator` (roles, leases, messages, the report), :mod:`.users`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from locust import events
+from locust.env import Environment
+
+from simulator.core.errors import FleetsimError
+from simulator.locustrun.coordinator import Coordinator
+from simulator.locustrun.options import add_arguments, load_config, portable
+from simulator.locustrun.users import DeviceUser
+
+__all__ = ["DeviceUser", "install"]
+
+log = logging.getLogger("fleetsim")
+_installed: list[bool] = []
+
+
+def _coordinator(environment: Environment) -> Coordinator | None:
+    found = getattr(environment, "fleetsim", None)
+    return found if isinstance(found, Coordinator) else None
+
+
+def _fail(environment: Environment, message: str) -> None:
+    log.error("fleetsim: error: %s", message)
+    environment.process_exit_code = 2
+    runner = environment.runner
+    if runner is not None:
+        import gevent  # noqa: PLC0415
+
+        gevent.spawn_later(0, runner.quit)
+
+
+def install() -> None:
+    """Hook fleetsim into Locust's events (once per process)."""
+    if _installed:
+        return
+    _installed.append(True)
+
+    def _parser(parser: Any, **_: Any) -> None:
+        add_arguments(parser)
+
+    def _init(environment: Environment, **_: Any) -> None:
+        if environment.runner is None:
+            return
+        coordinator = Coordinator(environment)
+        environment.fleetsim = coordinator  # type: ignore[attr-defined]
+        options = environment.parsed_options
+        if options is not None and coordinator.role != "worker":
+            try:
+                load_config(options, distributed=coordinator.distributed)
+            except FleetsimError as exc:
+                _fail(environment, exc.message)
+                return
+            portable(options)
+
+    def _start(environment: Environment, **_: Any) -> None:
+        coordinator = _coordinator(environment)
+        if coordinator is None:
+            return
+        try:
+            coordinator.test_start()
+        except FleetsimError as exc:
+            _fail(environment, exc.message)
+
+    def _stopping(environment: Environment, **_: Any) -> None:
+        coordinator = _coordinator(environment)
+        if coordinator is not None:
+            coordinator.test_stopping()
+
+    def _quitting(environment: Environment, **_: Any) -> None:
+        coordinator = _coordinator(environment)
+        if coordinator is not None:
+            coordinator.quitting()
+
+    hooks: Any = events
+    hooks.init_command_line_parser.add_listener(_parser)
+    hooks.init.add_listener(_init)
+    hooks.test_start.add_listener(_start)
+    hooks.test_stopping.add_listener(_stopping)
+    hooks.quitting.add_listener(_quitting)

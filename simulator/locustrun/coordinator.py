@@ -1,0 +1,441 @@
+"""fleetsim inside Locust: what each process does, and the messages between them.
+
+Roles (Locust's runners):
+
+* **local** (one process): everything below in one place.
+* **master**: the operator (:class:`~simulator.engine.operator.Operator`: set-up, jobs at their
+  ``at_s``, DescribeJob polls, writers; every call a request event in the master's stats), the
+  device-index leases, and at test stop the report, merged from every worker's part.
+* **worker**: the devices of its users, on an :class:`~simulator.engine.mqtt.elastic.ElasticFleet`
+  (one uvloop loop in a real OS thread: gevent's threads are greenlets), whose request/response
+  pairs a greenlet turns into Locust request events every 0.2 s.
+
+Thing names never collide across workers: a device user leases its fleet index from the master
+(``fleetsim-lease``), which hands out 0..N-1 and takes back what stopped users release. At test
+stop the master (``test_stopping``) stops the operator, asks each worker to finish
+(``fleetsim-finish``: hang up, audit its devices' ``$package``, answer ``fleetsim-report``), waits
+for every answer, and writes ``report.json`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from collections import deque
+from typing import Any, Final
+
+import gevent
+import gevent.event
+import msgspec
+from gevent import monkey
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from simulator.core.errors import FleetsimError
+from simulator.engine.audit import DeviceTruth, audit_devices, shadow_getter
+from simulator.engine.calls import CallFailed
+from simulator.engine.embedded import EmbeddedEmulator
+from simulator.engine.loadtest import WorkerReport, build_result
+from simulator.engine.mqtt import provision
+from simulator.engine.mqtt.elastic import ElasticFleet
+from simulator.engine.operator import Operator
+from simulator.locustrun.options import LoadTestConfig, load_config
+from simulator.report import write_report
+
+__all__ = ["Coordinator"]
+
+log = logging.getLogger("fleetsim")
+
+_start_thread = monkey.get_original("_thread", "start_new_thread")
+
+SETUP: Final = "fleetsim-setup"  # master -> workers {"size", "start"}
+LEASE: Final = "fleetsim-lease"  # worker -> master {}
+LEASED: Final = "fleetsim-leased"  # master -> worker {"index": i or None}
+RELEASE: Final = "fleetsim-release"  # worker -> master {"index"}
+JOB: Final = "fleetsim-job"  # master -> workers {"job", "at"}
+ONLINE: Final = "fleetsim-online"  # worker -> master {"worker", "online"}
+FINISH: Final = "fleetsim-finish"  # master -> workers {}
+REPORT: Final = "fleetsim-report"  # worker -> master: a WorkerReport
+_DRAIN_S: Final = 0.2
+_ONLINE_S: Final = 2.0
+_FINISH_TIMEOUT_S: Final = 300.0
+
+
+def _wait(condition: Any, timeout: float, step: float = 0.05) -> bool:
+    """Poll ``condition()`` cooperatively (no lock or future crosses into the loop threads)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        gevent.sleep(step)
+    return True
+
+
+class Coordinator:
+    """One per Locust process (see the module docstring)."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.env = environment
+        runner = environment.runner
+        self.role = (
+            "master"
+            if isinstance(runner, MasterRunner)
+            else "worker"
+            if isinstance(runner, WorkerRunner)
+            else "local"
+        )
+        self.config: LoadTestConfig | None = None
+        self.fleet: ElasticFleet | None = None
+        self.fleet_ready = gevent.event.Event()
+        self.emulator: EmbeddedEmulator | None = None
+        self.operator: Operator | None = None
+        self.size = 0
+        self.wall_start = time.perf_counter()
+        self.reports: dict[int, WorkerReport] = {}
+        self.online: dict[str, int] = {}
+        self._next = 0
+        self._free: list[int] = []
+        self._waiting: deque[gevent.event.AsyncResult] = deque()
+        self._greenlets: list[gevent.Greenlet] = []
+        self._stop_operator = False
+        self._finished = False
+        self.requests = self.rejected = self.timeouts = 0
+        if runner is not None:
+            for kind, handler in (
+                (LEASE, self._on_lease),
+                (LEASED, self._on_leased),
+                (RELEASE, self._on_release),
+                (SETUP, self._on_setup),
+                (JOB, self._on_job),
+                (ONLINE, self._on_online),
+                (REPORT, self._on_report),
+            ):
+                runner.register_message(kind, handler)
+            runner.register_message(FINISH, self._on_finish, concurrent=True)
+
+    @property
+    def distributed(self) -> bool:
+        return self.role != "local"
+
+    # -- test start -----------------------------------------------------------------------------
+
+    def test_start(self) -> None:
+        runner = self.env.runner
+        assert runner is not None
+        self._reset()
+        if self.role == "worker":
+            if not _wait(lambda: self.size > 0, 30):
+                log.error("fleetsim: no fleet size from the master; devices will not start")
+                return
+            self._start_fleet()
+            return
+        self.size = runner.target_user_count
+        config = self.config = load_config(self.env.parsed_options, distributed=self.distributed)
+        self._check_quotas(config)
+        if self.role == "master":
+            runner.send_message(SETUP, {"size": self.size, "start": time.time()})
+        else:
+            self._start_fleet()
+        self._greenlets.append(gevent.spawn(self._operate))
+
+    def _reset(self) -> None:
+        self.reports.clear()
+        self.online.clear()
+        self._next, self._free = 0, []
+        self._stop_operator = self._finished = False
+        self.requests = self.rejected = self.timeouts = 0
+        self.wall_start = time.perf_counter()
+        self.fleet_ready.clear()
+
+    def _check_quotas(self, config: LoadTestConfig) -> None:
+        rate = float(getattr(self.env.parsed_options, "spawn_rate", 0) or 0)
+        if config.mqtt.kind == "aws" and rate > 500:
+            log.warning(
+                "fleetsim: -r %g exceeds AWS IoT's CONNECT quota (500/s per account in large "
+                "regions, 100/s elsewhere); connects are paced at %g/s per process",
+                rate,
+                config.mqtt.rate,
+            )
+
+    def _control_plane(self, config: LoadTestConfig) -> LoadTestConfig:
+        """The config with an embedded emulator replaced by its URL (started on first use)."""
+        mqtt = config.mqtt
+        if mqtt.kind != "embedded":
+            return config
+        if self.emulator is None:
+            region, account = config.scenario.catalog.region, config.scenario.catalog.account
+            self.emulator = EmbeddedEmulator(mqtt, region=region, account=account)
+            self.emulator.start(_start_thread)
+        emulator = self.emulator
+        _wait(lambda: emulator.url is not None or emulator.closed, 40)
+        if emulator.url is None:
+            raise FleetsimError(emulator.error or "the embedded emulator did not start")
+        import dataclasses  # noqa: PLC0415
+
+        url_options = dataclasses.replace(
+            mqtt, control_plane=emulator.url, rollout_per_minute=None, bridge_connections=1
+        )
+        return dataclasses.replace(config, mqtt=url_options)
+
+    def _start_fleet(self) -> None:
+        if self.config is None:
+            self.config = load_config(self.env.parsed_options, distributed=self.distributed)
+        fleet = self.fleet = ElasticFleet(self.config.scenario, self.config.mqtt, size=self.size)
+        fleet.start(_start_thread)
+        self._greenlets.append(gevent.spawn(self._drain_forever, fleet))
+        if self.role == "worker":
+            self._greenlets.append(gevent.spawn(self._report_online, fleet))
+        self.fleet_ready.set()
+
+    # -- the operator (master / local) ----------------------------------------------------------
+
+    def _operate(self) -> None:
+        assert self.config is not None
+        try:
+            config = self._control_plane(self.config)
+            self.config = config
+            operator = self.operator = Operator(
+                config.scenario,
+                config.mqtt,
+                size=self.size,
+                on_call=self._on_call,
+                announce=self._announce,
+                sleep=gevent.sleep,
+                online=self._online_now,
+                poll_s=config.poll_s,
+            )
+            operator.run(lambda: self._stop_operator)
+        except FleetsimError as exc:
+            log.error("fleetsim: error: %s", exc.message)
+        except Exception as exc:
+            log.error("fleetsim: operator stopped: %s", provision.describe_error(exc))
+            if self.operator is not None:
+                self.operator.view.errors.append(provision.describe_error(exc))
+
+    def _on_call(self, operation: str, ms: float, length: int, error: BaseException | None) -> None:
+        hooks: Any = self.env.events
+        hooks.request.fire(
+            request_type="HTTP",
+            name=operation,
+            response_time=ms,
+            response_length=length,
+            exception=error,
+            context={},
+        )
+
+    def _announce(self, job_id: str, at: float) -> None:
+        if self.role == "master":
+            assert self.env.runner is not None
+            self.env.runner.send_message(JOB, {"job": job_id, "at": at})
+        elif self.fleet is not None:
+            self.fleet.job_created(job_id, at)
+
+    def _online_now(self) -> int:
+        if self.role == "local":
+            return 0 if self.fleet is None else self.fleet.online()
+        return sum(self.online.values())
+
+    # -- device requests -> Locust events -----------------------------------------------------
+
+    def _drain_forever(self, fleet: ElasticFleet) -> None:
+        while not fleet.closed:
+            self.drain(fleet)
+            gevent.sleep(_DRAIN_S)
+        self.drain(fleet)
+
+    def drain(self, fleet: ElasticFleet) -> None:
+        hooks: Any = self.env.events
+        fire = hooks.request.fire
+        requests = fleet.requests
+        while requests:
+            r = requests.popleft()
+            self.requests += 1
+            if r.error is not None:
+                if r.error[:8] == "rejected":
+                    self.rejected += 1
+                else:
+                    self.timeouts += 1
+            fire(
+                request_type="MQTT",
+                name=r.name,
+                response_time=r.response_ms,
+                response_length=r.length,
+                exception=None if r.error is None else CallFailed(r.error),
+                context={},
+            )
+
+    def _report_online(self, fleet: ElasticFleet) -> None:
+        runner = self.env.runner
+        assert runner is not None
+        while not fleet.closed:
+            runner.send_message(ONLINE, {"worker": self._worker_index(), "online": fleet.online()})
+            gevent.sleep(_ONLINE_S)
+
+    def _worker_index(self) -> int:
+        return int(getattr(self.env.runner, "worker_index", 0) or 0)
+
+    # -- leases ---------------------------------------------------------------------------
+
+    def lease(self, timeout: float = 60.0) -> int | None:
+        """A fleet index for a new device user (None when the fleet is full)."""
+        if self.role == "local":
+            return self._take()
+        result: gevent.event.AsyncResult = gevent.event.AsyncResult()
+        self._waiting.append(result)
+        assert self.env.runner is not None
+        self.env.runner.send_message(LEASE, {})
+        value = result.get(timeout=timeout)
+        return None if value is None else int(value)
+
+    def release(self, index: int) -> None:
+        if self.role == "local":
+            heapq.heappush(self._free, index)
+        elif self.env.runner is not None and not self._finished:
+            self.env.runner.send_message(RELEASE, {"index": index})
+
+    def _take(self) -> int | None:
+        if self._free:
+            return heapq.heappop(self._free)
+        if self._next < self.size:
+            self._next += 1
+            return self._next - 1
+        return None
+
+    def _on_lease(self, environment: Environment, msg: Any) -> None:
+        assert environment.runner is not None
+        environment.runner.send_message(LEASED, {"index": self._take()}, client_id=msg.node_id)
+
+    def _on_leased(self, environment: Environment, msg: Any) -> None:
+        if self._waiting:
+            self._waiting.popleft().set(msg.data["index"])
+
+    def _on_release(self, environment: Environment, msg: Any) -> None:
+        heapq.heappush(self._free, int(msg.data["index"]))
+
+    def _on_setup(self, environment: Environment, msg: Any) -> None:
+        self.size = int(msg.data["size"])
+
+    def _on_job(self, environment: Environment, msg: Any) -> None:
+        if self.fleet is not None:
+            self.fleet.job_created(str(msg.data["job"]), float(msg.data["at"]))
+
+    def _on_online(self, environment: Environment, msg: Any) -> None:
+        self.online[str(msg.node_id)] = int(msg.data["online"])
+
+    def _on_report(self, environment: Environment, msg: Any) -> None:
+        report = msgspec.convert(msg.data, WorkerReport)
+        self.reports[report.worker] = report
+
+    # -- test stop ------------------------------------------------------------------------------
+
+    def test_stopping(self) -> None:
+        """Master / local: stop the operator, gather every worker's part, write the report."""
+        if self.role == "worker" or self._finished or self.config is None:
+            return
+        self._finished = True
+        self._stop_operator = True
+        if self.role == "local":
+            self.reports[0] = self.finish_devices()
+        else:
+            runner = self.env.runner
+            assert isinstance(runner, MasterRunner)
+            expected = len(runner.clients.all)
+            runner.send_message(FINISH, {})
+            if not _wait(lambda: len(self.reports) >= expected, _FINISH_TIMEOUT_S, 0.2):
+                log.warning(
+                    "fleetsim: %d of %d workers reported within %g s",
+                    len(self.reports),
+                    expected,
+                    _FINISH_TIMEOUT_S,
+                )
+        self.write_report()
+
+    def _on_finish(self, environment: Environment, msg: Any) -> None:
+        self._finished = True
+        report = self.finish_devices()
+        assert environment.runner is not None
+        environment.runner.send_message(REPORT, msgspec.to_builtins(report))
+
+    def finish_devices(self) -> WorkerReport:
+        """Hang every device up, count what it did, audit its ``$package``."""
+        worker = self._worker_index()
+        fleet = self.fleet
+        if fleet is None or self.config is None:
+            return WorkerReport(worker=worker)
+        online = fleet.online()
+        fleet.close()
+        if not _wait(lambda: fleet.closed, 30):
+            log.warning("fleetsim: the devices' loop did not stop within 30 s")
+        self.drain(fleet)
+        stats = fleet.stats()
+        audit = None
+        error = fleet.error
+        if fleet.closed:
+            records = fleet.records()
+            truths = [DeviceTruth(r.index, r.name, r.inventory, r.changed_at) for r in records]
+            try:
+                config = self._control_plane(self.config)
+                clients = provision.Clients(config.mqtt, config.scenario)
+                audit = audit_devices(shadow_getter(clients.data), truths, fleet.packages)
+            except Exception as exc:
+                error = f"$package audit failed: {provision.describe_error(exc)}"
+        return WorkerReport(
+            worker=worker,
+            devices=len(set(fleet.fleet_index)),
+            online=online,
+            connects=0 if stats is None else stats.connects,
+            reconnects=0 if stats is None else stats.reconnects,
+            connect_failures=0 if stats is None else stats.failures,
+            drops=0 if stats is None else stats.drops,
+            requests=self.requests,
+            timeouts=self.timeouts,
+            rejected=self.rejected,
+            terminal_answers=fleet.link.ledger.terminal_answers,
+            checked=0 if audit is None else audit.checked,
+            consistent=0 if audit is None else audit.consistent,
+            inconsistent=0 if audit is None else audit.inconsistent,
+            by_cause={} if audit is None else audit.by_cause,
+            examples={} if audit is None else audit.examples,
+            error=error,
+        )
+
+    def write_report(self) -> None:
+        config, operator = self.config, self.operator
+        assert config is not None
+        if operator is None:
+            log.error("fleetsim: no report: the operator never started")
+            return
+        try:
+            latencies, statuses = operator.terminal_executions()
+        except Exception as exc:
+            operator.view.errors.append(f"execution latencies: {provision.describe_error(exc)}")
+            latencies, statuses = [], []
+        mqtt = config.mqtt
+        result = build_result(
+            config.scenario,
+            operator.view,
+            list(self.reports.values()),
+            latencies=latencies,
+            statuses=statuses,
+            stop_reason="locust test stopped",
+            wall_start=self.wall_start,
+            extra={
+                "transport": "mqtt",
+                "driver": "locust",
+                "broker": mqtt.broker.uri,
+                "control_plane": mqtt.control_plane,
+                "fleet_size": self.size,
+                "processes": self.role,
+                "requests": sum(r.requests for r in self.reports.values()),
+            },
+        )
+        json_path, html_path = write_report(result, config.report_dir)
+        log.info("fleetsim: wrote %s and %s", json_path, html_path)
+
+    def quitting(self) -> None:
+        self._stop_operator = True
+        if self.fleet is not None:
+            self.fleet.close()
+        if self.emulator is not None:
+            self.emulator.close()
