@@ -1,13 +1,13 @@
 """The ``$package`` audit of devices whose control plane is elsewhere (a ``fleetsim serve`` or AWS).
 
 In process, the consistency tracker follows every write as it happens and knows who made it. A
-load test against an external control plane sees only the end: each device's ``$package`` from
-GetThingShadow. The shadow's metadata still tells who wrote last, which is what separates a
-manual overwrite from Jobs' own update: a manual writer (:mod:`simulator.engine.writers`) stamps
-the entries it writes back with ``attributes.auditedBy``, in the same update as their
-``version``, so a ``version`` whose metadata timestamp equals its ``auditedBy`` timestamp was last
-written by that writer. Metadata timestamps are whole epoch seconds (AWS's), so a write and a
-device change within the same second count the write as the later one.
+load test against an external control plane sees each device's ``$package`` only at the end
+(GetThingShadow), and ``$package`` keeps no metadata (AWS: it "doesn't update with metadata").
+Who wrote last is pieced together instead: the device's process knows when Jobs (an accepted
+SUCCEEDED update) or the device itself last wrote it (:attr:`DeviceTruth.written_at`), and a
+manual writer (:mod:`simulator.engine.writers`) stamps every entry it writes back with
+``attributes.auditedAt`` (epoch seconds). The newer of the two is the last writer; stamps are whole
+seconds, so a manual write and a device change in the same second count the write as the later.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class DeviceTruth:
     name: str
     inventory: Mapping[str, str]
     changed_at: float = float("-inf")
+    written_at: float = float("-inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,30 +46,22 @@ class AuditResult:
     examples: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _stamp(meta: Any, *path: str) -> float | None:
-    for key in path:
-        if not isinstance(meta, dict):
-            return None
-        meta = meta.get(key)
-    if isinstance(meta, dict) and isinstance(meta.get("timestamp"), int | float):
-        return float(meta["timestamp"])
-    return None
-
-
-def last_writer(document: Mapping[str, Any], packages: Iterable[str]) -> tuple[str, float]:
-    """Who last wrote a ``version`` of ``packages`` in a ``$package`` shadow document, and when:
-    ``("manual", t)`` when that write carried a writer's ``auditedBy`` stamp, else
-    ``("other", t)`` (``-inf`` when no version was ever written)."""
-    reported_meta = (document.get("metadata") or {}).get("reported") or {}
-    latest, writer = float("-inf"), "other"
+def last_writer(
+    reported: Mapping[str, Any], packages: Iterable[str], device_wrote_at: float
+) -> tuple[str, float]:
+    """Who last wrote a device's ``$package``, and when: ``("manual", t)`` when a manual
+    writer's ``auditedAt`` stamp is newer than the last write Jobs or the device made for it
+    (``device_wrote_at``), else ``("device", device_wrote_at)``."""
+    stamped = float("-inf")
     for package in packages:
-        entry = reported_meta.get(package)
-        written = _stamp(entry, "version")
-        if written is None or written < latest:
-            continue
-        audited = _stamp(entry, "attributes", "auditedBy")
-        latest, writer = written, ("manual" if audited == written else "other")
-    return writer, latest
+        entry = reported.get(package)
+        attributes = entry.get("attributes") if isinstance(entry, dict) else None
+        stamp = attributes.get("auditedAt") if isinstance(attributes, dict) else None
+        if isinstance(stamp, str) and stamp.isdigit():
+            stamped = max(stamped, float(stamp))
+    if stamped >= device_wrote_at and stamped > float("-inf"):
+        return "manual", stamped
+    return "device", device_wrote_at
 
 
 def audit_devices(
@@ -97,7 +90,9 @@ def audit_devices(
 
     tracker = ConsistencyTracker(truths, packages, state)
     for truth in truths:
-        writer, written_at = last_writer(documents.get(truth.name) or {}, packages)
+        writer, written_at = last_writer(
+            state(truth.name, "$package") or {}, packages, truth.written_at
+        )
         tracker.attribute(
             truth.index, writer=writer, written_at=written_at, changed_at=truth.changed_at
         )

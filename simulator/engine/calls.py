@@ -61,6 +61,7 @@ class TimedClient:
         sleep: how to wait before a retry (``gevent.sleep`` under Locust).
         attempts: tries per call when throttled.
         base_s: first retry pause (drawn between half and all of it, doubling).
+        cap_s: longest retry pause.
         rng: jitter source.
     """
 
@@ -70,8 +71,9 @@ class TimedClient:
         on_call: OnCall,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        attempts: int = 6,
-        base_s: float = 0.2,
+        attempts: int = 10,
+        base_s: float = 0.25,
+        cap_s: float = 8.0,
         rng: random.Random | None = None,
     ) -> None:
         self._client = client
@@ -79,6 +81,7 @@ class TimedClient:
         self._sleep = sleep
         self._attempts = attempts
         self._base_s = base_s
+        self._cap_s = cap_s
         self._rng = rng or random.Random(0)
         self.meta = client.meta
         self.exceptions = client.exceptions
@@ -113,7 +116,7 @@ class TimedClient:
                 if code in THROTTLING or _status(exc) == 429:
                     self.throttled += 1
                     if attempt < self._attempts:
-                        pause = self._base_s * 2 ** (attempt - 1)
+                        pause = min(self._cap_s, self._base_s * 2 ** (attempt - 1))
                         self._sleep(self._rng.uniform(pause / 2, pause))
                         attempt += 1
                         continue

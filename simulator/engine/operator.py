@@ -210,6 +210,16 @@ class Operator:
             interval = self.scenario.run.sample_interval_s
             self.heap.at(self.heap.now + interval, self._sample)
 
+    def finished(self) -> bool:
+        """Every job of the scenario created (or refused) and settled, as last polled."""
+        view = self.view
+        if not self.scenario.jobs:
+            return False
+        if any(j.id not in view.created and j.id not in self._failed for j in self.scenario.jobs):
+            return False
+        polled = [view.jobs.get(job_id) for job_id in view.created]
+        return all(job is not None and job.settled for job in polled)
+
     # -- the end ----------------------------------------------------------------------------
 
     def terminal_executions(self) -> tuple[list[float], list[str]]:

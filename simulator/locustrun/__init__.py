@@ -21,6 +21,7 @@ from locust import events
 from locust.env import Environment
 
 from simulator.core.errors import FleetsimError
+from simulator.engine.mqtt.elastic import DeviceFactory
 from simulator.locustrun.coordinator import Coordinator
 from simulator.locustrun.options import add_arguments, load_config, portable
 from simulator.locustrun.users import DeviceUser
@@ -37,17 +38,27 @@ def _coordinator(environment: Environment) -> Coordinator | None:
 
 
 def _fail(environment: Environment, message: str) -> None:
-    log.error("fleetsim: error: %s", message)
+    coordinator = _coordinator(environment)
+    if coordinator is not None:
+        coordinator.failed = True
+    log.error("error: %s", message)
     environment.process_exit_code = 2
     runner = environment.runner
     if runner is not None:
         import gevent  # noqa: PLC0415
 
-        gevent.spawn_later(0, runner.quit)
+        gevent.spawn_later(0.3, runner.quit)  # after Locust's CSV writer starts
 
 
-def install() -> None:
-    """Hook fleetsim into Locust's events (once per process)."""
+def install(*, device_factory: DeviceFactory | None = None, operator: bool = True) -> None:
+    """Hook fleetsim into Locust's events (once per process).
+
+    Args:
+        device_factory: builds each device (default: the scenario's behaviour); benchmarks
+            pass a device with a fixed workload.
+        operator: drive the control plane and write the report (False: devices only, for
+            benchmarks against a plain responder; then no ``--control-plane`` is used).
+    """
     if _installed:
         return
     _installed.append(True)
@@ -58,7 +69,7 @@ def install() -> None:
     def _init(environment: Environment, **_: Any) -> None:
         if environment.runner is None:
             return
-        coordinator = Coordinator(environment)
+        coordinator = Coordinator(environment, device_factory=device_factory, operator=operator)
         environment.fleetsim = coordinator  # type: ignore[attr-defined]
         options = environment.parsed_options
         if options is not None and coordinator.role != "worker":
@@ -71,7 +82,7 @@ def install() -> None:
 
     def _start(environment: Environment, **_: Any) -> None:
         coordinator = _coordinator(environment)
-        if coordinator is None:
+        if coordinator is None or coordinator.failed:
             return
         try:
             coordinator.test_start()

@@ -38,7 +38,7 @@ from simulator.engine.calls import CallFailed
 from simulator.engine.embedded import EmbeddedEmulator
 from simulator.engine.loadtest import WorkerReport, build_result
 from simulator.engine.mqtt import provision
-from simulator.engine.mqtt.elastic import ElasticFleet
+from simulator.engine.mqtt.elastic import DeviceFactory, ElasticFleet
 from simulator.engine.operator import Operator
 from simulator.locustrun.options import LoadTestConfig, load_config
 from simulator.report import write_report
@@ -75,8 +75,16 @@ def _wait(condition: Any, timeout: float, step: float = 0.05) -> bool:
 class Coordinator:
     """One per Locust process (see the module docstring)."""
 
-    def __init__(self, environment: Environment) -> None:
+    def __init__(
+        self,
+        environment: Environment,
+        *,
+        device_factory: DeviceFactory | None = None,
+        operator: bool = True,
+    ) -> None:
         self.env = environment
+        self.device_factory = device_factory
+        self.with_operator = operator
         runner = environment.runner
         self.role = (
             "master"
@@ -100,6 +108,7 @@ class Coordinator:
         self._greenlets: list[gevent.Greenlet] = []
         self._stop_operator = False
         self._finished = False
+        self.failed = False  # bad options: the test does not start
         self.requests = self.rejected = self.timeouts = 0
         if runner is not None:
             for kind, handler in (
@@ -126,7 +135,7 @@ class Coordinator:
         self._reset()
         if self.role == "worker":
             if not _wait(lambda: self.size > 0, 30):
-                log.error("fleetsim: no fleet size from the master; devices will not start")
+                log.error("no fleet size from the master; devices will not start")
                 return
             self._start_fleet()
             return
@@ -136,8 +145,11 @@ class Coordinator:
         if self.role == "master":
             runner.send_message(SETUP, {"size": self.size, "start": time.time()})
         else:
+            # An embedded emulator first: devices that ask before it listens wait a timeout.
+            self.config = self._control_plane(config)
             self._start_fleet()
-        self._greenlets.append(gevent.spawn(self._operate))
+        if self.with_operator:
+            self._greenlets.append(gevent.spawn(self._operate))
 
     def _reset(self) -> None:
         self.reports.clear()
@@ -181,7 +193,12 @@ class Coordinator:
     def _start_fleet(self) -> None:
         if self.config is None:
             self.config = load_config(self.env.parsed_options, distributed=self.distributed)
-        fleet = self.fleet = ElasticFleet(self.config.scenario, self.config.mqtt, size=self.size)
+        fleet = self.fleet = ElasticFleet(
+            self.config.scenario,
+            self.config.mqtt,
+            size=self.size,
+            device_factory=self.device_factory,
+        )
         fleet.start(_start_thread)
         self._greenlets.append(gevent.spawn(self._drain_forever, fleet))
         if self.role == "worker":
@@ -205,13 +222,32 @@ class Coordinator:
                 online=self._online_now,
                 poll_s=config.poll_s,
             )
+            if config.stop_when_done:
+                self._greenlets.append(gevent.spawn(self._stop_when_done, operator))
             operator.run(lambda: self._stop_operator)
         except FleetsimError as exc:
-            log.error("fleetsim: error: %s", exc.message)
+            log.error("error: %s", exc.message)
         except Exception as exc:
-            log.error("fleetsim: operator stopped: %s", provision.describe_error(exc))
+            log.error("operator stopped: %s", provision.describe_error(exc))
             if self.operator is not None:
                 self.operator.view.errors.append(provision.describe_error(exc))
+
+    def _stop_when_done(self, operator: Operator) -> None:
+        """``--stop-when-done``: quit once the scenario's jobs are over and settle_s passed."""
+        settle = operator.scenario.run.settle_s
+        since: float | None = None
+        while not self._stop_operator:
+            gevent.sleep(0.5)
+            if not operator.finished():
+                since = None
+                continue
+            since = time.monotonic() if since is None else since
+            if time.monotonic() - since >= settle:
+                log.info("every job finished; stopping the test")
+                runner = self.env.runner
+                assert runner is not None
+                runner.quit()
+                return
 
     def _on_call(self, operation: str, ms: float, length: int, error: BaseException | None) -> None:
         hooks: Any = self.env.events
@@ -335,6 +371,12 @@ class Coordinator:
             return
         self._finished = True
         self._stop_operator = True
+        if not self.with_operator:  # devices only (benchmarks): no control plane to report on
+            if self.fleet is not None:
+                self.fleet.close()
+                _wait(lambda: self.fleet is None or self.fleet.closed, 30)
+                self.drain(self.fleet)
+            return
         if self.role == "local":
             self.reports[0] = self.finish_devices()
         else:
@@ -366,14 +408,17 @@ class Coordinator:
         online = fleet.online()
         fleet.close()
         if not _wait(lambda: fleet.closed, 30):
-            log.warning("fleetsim: the devices' loop did not stop within 30 s")
+            log.warning("the devices' loop did not stop within 30 s")
         self.drain(fleet)
         stats = fleet.stats()
         audit = None
         error = fleet.error
-        if fleet.closed:
+        if fleet.closed and self.with_operator:
             records = fleet.records()
-            truths = [DeviceTruth(r.index, r.name, r.inventory, r.changed_at) for r in records]
+            truths = [
+                DeviceTruth(r.index, r.name, r.inventory, r.changed_at, r.written_at)
+                for r in records
+            ]
             try:
                 config = self._control_plane(self.config)
                 clients = provision.Clients(config.mqtt, config.scenario)
@@ -404,7 +449,7 @@ class Coordinator:
         config, operator = self.config, self.operator
         assert config is not None
         if operator is None:
-            log.error("fleetsim: no report: the operator never started")
+            log.error("no report: the operator never started")
             return
         try:
             latencies, statuses = operator.terminal_executions()
@@ -431,7 +476,7 @@ class Coordinator:
             },
         )
         json_path, html_path = write_report(result, config.report_dir)
-        log.info("fleetsim: wrote %s and %s", json_path, html_path)
+        log.info("wrote %s and %s", json_path, html_path)
 
     def quitting(self) -> None:
         self._stop_operator = True

@@ -58,6 +58,13 @@ def add_arguments(parser: Any) -> None:
         metavar="S",
         help="seconds between two DescribeJob rounds of the operator (default 5)",
     )
+    group.add_argument(
+        "--stop-when-done",
+        action="store_true",
+        default=False,
+        help="end the test once every job of the scenario has finished and run.settle_s has "
+        "passed (as fleetsim run does), unless -t ends it first",
+    )
     run_mqtt.add_arguments(parser)
 
 
@@ -69,6 +76,7 @@ class LoadTestConfig:
     mqtt: MqttOptions
     report_dir: Path
     poll_s: float
+    stop_when_done: bool = False
 
 
 def load_config(options: Any, *, distributed: bool) -> LoadTestConfig:
@@ -110,4 +118,5 @@ def load_config(options: Any, *, distributed: bool) -> LoadTestConfig:
         mqtt=mqtt,
         report_dir=Path(options.report_dir),
         poll_s=float(options.poll_interval),
+        stop_when_done=bool(getattr(options, "stop_when_done", False)),
     )

@@ -42,11 +42,11 @@ class DeviceUser(User):
     def on_start(self) -> None:
         coordinator = coordinator_of(self)
         if not coordinator.fleet_ready.wait(timeout=120):
-            log.error("fleetsim: the device fleet did not start; this user stays idle")
+            log.error("the device fleet did not start; this user stays idle")
             return
         self.index = coordinator.lease()
         if self.index is None:
-            log.warning("fleetsim: more users than the fleet size; this user stays idle")
+            log.warning("more users than the fleet size; this user stays idle")
             return
         fleet = coordinator.fleet
         assert fleet is not None

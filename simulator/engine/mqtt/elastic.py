@@ -25,7 +25,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
 import uvloop
@@ -40,13 +40,25 @@ from simulator.engine.mqtt.requests import Request, RequestTimer
 from simulator.engine.scenario import Scenario
 from simulator.transport.mqtt import ConnectionPool, PoolStats, raise_open_file_limit
 
-__all__ = ["DeviceRecord", "ElasticFleet", "TimedDeviceLink", "resized"]
+__all__ = ["DeviceFactory", "DeviceRecord", "ElasticFleet", "TimedDeviceLink", "resized"]
 
 _BATCH: Final = 4096
 _IDLE_S: Final = 0.25
 _SWEEP_S: Final = 1.0
+#: Accepted requests after which ``$package`` holds what the device runs (Jobs' own update on
+#: SUCCEEDED, or the device's report).
+_WRITES_PACKAGE: Final = frozenset({"update SUCCEEDED", "shadow update $package"})
 
 StartThread = Callable[[Callable[[], None], tuple[()]], object]
+
+
+class DeviceFactory(Protocol):
+    """Builds the device of pool slot ``slot`` (default: the scenario's
+    :class:`~simulator.core.device.Device`); benchmarks pass a device of another behaviour."""
+
+    def __call__(
+        self, slot: int, name: str, inventory: dict[str, str], io: MqttDeviceLink, /
+    ) -> Device: ...
 
 
 def resized(scenario: Scenario, devices: int) -> Scenario:
@@ -61,13 +73,14 @@ class TimedDeviceLink(MqttDeviceLink):
     """:class:`MqttDeviceLink` that also times every request and subscribes to the answers
     of a device's own ``$package`` updates (when it writes them)."""
 
-    __slots__ = ("timer",)
+    __slots__ = ("timer", "written_at")
 
     def __init__(
         self, heap: WallClockHeap, on_inventory: Callable[[Device, str], None], timer: RequestTimer
     ) -> None:
         super().__init__(heap, on_inventory)
         self.timer = timer
+        self.written_at: list[float] = []  # per device: last $package write it caused
 
     def publish(self, device: Device, topic: str, payload: bytes, /) -> None:
         self.timer.sent(topic[len(device.name) + 13 :], payload, self._heap.now)
@@ -75,8 +88,10 @@ class TimedDeviceLink(MqttDeviceLink):
 
     def deliver(self, index: int, topic: str, payload: bytes, /) -> None:
         if topic[-9:] == "/accepted":
-            self._heap.advance(time.time())
-            self.timer.answered(payload, self._heap.now, accepted=True)
+            heap = self._heap
+            heap.advance(time.time())
+            if self.timer.answered(payload, heap.now, accepted=True) in _WRITES_PACKAGE:
+                self.written_at[index] = heap.now
         elif topic[-9:] == "/rejected":
             self._heap.advance(time.time())
             self.timer.answered(payload, self._heap.now, accepted=False)
@@ -99,6 +114,7 @@ class DeviceRecord:
     name: str
     inventory: dict[str, str]
     changed_at: float  # last inventory change of a catalog package (-inf: none)
+    written_at: float  # last $package write by Jobs or the device for it (-inf: none)
 
 
 class ElasticFleet:
@@ -108,9 +124,17 @@ class ElasticFleet:
         scenario: the scenario (its fleet size is replaced by ``size``).
         options: broker, TLS, keepalive and connect pacing (``connect_rate``).
         size: devices in the whole fleet, over every process (thing names and draws).
+        device_factory: how a device is built (default: the scenario's behaviour).
     """
 
-    def __init__(self, scenario: Scenario, options: MqttOptions, *, size: int) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        options: MqttOptions,
+        *,
+        size: int,
+        device_factory: DeviceFactory | None = None,
+    ) -> None:
         self.scenario = scenario = resized(scenario, size)
         self.options = options
         self.size = size
@@ -122,6 +146,7 @@ class ElasticFleet:
         self.requests: deque[Request] = self.timer.done
         self.link = TimedDeviceLink(self.heap, self._inventory_changed, self.timer)
         self.pool: ConnectionPool | None = None
+        self._factory = device_factory
         self.names: list[str] = []  # per pool index
         self.fleet_index: list[int] = []  # per pool index
         self.changed_at: list[float] = []  # per pool index
@@ -168,7 +193,13 @@ class ElasticFleet:
         """Every device that joined (its latest connection), with what it runs now."""
         assert self.closed, "close() first"
         return [
-            DeviceRecord(index, self.names[slot], dict(device.inventory), self.changed_at[slot])
+            DeviceRecord(
+                index,
+                self.names[slot],
+                dict(device.inventory),
+                self.changed_at[slot],
+                self.link.written_at[slot],
+            )
             for index, slot in sorted(self._slot.items())
             for device in (self.link.devices[slot],)
         ]
@@ -256,17 +287,23 @@ class ElasticFleet:
         )
         self.names.append(name)
         slot = pool.add(name)
-        device = Device(
-            slot,
-            name,
-            inventory,
-            self.profile,
-            self.link,
-            reports_shadow=self.draws.reports_shadow[index],
-        )
+        if self._factory is not None:
+            device = self._factory(slot, name, inventory, self.link)
+        else:
+            device = Device(
+                slot,
+                name,
+                inventory,
+                self.profile,
+                self.link,
+                reports_shadow=self.draws.reports_shadow[index],
+            )
         self.fleet_index.append(index)
         self.changed_at.append(float("-inf") if previous is None else self.changed_at[previous])
         self.link.add(device)
+        self.link.written_at.append(
+            float("-inf") if previous is None else self.link.written_at[previous]
+        )
         self._slot[index] = slot
         self.joined += 1
 

@@ -87,12 +87,13 @@ class RequestTimer:
             return
         self._pending[token] = (request_name(suffix, body), now, suffix)
 
-    def answered(self, payload: bytes, now: float, *, accepted: bool) -> None:
-        """An answer arrived on an ``/accepted`` (or ``/rejected``) topic at ``now``."""
+    def answered(self, payload: bytes, now: float, *, accepted: bool) -> str | None:
+        """An answer arrived on an ``/accepted`` (or ``/rejected``) topic at ``now``; returns
+        the name of the request it answers (None: not one of ours, or counted as timed out)."""
         body, token = _token(payload)
         entry = None if token is None else self._pending.pop(token, None)
         if entry is None or body is None:
-            return  # not a request of ours, or one already counted as timed out
+            return None
         name, sent, suffix = entry
         error = None
         if not accepted:
@@ -106,6 +107,7 @@ class RequestTimer:
                 self._held.append((job, status, now))
             else:
                 self._completed(job, status, now - created)
+        return name
 
     def job_created(self, job: str, at: float) -> None:
         """CreateJob of ``job`` returned at ``at`` (epoch seconds)."""
