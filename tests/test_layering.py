@@ -1,4 +1,5 @@
-"""Dependencies point one way: core <- services <- transports/API/engine <- CLI.
+"""Dependencies point one way: core <- services <- transports/API/report <- engine <- CLI and the
+Locust driver.
 
 Checked on the import statements of every module, so a violation fails here rather than in
 review. The pure core also never imports IO frameworks.
@@ -18,11 +19,12 @@ LAYERS = {
     "core": 0,
     "services": 1,
     "api": 2,
-    "engine": 2,
     "report": 2,
     "transport": 2,
-    "commands": 3,
-    "cli": 3,
+    "engine": 3,
+    "commands": 4,
+    "locustrun": 4,
+    "cli": 4,
 }
 #: Imports the pure core must never make.
 IO_MODULES = {"asyncio", "aiohttp", "uvloop", "locust", "gevent", "gmqtt", "socket", "threading"}
@@ -64,3 +66,24 @@ def test_imports_point_down(path: Path) -> None:
 def test_every_part_is_known() -> None:
     parts = {_part(p) for p in _modules()} - {""}
     assert parts <= set(LAYERS), parts - set(LAYERS)
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_locust_driver_imports_locust(path: Path) -> None:
+    """Importing locust gevent-patches the whole process: only simulator.locustrun may."""
+    if _part(path) == "locustrun":
+        return
+    patched = {name.split(".")[0] for name in _imports(path)} & {"locust", "gevent"}
+    assert not patched, f"{path.relative_to(PACKAGE)} imports {patched}"
+
+
+def test_locust_driver_public_api() -> None:
+    """Pinned from the source: importing the package would gevent-patch this test process."""
+    tree = ast.parse((PACKAGE / "locustrun" / "__init__.py").read_text())
+    exported = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+    )
+    assert sorted(exported) == ["DeviceUser", "install"]

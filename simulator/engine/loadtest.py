@@ -18,12 +18,12 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
-from simulator.engine.mqtt.plane import JobInfo
+from simulator.engine.mqtt.plane import job_summary
 from simulator.engine.operator import OperatorView
 from simulator.engine.scenario import Scenario
-from simulator.report import JobSummary, RunResult, WriterSummary
+from simulator.report import RunResult, WriterSummary
 
-__all__ = ["WorkerReport", "build_result", "job_summary"]
+__all__ = ["WorkerReport", "build_result"]
 
 
 class WorkerReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,19 +66,6 @@ class WorkerReport(msgspec.Struct, frozen=True, kw_only=True):
     by_cause: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
     error: str | None = None
-
-
-def job_summary(job: JobInfo, start: float) -> JobSummary:
-    """A job as the report shows it, times from ``start``."""
-    return JobSummary(
-        job_id=job.job_id,
-        status=job.status,
-        created_at_s=job.created_at - start,
-        completed_at_s=None if job.completed_at is None else job.completed_at - start,
-        targets=job.targets,
-        executions=dict(job.counts),
-        destination_package_versions=job.destinations,
-    )
 
 
 def build_result(

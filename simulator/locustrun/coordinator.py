@@ -19,6 +19,7 @@ for every answer, and writes ``report.json`` and ``report.html``.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import logging
 import time
@@ -40,6 +41,7 @@ from simulator.engine.loadtest import WorkerReport, build_result
 from simulator.engine.mqtt import provision
 from simulator.engine.mqtt.elastic import DeviceFactory, ElasticFleet
 from simulator.engine.operator import Operator
+from simulator.engine.quotas import quota_warnings, worker_connect_rate
 from simulator.locustrun.options import LoadTestConfig, load_config
 from simulator.report import write_report
 
@@ -99,6 +101,7 @@ class Coordinator:
         self.emulator: EmbeddedEmulator | None = None
         self.operator: Operator | None = None
         self.size = 0
+        self.workers = 1
         self.wall_start = time.perf_counter()
         self.reports: dict[int, WorkerReport] = {}
         self.online: dict[str, int] = {}
@@ -140,10 +143,11 @@ class Coordinator:
             self._start_fleet()
             return
         self.size = runner.target_user_count
+        self.workers = max(1, int(getattr(runner, "worker_count", 1) or 1))
         config = self.config = load_config(self.env.parsed_options, distributed=self.distributed)
         self._check_quotas(config)
         if self.role == "master":
-            runner.send_message(SETUP, {"size": self.size, "start": time.time()})
+            runner.send_message(SETUP, {"size": self.size, "workers": self.workers})
         else:
             # An embedded emulator first: devices that ask before it listens wait a timeout.
             self.config = self._control_plane(config)
@@ -161,14 +165,12 @@ class Coordinator:
         self.fleet_ready.clear()
 
     def _check_quotas(self, config: LoadTestConfig) -> None:
+        """Against AWS: say what the test would exceed (the connects are capped anyway)."""
+        if config.mqtt.kind != "aws":
+            return
         rate = float(getattr(self.env.parsed_options, "spawn_rate", 0) or 0)
-        if config.mqtt.kind == "aws" and rate > 500:
-            log.warning(
-                "fleetsim: -r %g exceeds AWS IoT's CONNECT quota (500/s per account in large "
-                "regions, 100/s elsewhere); connects are paced at %g/s per process",
-                rate,
-                config.mqtt.rate,
-            )
+        for warning in quota_warnings(config.scenario, spawn_rate=rate, workers=self.workers):
+            log.warning("AWS quota: %s", warning)
 
     def _control_plane(self, config: LoadTestConfig) -> LoadTestConfig:
         """The config with an embedded emulator replaced by its URL (started on first use)."""
@@ -183,8 +185,6 @@ class Coordinator:
         _wait(lambda: emulator.url is not None or emulator.closed, 40)
         if emulator.url is None:
             raise FleetsimError(emulator.error or "the embedded emulator did not start")
-        import dataclasses  # noqa: PLC0415
-
         url_options = dataclasses.replace(
             mqtt, control_plane=emulator.url, rollout_per_minute=None, bridge_connections=1
         )
@@ -193,9 +193,13 @@ class Coordinator:
     def _start_fleet(self) -> None:
         if self.config is None:
             self.config = load_config(self.env.parsed_options, distributed=self.distributed)
+        mqtt = self.config.mqtt
+        if mqtt.kind == "aws":  # this process's share of the account's CONNECT quota
+            share = worker_connect_rate(mqtt.rate, self.workers)
+            mqtt = dataclasses.replace(mqtt, connect_rate=share)
         fleet = self.fleet = ElasticFleet(
             self.config.scenario,
-            self.config.mqtt,
+            mqtt,
             size=self.size,
             device_factory=self.device_factory,
         )
@@ -351,6 +355,7 @@ class Coordinator:
 
     def _on_setup(self, environment: Environment, msg: Any) -> None:
         self.size = int(msg.data["size"])
+        self.workers = int(msg.data["workers"])
 
     def _on_job(self, environment: Environment, msg: Any) -> None:
         if self.fleet is not None:

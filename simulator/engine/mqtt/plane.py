@@ -23,6 +23,7 @@ from simulator.engine.mqtt.clock import WallClockHeap
 from simulator.engine.mqtt.link import MqttDeviceLink
 from simulator.engine.mqtt.world import MqttWorld
 from simulator.engine.writers import ManualWriter
+from simulator.report import JobSummary
 from simulator.transport.broker import Bridge, BridgeStats
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Plane",
     "epoch",
     "job_info",
+    "job_summary",
 ]
 
 TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"})
@@ -76,6 +78,19 @@ class JobInfo:
         """No execution left to run, and the job over (or CONTINUOUS, which never ends)."""
         active = self.counts.get("QUEUED", 0) + self.counts.get("IN_PROGRESS", 0)
         return active == 0 and (self.status in ("COMPLETED", "CANCELED") or self.continuous)
+
+
+def job_summary(job: JobInfo, start: float) -> JobSummary:
+    """A job as the report shows it, times from ``start``."""
+    return JobSummary(
+        job_id=job.job_id,
+        status=job.status,
+        created_at_s=job.created_at - start,
+        completed_at_s=None if job.completed_at is None else job.completed_at - start,
+        targets=job.targets,
+        executions=dict(job.counts),
+        destination_package_versions=job.destinations,
+    )
 
 
 def job_info(job: Mapping[str, Any], created_fallback: float) -> JobInfo:

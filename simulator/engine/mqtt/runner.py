@@ -32,11 +32,11 @@ from simulator.core.errors import UsageError
 from simulator.engine.eventlog import EventLog
 from simulator.engine.mqtt.link import DeviceTransport, TransportFactory
 from simulator.engine.mqtt.options import AWS_CONNECT_RATE, MqttOptions
-from simulator.engine.mqtt.plane import EmbeddedPlane, Plane
+from simulator.engine.mqtt.plane import EmbeddedPlane, Plane, job_summary
 from simulator.engine.mqtt.world import MqttWorld
 from simulator.engine.run import Progress, snapshot
 from simulator.engine.scenario import Scenario
-from simulator.report import JobSummary, RunResult, Sample, WriterSummary
+from simulator.report import RunResult, Sample, WriterSummary
 from simulator.transport.broker import Bridge
 from simulator.transport.mqtt import ConnectionPool, raise_open_file_limit
 
@@ -335,20 +335,7 @@ class MqttRun:
             shadow_inconsistent=tracker.inconsistent,
             shadow_by_cause=dict(tracker.by_cause),
             timeline=tuple(self.timeline),
-            jobs=tuple(
-                JobSummary(
-                    job_id=job.job_id,
-                    status=job.status,
-                    created_at_s=job.created_at - plane.start,
-                    completed_at_s=None
-                    if job.completed_at is None
-                    else job.completed_at - plane.start,
-                    targets=job.targets,
-                    executions=dict(job.counts),
-                    destination_package_versions=job.destinations,
-                )
-                for job in jobs.values()
-            ),
+            jobs=tuple(job_summary(job, plane.start) for job in jobs.values()),
             writers=tuple(
                 WriterSummary(
                     name=w.name, writes=w.writes, conflicts=w.conflicts, skipped=w.skipped
