@@ -91,8 +91,42 @@ def _context(r: Mapping[str, Any]) -> dict[str, Any]:
             }
             for w in r["writers"]
         ],
-        "extra": [(key, orjson.dumps(value).decode()) for key, value in sorted(r["extra"].items())],
+        "workers": [
+            {
+                **{key: _format.count(int(w.get(key) or 0)) for key in _WORKER_COUNTS},
+                "worker": w.get("worker"),
+                "causes": ", ".join(
+                    f"{c} {n}" for c, n in sorted((w.get("by_cause") or {}).items())
+                ),
+                "error": w.get("error") or "",
+            }
+            for w in r["extra"].get("workers") or ()
+            if isinstance(w, dict)
+        ],
+        "extra": [
+            (key, orjson.dumps(value).decode())
+            for key, value in sorted(r["extra"].items())
+            if key != "workers"
+        ],
     }
+
+
+#: The per-worker counts of a multi-process run (``extra.workers``, a Locust test), in order.
+_WORKER_COUNTS = (
+    "devices",
+    "online",
+    "connects",
+    "reconnects",
+    "connect_failures",
+    "drops",
+    "requests",
+    "timeouts",
+    "rejected",
+    "terminal_answers",
+    "checked",
+    "consistent",
+    "inconsistent",
+)
 
 
 def render_html(result: RunResult, /) -> str:
