@@ -69,6 +69,7 @@ class Operator:
         sleep: how to wait.
         online: devices connected now, over every process (for the timeline).
         poll_s: seconds between two DescribeJob rounds.
+        job_suffix: appended to every job id of the scenario (a re-run needs new ids).
     """
 
     def __init__(
@@ -82,8 +83,11 @@ class Operator:
         sleep: Callable[[float], None] = time.sleep,
         online: Callable[[], int] = lambda: 0,
         poll_s: float = 5.0,
+        job_suffix: str = "",
     ) -> None:
         self.scenario = resized(scenario, size)
+        #: The id each scenario job gets in the control plane (job ids are unique per account).
+        self.job_ids = {job.id: job.id + job_suffix for job in scenario.jobs}
         self.options = options
         self.size = size
         self._on_call = on_call
@@ -163,15 +167,16 @@ class Operator:
     def _create_job(self, job: JobSpec, _: object = None) -> None:
         if self._stopped:
             return
+        job_id = self.job_ids[job.id]
         try:
-            provision.create_job(self.iot, self.scenario, job)
+            provision.create_job(self.iot, self.scenario, job, job_id=job_id)
         except Exception as exc:
-            self._failed.add(job.id)
-            self.view.errors.append(f"CreateJob {job.id}: {provision.describe_error(exc)}")
+            self._failed.add(job_id)
+            self.view.errors.append(f"CreateJob {job_id}: {provision.describe_error(exc)}")
             return
         at = time.time()
-        self.view.created[job.id] = at
-        self._announce(job.id, at)
+        self.view.created[job_id] = at
+        self._announce(job_id, at)
 
     def _poll(self, _a: object = None, _b: object = None) -> None:
         if self._stopped:
@@ -215,8 +220,9 @@ class Operator:
         view = self.view
         if not self.scenario.jobs:
             return False
-        if any(j.id not in view.created and j.id not in self._failed for j in self.scenario.jobs):
-            return False
+        for job_id in self.job_ids.values():
+            if job_id not in view.created and job_id not in self._failed:
+                return False
         polled = [view.jobs.get(job_id) for job_id in view.created]
         return all(job is not None and job.settled for job in polled)
 

@@ -225,6 +225,7 @@ class Coordinator:
                 sleep=gevent.sleep,
                 online=self._online_now,
                 poll_s=config.poll_s,
+                job_suffix=self._job_suffix(config.job_suffix),
             )
             if config.stop_when_done:
                 self._greenlets.append(gevent.spawn(self._stop_when_done, operator))
@@ -235,6 +236,12 @@ class Coordinator:
             log.error("operator stopped: %s", provision.describe_error(exc))
             if self.operator is not None:
                 self.operator.view.errors.append(provision.describe_error(exc))
+
+    @staticmethod
+    def _job_suffix(text: str) -> str:
+        if text == "auto":
+            return time.strftime("-%Y%m%d-%H%M%S", time.gmtime())
+        return text
 
     def _stop_when_done(self, operator: Operator) -> None:
         """``--stop-when-done``: quit once the scenario's jobs are over and settle_s passed."""

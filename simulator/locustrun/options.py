@@ -59,6 +59,13 @@ def add_arguments(parser: Any) -> None:
         help="seconds between two DescribeJob rounds of the operator (default 5)",
     )
     group.add_argument(
+        "--job-suffix",
+        default="",
+        metavar="TEXT",
+        help="append TEXT to every job id of the scenario (job ids are unique per account: a "
+        "re-run needs new ones); 'auto' appends -YYYYMMDD-HHMMSS of the test's start",
+    )
+    group.add_argument(
         "--stop-when-done",
         action="store_true",
         default=False,
@@ -77,6 +84,7 @@ class LoadTestConfig:
     report_dir: Path
     poll_s: float
     stop_when_done: bool = False
+    job_suffix: str = ""
 
 
 def load_config(options: Any, *, distributed: bool) -> LoadTestConfig:
@@ -119,4 +127,5 @@ def load_config(options: Any, *, distributed: bool) -> LoadTestConfig:
         report_dir=Path(options.report_dir),
         poll_s=float(options.poll_interval),
         stop_when_done=bool(getattr(options, "stop_when_done", False)),
+        job_suffix=str(getattr(options, "job_suffix", "") or ""),
     )

@@ -267,8 +267,9 @@ def create_dynamic_groups(iot: Any, groups: Sequence[DynamicGroupSpec]) -> None:
         tolerate(ALREADY, create)
 
 
-def create_job(iot: Any, scenario: Scenario, job: JobSpec) -> None:
-    """CreateJob for the scenario's ``job``, its targets resolved to ARNs by name."""
+def create_job(iot: Any, scenario: Scenario, job: JobSpec, *, job_id: str | None = None) -> None:
+    """CreateJob for the scenario's ``job`` (as ``job_id``, default its own id), its targets
+    resolved to ARNs by name."""
     index = scenario.jobs.index(job)
     targets = []
     for target in job.targets:
@@ -279,7 +280,7 @@ def create_job(iot: Any, scenario: Scenario, job: JobSpec) -> None:
             targets.append(iot.describe_thing_group(thingGroupName=name)["thingGroupArn"])
     document = scenario.documents[index]
     iot.create_job(
-        jobId=job.id,
+        jobId=job_id or job.id,
         targets=targets,
         targetSelection=job.target_selection,
         **some(
