@@ -4,11 +4,8 @@ their inventories and initial ``$package``, dynamic groups, writers and the job 
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Protocol
-
-import numpy as np
 
 from simulator.api.mqtt.dispatch import MqttApi
 from simulator.core.arn import Scope
@@ -18,6 +15,7 @@ from simulator.core.distributions import stream
 from simulator.core.errors import AwsError, UsageError
 from simulator.engine.bus import CloudLink, DeviceLink
 from simulator.engine.consistency import ConsistencyTracker
+from simulator.engine.draws import draw_fleet
 from simulator.engine.eventlog import EventLog
 from simulator.engine.loop import EventHeap
 from simulator.engine.scenario import JobSpec, Scenario
@@ -113,27 +111,18 @@ class World:
     # -- set-up -----------------------------------------------------------------------------
 
     def _build_devices(self, names: list[str], by_name: dict[str, Device]) -> list[Device]:
-        scenario = self.scenario
-        seed = scenario.run.seed
-        n = len(names)
-        rng = np.random.default_rng([seed, 7])
-        inventories: list[dict[str, str]] = [{} for _ in range(n)]
-        self._in_shadow: list[dict[str, str]] = [{} for _ in range(n)]
-        for spec in scenario.fleet.inventory:
-            versions = list(spec.versions)
-            weights = np.array([spec.versions[v] for v in versions], dtype=float)
-            picks = rng.choice(len(versions), size=n, p=weights / weights.sum())
-            shown = rng.random(n) < spec.in_shadow
-            for i in range(n):
-                version = versions[picks[i]]
-                if version != "none":
-                    inventories[i][spec.package] = version
-                    if shown[i]:
-                        self._in_shadow[i][spec.package] = version
-        reports = rng.random(n) < scenario.spec.device.reports_package_shadow
-        profile = self.profile = scenario.device_profile()
+        draws = self._draws = draw_fleet(self.scenario)
+        self._in_shadow = draws.in_shadow
+        profile = self.profile = self.scenario.device_profile()
         devices = [
-            Device(i, name, inventories[i], profile, self.link, reports_shadow=bool(reports[i]))
+            Device(
+                i,
+                name,
+                draws.inventories[i],
+                profile,
+                self.link,
+                reports_shadow=draws.reports_shadow[i],
+            )
             for i, name in enumerate(names)
         ]
         by_name.update((d.name, d) for d in devices)
@@ -143,13 +132,9 @@ class World:
         registry = self.plane.registry
         fleet = self.scenario.fleet
         registry.create_thing_group(thing_group_name=fleet.group)
-        rng = np.random.default_rng([self.scenario.run.seed, 11])
-        subgroups = []
-        for spec in fleet.groups:
-            registry.create_thing_group(thing_group_name=spec.name)
-            count = math.ceil(spec.fraction * len(names))
-            members = set(rng.choice(len(names), size=count, replace=False).tolist())
-            subgroups.append((spec.name, members))
+        subgroups = self._draws.subgroups
+        for name, _ in subgroups:
+            registry.create_thing_group(thing_group_name=name)
         for i, name in enumerate(names):
             registry.create_thing(thing_name=name)
             registry.join(fleet.group, name)

@@ -28,9 +28,9 @@ from typing import Any, Final
 
 from simulator.engine.calls import BotoShadows, OnCall, TimedClient
 from simulator.engine.consistency import ConsistencyTracker
+from simulator.engine.draws import draw_fleet
 from simulator.engine.mqtt import provision
 from simulator.engine.mqtt.clock import WallClockHeap
-from simulator.engine.mqtt.draws import draw_fleet
 from simulator.engine.mqtt.elastic import resized
 from simulator.engine.mqtt.options import MqttOptions
 from simulator.engine.mqtt.plane import JobInfo

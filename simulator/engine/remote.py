@@ -38,9 +38,9 @@ import orjson
 from simulator.core.device import Device
 from simulator.core.errors import UsageError
 from simulator.engine.consistency import ConsistencyTracker
+from simulator.engine.draws import draw_fleet
 from simulator.engine.mqtt import provision
 from simulator.engine.mqtt.clock import WallClockHeap
-from simulator.engine.mqtt.draws import draw_fleet
 from simulator.engine.mqtt.link import MqttDeviceLink
 from simulator.engine.mqtt.options import MqttOptions
 from simulator.engine.mqtt.plane import JobInfo

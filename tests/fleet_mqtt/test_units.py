@@ -11,6 +11,7 @@ import pytest
 
 from simulator.core.device import DeviceState
 from simulator.core.errors import UsageError
+from simulator.engine.draws import draw_fleet
 from simulator.engine.fleet import World
 from simulator.engine.mqtt import (
     MqttOptions,
@@ -20,7 +21,6 @@ from simulator.engine.mqtt import (
     parse_source_addresses,
     real_clock,
 )
-from simulator.engine.mqtt.draws import draw_fleet
 from simulator.transport.mqtt import Shard, parse_broker_uri
 from tests.core.device_support import STEP_S, Peer, device, execution, online
 from tests.engine.support import BASE, edited, load
@@ -119,17 +119,15 @@ def test_wall_clock_heap_never_goes_back() -> None:
     assert heap.now == 105.0
 
 
-def test_idle_wakes_when_an_earlier_entry_is_scheduled() -> None:
-    async def main() -> float:
-        heap = WallClockHeap(time.time())
-        heap.at(time.time() + 30, lambda a, b: None)
-        loop = asyncio.get_running_loop()
-        loop.call_later(0.05, lambda: heap.at(time.time(), lambda a, b: None))
-        began = time.monotonic()
-        await heap.idle(10.0)
-        return time.monotonic() - began
-
-    assert asyncio.run(main()) < 2.0
+@pytest.mark.asyncio
+async def test_idle_wakes_when_an_earlier_entry_is_scheduled() -> None:
+    heap = WallClockHeap(time.time())
+    heap.at(time.time() + 30, lambda a, b: None)
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.05, lambda: heap.at(time.time(), lambda a, b: None))
+    began = time.monotonic()
+    await heap.idle(10.0)
+    assert time.monotonic() - began < 2.0
 
 
 # -- shards build the same devices as a whole-fleet run -------------------------------------------

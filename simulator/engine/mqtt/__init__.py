@@ -18,7 +18,6 @@ bridge connection(s) (:class:`MqttWorld`), an external ``fleetsim serve --mqtt``
 * :mod:`.world`: the embedded emulator's world on the bridge;
 * :mod:`.plane`: what the run needs of a control plane;
 * :mod:`.options`: broker, TLS, pacing, shard, control plane;
-* :mod:`.draws`: a shard's devices drawn as in a whole-fleet run;
 * :mod:`.provision`: setting a scenario up in an external control plane (boto3);
 * :mod:`.runner`: the run loop and its report.
 """

@@ -32,8 +32,8 @@ import uvloop
 
 from simulator.core.device import Device
 from simulator.core.errors import FleetsimError
+from simulator.engine.draws import draw_fleet
 from simulator.engine.mqtt.clock import WallClockHeap
-from simulator.engine.mqtt.draws import draw_fleet
 from simulator.engine.mqtt.link import MqttDeviceLink
 from simulator.engine.mqtt.options import MqttOptions
 from simulator.engine.mqtt.requests import Request, RequestTimer

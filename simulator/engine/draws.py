@@ -1,11 +1,9 @@
 """The seeded per-device draws of a fleet, for processes that build only part of it.
 
-A sharded run builds the devices of one index range, yet each device must get the inventory,
-initial ``$package`` and group memberships it gets in a whole-fleet run. These functions make
-the same draws, in the same order, from the same seeds as
-:class:`~simulator.engine.fleet.World` (``_build_devices`` and ``_register``) over the whole
-fleet; a caller slices out its range. ``tests/fleet_mqtt/test_units.py`` checks that the two
-agree.
+Every driver draws the fleet here, once: the in-process
+:class:`~simulator.engine.fleet.World`, a sharded MQTT run (which slices out its index range),
+and a Locust test (whose devices join by fleet index), so a device gets the same inventory,
+initial ``$package`` and group memberships whichever runs it.
 """
 
 from __future__ import annotations
