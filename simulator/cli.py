@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from simulator.commands import broker_config, run, serve, substitute
+from simulator.commands import broker_config, provision, run, serve, substitute
 from simulator.core.errors import FleetsimError
 
 __all__ = ["main"]
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     substitute.register(commands)
     serve.register(commands)
     broker_config.register(commands)
+    provision.register(commands)
     return parser
 
 

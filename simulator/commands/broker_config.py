@@ -1,11 +1,19 @@
-"""``fleetsim broker-config``: write a Mosquitto configuration for a run of the emulator."""
+"""``fleetsim broker-config``: write a Mosquitto configuration for a run of the emulator.
+
+With ``--acl-from URL`` the ACL also names the certificates a ``fleetsim serve`` issued
+(CreateKeysAndCertificate, e.g. by ``fleetsim provision``): for every ACTIVE certificate
+attached to a thing, ``user <its CN>`` may use ``$aws/things/<thing>/#``, read through the
+emulator's API (ListCertificates, ListPrincipalThings, DescribeCertificate) with boto3.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+from simulator.core.errors import UsageError
 from simulator.transport.broker import DEVICE_PATTERN, BrokerLayout, write_broker_config
 from simulator.transport.certs import DEFAULT_EMULATOR_IDENTITY
 
@@ -28,6 +36,11 @@ With --tls the broker requires a client certificate and uses its CN as the user 
 (use_identity_as_username), so identities are proven; allow_anonymous is false. Without
 --tls anonymous clients are allowed and the ACL relies on the user name a client claims:
 devices connect with user name = thing name, the emulator with --mqtt-username NAME.
+
+With --acl-from http://HOST:PORT (and --tls), the ACL also gets, for every ACTIVE certificate
+that `fleetsim serve` issued and that is attached to a thing, `user <certificate CN>` +
+`topic readwrite $aws/things/<thing>/#`. Re-run it after provisioning; a running Mosquitto
+reads the new ACL on SIGHUP (kill -HUP <pid>).
 
 Then start the broker with `mosquitto -c DIR/mosquitto.conf` and the emulator with
   fleetsim serve --mqtt mqtts://127.0.0.1:8883 --mqtt-ca DIR/ca.pem \\
@@ -92,7 +105,83 @@ def register(commands: Any) -> None:
         help="account Mosquitto runs as (default: root when run as root, so it can read the "
         "0600 key; given as root, the key and ACL are handed to ACCOUNT)",
     )
+    parser.add_argument(
+        "--acl-from",
+        metavar="URL",
+        help="also allow each ACTIVE certificate of this `fleetsim serve` (http://HOST:PORT) "
+        "the topics of the things it is attached to (--tls)",
+    )
+    parser.add_argument(
+        "--region",
+        default="us-east-1",
+        help="the emulator's --region (its SigV4 scope), with --acl-from",
+    )
     parser.set_defaults(handler=run)
+
+
+def _device_users(url: str, region: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(certificate CN, things) of every ACTIVE certificate attached to a thing, by CN."""
+    import boto3  # type: ignore[import-untyped]  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    from simulator.engine.mqtt.options import parse_control_plane  # noqa: PLC0415
+    from simulator.engine.mqtt.provision import (  # noqa: PLC0415
+        WORKERS,
+        describe_error,
+        some,
+        thread_map,
+    )
+    from simulator.services.registry.ca import common_name  # noqa: PLC0415
+
+    if parse_control_plane(url) in ("aws", "embedded"):
+        raise UsageError(f"--acl-from {url!r}: give the http://HOST:PORT of a `fleetsim serve`")
+    session = boto3.Session(region_name=region)
+    keys = {} if session.get_credentials() is not None else {"aws_access_key_id": "test"}
+    if keys:
+        keys["aws_secret_access_key"] = "test"
+    config = Config(max_pool_connections=WORKERS * 2, retries={"mode": "standard"})
+    iot = session.client("iot", endpoint_url=url.rstrip("/"), config=config, **keys)
+
+    def pages(call: Any, key: str, token_in: str, token_out: str, **kw: Any) -> list[Any]:
+        items: list[Any] = []
+        token = None
+        while True:
+            page = call(**kw, **some(**{token_in: token}))
+            items += page.get(key, [])
+            token = page.get(token_out)
+            if not token:
+                return items
+
+    def one(cert: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+        things = pages(
+            iot.list_principal_things,
+            "things",
+            "nextToken",
+            "nextToken",
+            principal=cert["certificateArn"],
+            maxResults=250,
+        )
+        if not things:
+            return None
+        described = iot.describe_certificate(certificateId=cert["certificateId"])
+        name = common_name(described["certificateDescription"]["certificatePem"])
+        return None if name is None else (name, tuple(sorted(things)))
+
+    try:
+        certs = pages(
+            iot.list_certificates,
+            "certificates",
+            "marker",
+            "nextMarker",
+            pageSize=250,
+            ascendingOrder=True,
+        )
+        active = [c for c in certs if c.get("status") == "ACTIVE"]
+        found = [entry for entry in thread_map(one, active) if entry is not None]
+    except (ClientError, BotoCoreError) as exc:
+        raise UsageError(f"--acl-from {url}: {describe_error(exc)}") from None
+    return tuple(sorted(found))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,9 +198,16 @@ def run(args: argparse.Namespace) -> int:
         broker_user=args.broker_user,
         server_hosts=("localhost", "127.0.0.1", *args.server_name),
     )
+    if args.acl_from is not None:
+        if not args.tls:
+            raise UsageError("--acl-from names devices by certificate: it needs --tls")
+        users = _device_users(args.acl_from, args.region)
+        layout = dataclasses.replace(layout, device_users=users)
     files = write_broker_config(layout)
     print(f"wrote {files.config}")
     print(f"wrote {files.acl}")
+    if args.acl_from is not None:
+        print(f"{len(layout.device_users)} certificates of {args.acl_from} in the ACL")
     uri = f"{'mqtts' if layout.tls else 'mqtt'}://{layout.host}:{layout.listen_port}"
     if files.ca is not None and files.server is not None and files.emulator is not None:
         print(f"wrote {files.ca} (project CA)")

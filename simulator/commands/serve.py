@@ -4,7 +4,12 @@ Prints ``fleetsim serve: listening on http://HOST:PORT`` once the socket listens
 callers learn the port). With ``--mqtt URI`` it then connects the same control plane to the broker
 (:class:`simulator.transport.broker.Bridge`: the Jobs and Shadow MQTT APIs, and every broadcast)
 and prints a second line, ``fleetsim serve: mqtt connected to URI``, once every connection is
-subscribed. It serves until SIGINT or SIGTERM and exits 0. A bad URI or unreadable TLS file, or a
+subscribed. It serves until SIGINT or SIGTERM and exits 0.
+
+``--ca-dir DIR`` signs CreateKeysAndCertificate's certificates with the CA of
+``fleetsim broker-config --tls --out DIR`` (so the broker accepts them), ``--endpoint-address``
+sets DescribeEndpoint's answer, ``--throttle SPEC`` limits request rates
+(:mod:`simulator.api.http.throttle`). A bad URI or unreadable TLS file, or a
 broker that refuses the emulator's identity, is one line on stderr and exit 2; a broker that is
 not up yet is retried (with warnings on stderr) while HTTP keeps serving.
 """
@@ -64,6 +69,26 @@ def register(commands: Any) -> None:
         choices=("sigv4", "none"),
         default="sigv4",
         help="verify SigV4 signatures (default) or accept any request",
+    )
+    parser.add_argument(
+        "--ca-dir",
+        type=Path,
+        metavar="DIR",
+        help="sign CreateKeysAndCertificate's certificates with DIR/ca.pem + DIR/ca.key (the CA "
+        "`fleetsim broker-config --tls --out DIR` writes, so the broker trusts them); default: "
+        "a CA generated in memory (its PEM: GET /fleetsim/ca.pem)",
+    )
+    parser.add_argument(
+        "--endpoint-address",
+        metavar="HOST",
+        help="DescribeEndpoint's endpointAddress (default: the --mqtt broker's host, else --host)",
+    )
+    parser.add_argument(
+        "--throttle",
+        metavar="SPEC",
+        default="none",
+        help="answer ThrottlingException (HTTP 429) above a rate: N (every iot operation at "
+        "N requests/s), aws (AWS's default rates), Operation=N, none (default); comma-separated",
     )
     mqtt = parser.add_argument_group(
         "MQTT",
@@ -142,7 +167,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--access-key-id and --secret-access-key must not be empty")
     # Imported here so other commands do not pay for aiohttp and botocore's models at start-up.
     from simulator.api.http import ServerConfig  # noqa: PLC0415
+    from simulator.api.http.throttle import parse_throttle  # noqa: PLC0415
 
+    throttle = parse_throttle(args.throttle)
+    mqtt = _bridge_config(args)
+    endpoint = args.endpoint_address
+    if endpoint is not None and (not endpoint or any(c.isspace() or c == "/" for c in endpoint)):
+        raise UsageError(f"--endpoint-address {endpoint!r} must be a host name or address")
+    if endpoint is None:
+        endpoint = mqtt.broker.host if mqtt is not None else args.host
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -151,14 +184,34 @@ def run(args: argparse.Namespace) -> int:
         access_key_id=args.access_key_id,
         secret_access_key=args.secret_access_key,
         auth=args.auth,
+        ca=None if args.ca_dir is None else _read_ca(args.ca_dir),
+        endpoint_address=endpoint,
+        throttle=throttle,
     )
-    mqtt = _bridge_config(args)
     logging.basicConfig(level=logging.WARNING, format="fleetsim serve: %(levelname)s %(message)s")
     try:
         _run_loop(config, mqtt)
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     return 0
+
+
+def _read_ca(directory: Path) -> tuple[bytes, bytes]:
+    """DIR/ca.pem and DIR/ca.key, checked now (one line on stderr, exit 2, when unusable)."""
+    from simulator.services.registry.ca import LocalCA  # noqa: PLC0415
+
+    paths = (directory / "ca.pem", directory / "ca.key")
+    try:
+        cert, key = (path.read_bytes() for path in paths)
+    except OSError as exc:
+        raise UsageError(
+            f"--ca-dir {directory}: cannot read {exc.filename}: {exc.strerror}"
+        ) from None
+    try:
+        LocalCA.from_pem(cert, key)
+    except ValueError as exc:
+        raise UsageError(f"--ca-dir {directory}: {exc}") from None
+    return cert, key
 
 
 def _run_loop(config: ServerConfig, mqtt: BridgeConfig | None) -> None:

@@ -15,7 +15,10 @@ from simulator.core.shadow import ShadowOptions
 from simulator.services.catalog import CatalogService
 from simulator.services.index import IndexOptions, IndexService
 from simulator.services.jobs import JobsDataService, JobsOptions, JobsService
-from simulator.services.registry import Registry
+from simulator.services.registry.ca import CertificateIssuer
+from simulator.services.registry.principals import SecuredRegistry
+from simulator.services.registry.security import SecurityOptions, SecurityService
+from simulator.services.registry.tags import TagService
 from simulator.services.runtime import Runtime
 from simulator.services.shadows import ShadowService
 
@@ -30,6 +33,7 @@ class EmulatorOptions:
     shadows: ShadowOptions = field(default_factory=ShadowOptions)
     jobs: JobsOptions = field(default_factory=JobsOptions)
     index: IndexOptions = field(default_factory=IndexOptions)
+    security: SecurityOptions = field(default_factory=SecurityOptions)
 
 
 class ControlPlane:
@@ -42,6 +46,11 @@ class ControlPlane:
         jobs: the Jobs control plane (``iot``).
         jobs_data: the Jobs data plane (``iot-jobs-data``), over the same state.
         index: fleet indexing, SearchIndex and dynamic thing groups.
+        security: certificates, policies, thing principals, DescribeEndpoint.
+        tags: TagResource, UntagResource, ListTagsForResource.
+
+    ``issuer`` signs CreateKeysAndCertificate's certificates (default: a CA generated in
+    memory on first use).
     """
 
     def __init__(
@@ -50,16 +59,23 @@ class ControlPlane:
         options: EmulatorOptions | None = None,
         *,
         catalog: Catalog | None = None,
+        issuer: CertificateIssuer | None = None,
     ) -> None:
         self.runtime = runtime or Runtime()
         self.options = options or EmulatorOptions()
         self.scope = self.options.scope
         self.package_catalog = catalog or Catalog(self.scope)
         self.catalog = CatalogService(self.runtime, self.package_catalog)
-        self.registry = Registry(self.runtime, self.scope)
+        self.registry = SecuredRegistry(self.runtime, self.scope)
         self.shadows = ShadowService(self.runtime, self.registry, self.options.shadows)
         self.jobs = JobsService(
             self.runtime, self.registry, self.package_catalog, self.shadows, self.options.jobs
         )
         self.jobs_data = JobsDataService(self.jobs)
         self.index = IndexService(self.runtime, self.registry, self.shadows, self.options.index)
+        self.security = SecurityService(
+            self.runtime, self.scope, self.registry, issuer=issuer, options=self.options.security
+        )
+        self.tags = TagService(
+            self.scope, self.registry, self.security, self.jobs, self.package_catalog
+        )

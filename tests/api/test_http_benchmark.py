@@ -10,7 +10,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.api.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # a benchmark smoke run
 
 ROW_KEYS = {"server", "operation", "requests_per_s", "p50_ms", "p99_ms"}
 SHARED = {"DescribeThing", "UpdateThingShadow", "GetThingShadow", "DescribeJob", "GetJobDocument"}

@@ -155,7 +155,9 @@ def test_presigned_urls_are_minted_for_the_device(iot: Any, iot_jobs_data: Any) 
 
 def test_rollout_releases_at_most_maximum_per_minute(iot: Any) -> None:
     # The server runs on the real clock: the next batch is a minute away, so this checks that
-    # the first batch is capped and that the rollout ticks (every second) do not release more.
+    # the first batch is capped and the rollout configuration goes through boto3. That the
+    # rollout ticks (every second) release nothing more within the minute is checked on the
+    # injected clock, tick by tick (tests/services/test_jobs_lifecycle.py).
     things = _things(iot, 5)
     job = _name("rollout")
     iot.create_job(
@@ -170,9 +172,7 @@ def test_rollout_releases_at_most_maximum_per_minute(iot: Any) -> None:
     assert described["jobExecutionsRolloutConfig"] == {"maximumPerMinute": 2}
     assert described["jobProcessDetails"]["numberOfQueuedThings"] == 2
     assert described["isConcurrent"] is True  # still rolling out
-    time.sleep(2.5)
-    assert _statuses(iot, job) == first
-    assert iot.describe_job(jobId=job)["job"]["status"] == "IN_PROGRESS"
+    assert described["status"] == "IN_PROGRESS"
     # Canceling drops the backlog: the three unreleased things never get an execution.
     iot.cancel_job(jobId=job)
     assert sorted(_statuses(iot, job).values()) == ["CANCELED", "CANCELED"]

@@ -2,12 +2,17 @@
 
 Requests are built around the route table (right and wrong methods, path labels of random text,
 ``%``-garbage, over-long values; query strings with the operation's parameters and others; bodies
-of malformed JSON, wrong types, huge numbers, deep nesting, unicode), then sent over a real socket:
+of malformed JSON, wrong types, huge numbers, deep nesting, unicode), then
 
 * signed correctly with botocore's SigV4Auth (so they get past authentication into routing,
-  parsing and the services) to the default server;
-* unsigned, to a ``--auth none`` server (the same depth without a signature) and to the default
-  server (which must refuse them all with 4xx).
+  parsing and the services) for a SigV4-verifying API;
+* unsigned, for an ``--auth none`` API (the same depth without a signature) and for the verifying
+  one (which must refuse them all with 4xx).
+
+The bulk of the examples go in-process to the sans-IO :class:`~simulator.api.http.HttpApi`, built
+as ``fleetsim serve`` builds it (:func:`~simulator.api.http.build_api`), with the headers as
+aiohttp would hand them over. A short run sends the same kind of requests, and every example in
+:data:`NASTY`, over a real socket to ``fleetsim serve`` subprocesses, which must stay healthy.
 
 The fuzzed requests are valid HTTP/1.1 (http.client refuses to send anything else); what aiohttp
 answers to malformed HTTP itself is out of scope.
@@ -15,9 +20,12 @@ answers to malformed HTTP itself is out of scope.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import http.client
 import json
+import logging
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -30,8 +38,9 @@ from botocore.credentials import Credentials
 from botocore.model import ListShape, MapShape, Shape, StringShape, StructureShape
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from simulator.api.http import ROUTES, Route
+from simulator.api.http import ROUTES, HttpApi, Route, ServerConfig, build_api
 from simulator.api.http.operations import compile_routes, service_model
 from simulator.api.http.patterns import compile_java, translate
 from tests.api.conftest import Server
@@ -47,6 +56,16 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+#: In-process. ``no_unhandled_errors`` (function scope) spans all the examples of a test, as meant.
+FUZZ_IN_PROCESS = settings(
+    FUZZ,
+    suppress_health_check=[*FUZZ.suppress_health_check, HealthCheck.function_scoped_fixture],
+)
+#: Over the socket: the framing, aiohttp's header and body handling, and the servers' health.
+#: The explicit examples (:data:`NASTY`) always run on top of these.
+FUZZ_SOCKET = settings(FUZZ, max_examples=25)
+#: The URL the in-process requests are signed for (its host is the ``Host`` header).
+IN_PROCESS_URL = "http://127.0.0.1:8000"
 
 Request = tuple[str, str, dict[str, str], bytes, str]
 
@@ -100,6 +119,7 @@ json_value = st.recursive(
 _INT_BOUNDS = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 
 
+@functools.cache  # strategies are built once: building them costs more than drawing from them
 def _pattern_strategy(pattern: str, low: int, high: int) -> st.SearchStrategy[str]:
     compiled = compile_java(pattern)
     translated = translate(pattern)
@@ -112,6 +132,7 @@ def _pattern_strategy(pattern: str, low: int, high: int) -> st.SearchStrategy[st
     )
 
 
+@functools.cache  # botocore's shapes are built once per (cached) service model
 def conforming(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
     kind = shape.type_name
     meta = shape.metadata
@@ -257,6 +278,14 @@ header_values = st.one_of(ascii_values, ascii_values, ascii_values, latin1_value
 SIGNING = {"iot": "iot", "iot-jobs-data": "iot-jobs-data", "iot-data": "iotdata"}
 
 
+@functools.cache
+def _per_route(
+    route: Route,
+) -> tuple[st.SearchStrategy[tuple[str, bytes]], st.SearchStrategy[str], st.SearchStrategy[bytes]]:
+    """A route's conforming requests, targets and bodies, built once."""
+    return conforming_request(route), targets(route), bodies(route)
+
+
 @st.composite
 def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes, str]:
     route = draw(st.sampled_from(ROUTES))
@@ -266,14 +295,14 @@ def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes, str]:
     headers = draw(st.dictionaries(header_names, header_values, max_size=3))
     if draw(st.booleans()):
         # Shape-conforming: gets past validation into the service (or its "not wired" error).
-        target, body = draw(conforming_request(route))
+        target, body = draw(_per_route(route)[0])
         return route.method, target, headers, body, service
     method = route.method if draw(st.integers(0, 4)) else draw(st.sampled_from(METHODS))
     if draw(st.booleans()):
         headers["Content-Type"] = draw(
             st.sampled_from(["application/json", "text/plain", "application/x-amz-json-1.1"])
         )
-    return method, draw(targets(route)), headers, draw(bodies(route)), service
+    return method, draw(_per_route(route)[1]), headers, draw(_per_route(route)[2]), service
 
 
 # -- sending and the invariant ----------------------------------------------------------------
@@ -298,22 +327,69 @@ def _send(
         conn.close()
 
 
-def _sign(server: Server, request: Request) -> dict[str, str]:
+def _handle(
+    api: HttpApi, method: str, target: str, headers: dict[str, str], body: bytes
+) -> tuple[int, str | None, bytes]:
+    """What :func:`_send` does, without the socket: (status, x-amzn-ErrorType, body).
+
+    The headers are what aiohttp hands the dispatcher for the bytes http.client sends: ``Host``,
+    the given ones, ``Content-Length``; values travel as latin-1 and arrive decoded as UTF-8 with
+    surrogate escapes.
+    """
+    received: CIMultiDict[str] = CIMultiDict(Host=urllib.parse.urlsplit(IN_PROCESS_URL).netloc)
+    for name, value in headers.items():
+        received.add(name, value.encode("latin-1").decode("utf-8", "surrogateescape"))
+    received.add("Content-Length", str(len(body)))
+    reply = api.handle(method, target, CIMultiDictProxy(received), body)
+    return reply.status, reply.error_type, reply.body
+
+
+def _sign(url: str, request: Request) -> dict[str, str]:
     method, target, headers, body, service = request
-    signed = AWSRequest(method=method, url=server.url + target, headers=headers, data=body)
+    signed = AWSRequest(method=method, url=url + target, headers=headers, data=body)
     SigV4Auth(Credentials("test", "test"), service, "us-east-1").add_auth(signed)
     return dict(signed.headers.items())
 
 
-def _check(method: str, status: int, headers: http.client.HTTPMessage, body: bytes) -> None:
+def _check_reply(status: int, error_type: str | None, body: bytes, *, has_body: bool) -> None:
+    """The invariant: never a 5xx; an error carries its AWS type and a JSON ``message``."""
     assert status < 500, (status, body[:300])
-    event(f"{status} {headers.get('x-amzn-ErrorType', '')}")
+    event(f"{status} {error_type or ''}")
     if status >= 400:
-        assert headers.get("x-amzn-ErrorType"), (status, dict(headers))
-        if method != "HEAD":
+        assert error_type, (status, body[:300])
+        if has_body:
             document = json.loads(body)
             assert isinstance(document, dict)
             assert isinstance(document["message"], str)
+
+
+def _check(method: str, status: int, headers: http.client.HTTPMessage, body: bytes) -> None:
+    # A reply to HEAD has no body on the wire.
+    _check_reply(status, headers.get("x-amzn-ErrorType"), body, has_body=method != "HEAD")
+
+
+@pytest.fixture(scope="module")
+def apis() -> Iterator[dict[str, HttpApi]]:
+    """In-process APIs as ``fleetsim serve`` builds them: SigV4 (default) and ``--auth none``.
+
+    Their timers go to a loop that never runs: the fuzz is about answering requests.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        yield {
+            "sigv4": build_api(ServerConfig(), loop),
+            "none": build_api(ServerConfig(auth="none"), loop),
+        }
+    finally:
+        loop.close()
+
+
+@pytest.fixture
+def no_unhandled_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The dispatcher logs every unexpected exception (the one 500): there must be none."""
+    with caplog.at_level(logging.ERROR, logger="simulator.api.http"):
+        yield
+    assert not caplog.records, caplog.text
 
 
 @pytest.fixture(scope="module")
@@ -342,33 +418,66 @@ NASTY: list[Request] = [
     ("POST", "/things/x", {"Content-Encoding": "gzip"}, b"not gzip at all", "iot"),
     ("POST", "/things/x", {"Content-Encoding": "deflate"}, b"\x00\x01", "iot"),
 ]
+AUTHORIZATIONS = st.one_of(
+    st.none(),
+    header_values,
+    st.just("AWS4-HMAC-SHA256 Credential=a/b/c/iot/aws4_request, SignedHeaders=host, Signature=x"),
+)
 
 
-@FUZZ
+# -- in-process: the sans-IO dispatcher ---------------------------------------------------------
+
+
+@FUZZ_IN_PROCESS
 @given(request=requests())
 @example_each(NASTY, "request")
 def test_signed_requests(
+    apis: dict[str, HttpApi],
+    no_unhandled_errors: None,
+    request: tuple[str, str, dict[str, str], bytes, str],
+) -> None:
+    method, target, _, body, _ = request
+    signed = _sign(IN_PROCESS_URL, request)
+    _check_reply(*_handle(apis["sigv4"], method, target, signed, body), has_body=True)
+
+
+@FUZZ_IN_PROCESS
+@given(request=requests(), authorization=AUTHORIZATIONS)
+@example_each(NASTY, "request", authorization=None)
+def test_unsigned_requests(
+    apis: dict[str, HttpApi],
+    no_unhandled_errors: None,
+    request: tuple[str, str, dict[str, str], bytes, str],
+    authorization: str | None,
+) -> None:
+    method, target, headers, body, _ = request
+    if authorization is not None:
+        headers = {**headers, "Authorization": authorization}
+    status, error_type, reply = _handle(apis["sigv4"], method, target, headers, body)
+    _check_reply(status, error_type, reply, has_body=True)
+    assert 400 <= status < 500  # nothing passes without a valid signature
+    _check_reply(*_handle(apis["none"], method, target, headers, body), has_body=True)
+
+
+# -- over the socket: fleetsim serve ------------------------------------------------------------
+
+
+@FUZZ_SOCKET
+@given(request=requests())
+@example_each(NASTY, "request")
+def test_signed_requests_over_the_socket(
     server: Server, request: tuple[str, str, dict[str, str], bytes, str]
 ) -> None:
     method, target, _, body, _ = request
-    signed = _sign(server, request)
+    signed = _sign(server.url, request)
     status, reply_headers, reply = _send(server, method, target, signed, body)
     _check(method, status, reply_headers, reply)
 
 
-@FUZZ
-@given(
-    request=requests(),
-    authorization=st.one_of(
-        st.none(),
-        header_values,
-        st.just(
-            "AWS4-HMAC-SHA256 Credential=a/b/c/iot/aws4_request, SignedHeaders=host, Signature=x"
-        ),
-    ),
-)
+@FUZZ_SOCKET
+@given(request=requests(), authorization=AUTHORIZATIONS)
 @example_each(NASTY, "request", authorization=None)
-def test_unsigned_requests(
+def test_unsigned_requests_over_the_socket(
     server: Server,
     open_server: Server,
     request: tuple[str, str, dict[str, str], bytes, str],
@@ -385,14 +494,14 @@ def test_unsigned_requests(
 
 
 def test_servers_survive_the_fuzzing(server: Server, open_server: Server) -> None:
-    # Runs after the fuzz tests (file order): both servers still answer valid requests.
+    # Runs after the socket fuzz tests (file order): both servers still answer valid requests.
     _still_healthy(server)
     _still_healthy(open_server)
 
 
 def test_oversized_body_is_413(server: Server) -> None:
     body = b"{" + b" " * (1024 * 1024 + 10) + b"}"
-    headers = _sign(server, ("POST", "/things/big", {}, body, "iot"))
+    headers = _sign(server.url, ("POST", "/things/big", {}, body, "iot"))
     status, reply_headers, reply = _send(server, "POST", "/things/big", headers, body)
     assert status == 413
     assert reply_headers["x-amzn-ErrorType"] == "RequestEntityTooLargeException"

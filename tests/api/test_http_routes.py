@@ -87,6 +87,27 @@ EXPECTED: dict[ServiceName, dict[str, set[str]]] = {
             "CancelJobExecution",
             "DeleteJobExecution",
         },
+        "security": {
+            "CreateKeysAndCertificate",
+            "DescribeCertificate",
+            "UpdateCertificate",
+            "DeleteCertificate",
+            "ListCertificates",
+            "CreatePolicy",
+            "GetPolicy",
+            "DeletePolicy",
+            "ListPolicies",
+            "AttachPolicy",
+            "DetachPolicy",
+            "ListAttachedPolicies",
+            "ListTargetsForPolicy",
+            "AttachThingPrincipal",
+            "DetachThingPrincipal",
+            "ListThingPrincipals",
+            "ListPrincipalThings",
+            "DescribeEndpoint",
+        },
+        "tags": {"TagResource", "UntagResource", "ListTagsForResource"},
         "index": {
             "GetIndexingConfiguration",
             "UpdateIndexingConfiguration",
@@ -118,7 +139,7 @@ EXPECTED: dict[ServiceName, dict[str, set[str]]] = {
 OPERATIONS = {op.route: op for op in compile_routes()}
 SERIALIZER = botocore.serialize.create_serializer("rest-json", include_validation=True)
 #: Values tried, in order, for required strings with a pattern.
-CANDIDATES = ("x1", "arn:aws:iot:us-east-1:123456789012:thing/x1", "A1", "x" * 36)
+CANDIDATES = ("x1", "arn:aws:iot:us-east-1:123456789012:thing/x1", "A1", "x" * 36, "a" * 64)
 
 
 def _route_id(route: Route) -> str:

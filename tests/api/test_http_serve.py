@@ -1,4 +1,8 @@
-"""``fleetsim serve`` as a command: its one line, clean exits on signals, one-line usage errors."""
+"""``fleetsim serve`` as a command: its one line, clean exits on signals, one-line usage errors.
+
+The table of bad flags runs in this process (:mod:`tests.fleetsim_cli`); one of them, and a port
+in use, run as the console process.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from collections.abc import Callable
 
 import pytest
 
+from simulator.commands import serve as serve_command
 from tests.api.conftest import ROOT, Server, launch
+from tests.fleetsim_cli import fleetsim
 
 
 def _serve(*args: str) -> subprocess.CompletedProcess[str]:
@@ -54,8 +60,19 @@ def test_region_and_account_shape_arns(start_server: Callable[..., Server]) -> N
         ["--no-such-flag"],
     ],
 )
-def test_bad_flags_are_one_line_exit_2(args: list[str]) -> None:
-    proc = _serve(*args)
+def test_bad_flags_are_one_line_exit_2(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    def started(*args: object) -> None:
+        raise AssertionError("fleetsim serve got past checking its flags")
+
+    monkeypatch.setattr(serve_command, "_run_loop", started)
+    proc = fleetsim("serve", *args)
+    assert proc.returncode == 2, proc
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_bad_flags_exit_2_from_the_console_process() -> None:
+    proc = _serve("--region", "Mars")
     assert proc.returncode == 2, proc
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -136,19 +136,24 @@ def test_sigv4_mode_needs_a_verifier() -> None:
         HttpApi(ControlPlane(), auth="sigv4")
 
 
-def test_loop_scheduler_converts_epoch_to_loop_time() -> None:
-    async def scenario() -> list[tuple[str, float]]:
-        fired: list[tuple[str, float]] = []
-        scheduler = LoopScheduler(asyncio.get_running_loop(), time.time)
-        start = time.time()
-        scheduler.call_at(start + 0.15, lambda: fired.append(("late", time.time() - start)))
-        scheduler.call_at(start + 0.05, lambda: fired.append(("early", time.time() - start)))
-        scheduler.call_at(start - 10, lambda: fired.append(("past", time.time() - start)))
-        scheduler.call_at(start + 0.01, lambda: fired.append(("cancelled", 0.0))).cancel()
-        await asyncio.sleep(0.3)
-        return fired
+@pytest.mark.asyncio
+async def test_loop_scheduler_converts_epoch_to_loop_time() -> None:
+    fired: list[tuple[str, float]] = []
+    last = asyncio.Event()
+    scheduler = LoopScheduler(asyncio.get_running_loop(), time.time)
+    start = time.time()
 
-    fired = asyncio.run(scenario())
+    def late() -> None:
+        fired.append(("late", time.time() - start))
+        last.set()
+
+    scheduler.call_at(start + 0.15, late)
+    scheduler.call_at(start + 0.05, lambda: fired.append(("early", time.time() - start)))
+    scheduler.call_at(start - 10, lambda: fired.append(("past", time.time() - start)))
+    scheduler.call_at(start + 0.01, lambda: fired.append(("cancelled", 0.0))).cancel()
+    # The latest timer ends the test: the cancelled one, due before it, would have run by then.
+    async with asyncio.timeout(30):
+        await last.wait()
     assert [name for name, _ in fired] == ["past", "early", "late"]
     assert fired[1][1] >= 0.045
     assert fired[2][1] >= 0.145

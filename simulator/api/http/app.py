@@ -23,9 +23,12 @@ from aiohttp.http import HttpProcessingError
 from simulator.api.http import errors
 from simulator.api.http.dispatch import AuthMode, HttpApi, Reply
 from simulator.api.http.sigv4 import Verifier
+from simulator.api.http.throttle import Throttle, ThrottleSpec
 from simulator.core.arn import Scope
 from simulator.core.errors import AwsError
 from simulator.services.controlplane import ControlPlane, EmulatorOptions
+from simulator.services.registry.ca import CertificateIssuer, LocalCA
+from simulator.services.registry.security import SecurityOptions
 from simulator.services.runtime import Clock, NullPublisher, Publisher, Runtime
 
 __all__ = ["MAX_BODY", "LoopScheduler", "ServerConfig", "build_api", "build_plane", "serve"]
@@ -36,7 +39,12 @@ MAX_BODY: Final = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """Options of ``fleetsim serve``."""
+    """Options of ``fleetsim serve``.
+
+    ``ca``: the PEM certificate and key of the CA that signs CreateKeysAndCertificate's
+    certificates (``--ca-dir``); None generates one in memory at start. ``endpoint_address``:
+    DescribeEndpoint's answer (None: ``host``). ``throttle``: request-rate limits (None: none).
+    """
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -45,6 +53,9 @@ class ServerConfig:
     access_key_id: str = "test"
     secret_access_key: str = "test"
     auth: AuthMode = "sigv4"
+    ca: tuple[bytes, bytes] | None = None
+    endpoint_address: str | None = None
+    throttle: ThrottleSpec | None = None
 
 
 class LoopScheduler:
@@ -77,7 +88,11 @@ def build_plane(
         publisher=publisher if publisher is not None else NullPublisher(),
     )
     scope = Scope(region=config.region, account=config.account_id)
-    return ControlPlane(runtime, EmulatorOptions(scope=scope))
+    security = SecurityOptions(endpoint_address=config.endpoint_address or config.host)
+    issuer: CertificateIssuer = (
+        LocalCA.generate(runtime.clock()) if config.ca is None else LocalCA.from_pem(*config.ca)
+    )
+    return ControlPlane(runtime, EmulatorOptions(scope=scope, security=security), issuer=issuer)
 
 
 def build_api(
@@ -86,7 +101,8 @@ def build_api(
     """The HTTP dispatcher over ``plane`` (a fresh one from :func:`build_plane` by default)."""
     control_plane = plane if plane is not None else build_plane(config, loop)
     verifier = Verifier({config.access_key_id: config.secret_access_key}, region=config.region)
-    return HttpApi(control_plane, auth=config.auth, verifier=verifier)
+    throttle = None if config.throttle is None else Throttle(config.throttle, time.monotonic)
+    return HttpApi(control_plane, auth=config.auth, verifier=verifier, throttle=throttle)
 
 
 #: Request ids are UUID-shaped like AWS's: a random prefix per process and a counter, which
@@ -97,7 +113,7 @@ _request_numbers = itertools.count(1)
 
 def _response(reply: Reply) -> web.Response:
     request_id = f"{_REQUEST_ID_PREFIX}{next(_request_numbers) % (1 << 48):012x}"
-    headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
+    headers = {"Content-Type": reply.content_type, "x-amzn-RequestId": request_id}
     if reply.error_type is not None:
         headers["x-amzn-ErrorType"] = reply.error_type
     return web.Response(status=reply.status, body=reply.body, headers=headers)

@@ -12,6 +12,11 @@ Steps, each of which answers an AWS-shaped error when it fails:
 6. **serialise** the result with orjson (raw bytes for a blob ``payload`` output; other ``bytes``
    values, such as the jobs data plane's ``jobDocument``, become JSON strings).
 
+Between 3 and 4, a :class:`~.throttle.Throttle` (``fleetsim serve --throttle``) may refuse the
+request with ThrottlingException (429). One route is not AWS's: ``GET /fleetsim/ca.pem``
+(:data:`CA_PATH`, no signature needed) answers the PEM of the CA that signs
+CreateKeysAndCertificate's certificates, so ``fleetsim provision`` can give devices the CA.
+
 Any exception other than :class:`~simulator.core.errors.AwsError` is logged and answered with the
 one 500, ``InternalFailureException``.
 """
@@ -33,14 +38,17 @@ from simulator.api.http.parse import build_kwargs
 from simulator.api.http.router import Match, Router
 from simulator.api.http.routes import SIGNING_NAMES, ServiceName
 from simulator.api.http.sigv4 import Authorization, Verifier, parse_authorization
+from simulator.api.http.throttle import RateExceeded, Throttle
 from simulator.core.errors import AwsError
 
-__all__ = ["AuthMode", "HttpApi", "Reply"]
+__all__ = ["CA_PATH", "AuthMode", "HttpApi", "Reply"]
 
 AuthMode = Literal["sigv4", "none"]
 
 _log = logging.getLogger("simulator.api.http")
 _FALLBACK_ORDER: Final[tuple[ServiceName, ...]] = ("iot", "iot-data", "iot-jobs-data")
+#: fleetsim's own route: the emulator's CA certificate (PEM), unauthenticated.
+CA_PATH: Final = "/fleetsim/ca.pem"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,7 @@ class Reply:
     status: int
     body: bytes
     error_type: str | None = None
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +86,20 @@ class HttpApi:
     """Dispatches requests of the ``iot``, ``iot-jobs-data`` and ``iot-data`` APIs."""
 
     def __init__(
-        self, control_plane: object, *, auth: AuthMode, verifier: Verifier | None = None
+        self,
+        control_plane: object,
+        *,
+        auth: AuthMode,
+        verifier: Verifier | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         if auth == "sigv4" and verifier is None:
             raise ValueError("auth='sigv4' needs a verifier")
         self._auth = auth
         self._verifier = verifier
+        self._throttle = throttle
+        security = getattr(control_plane, "security", None)
+        self._ca_pem: Callable[[], str] | None = getattr(security, "ca_certificate_pem", None)
         entries: dict[ServiceName, list[tuple[str, str, _Handler]]] = {}
         for operation in compile_routes():
             route = operation.route
@@ -96,6 +113,8 @@ class HttpApi:
         """Answer one request; never raises."""
         service: ServiceName | None = None
         try:
+            if method == "GET" and target.partition("?")[0] == CA_PATH:
+                return self._ca()
             auth = self._authenticate(method, target, headers, body)
             service = None if auth is None else SIGNING_NAMES.get(auth.service)
             if auth is not None and service is None:
@@ -109,6 +128,11 @@ class HttpApi:
             _log.exception("unhandled error answering %s %s", method, target[:200])
             failure = errors.internal_failure()
             return Reply(failure.http_status, errors.encode_error(failure), failure.error_type)
+
+    def _ca(self) -> Reply:
+        if self._ca_pem is None:
+            raise errors.unknown_operation("GET", CA_PATH)
+        return Reply(200, self._ca_pem().encode(), content_type="application/x-pem-file")
 
     def _authenticate(
         self, method: str, target: str, headers: MultiMapping[str], body: bytes
@@ -149,6 +173,11 @@ class HttpApi:
         operation = handler.operation
         if handler.call is None:
             raise errors.not_implemented(operation.route.operation)
+        throttle = self._throttle
+        if throttle is not None and not throttle.admit(
+            operation.route.service, operation.route.operation
+        ):
+            raise RateExceeded()
         kwargs = build_kwargs(operation, match.params, query, headers, body)
         result = handler.call(**kwargs)
         return Reply(200, _encode(operation, result))

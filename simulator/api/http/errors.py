@@ -2,8 +2,9 @@
 
 Service errors arrive as :class:`~simulator.core.errors.AwsError` and are sent as they are, with
 one adjustment: ``ThrottlingException`` is 400 on the ``iot`` control plane and 429 on both data
-planes. The transport's own errors (no route, bad signature, body too large) are ``AwsError``
-instances too, so every failure has one shape::
+planes, as modelled; the request throttling of ``fleetsim serve --throttle``
+(:class:`~.throttle.RateExceeded`) is 429 everywhere. The transport's own errors (no route, bad
+signature, body too large) are ``AwsError`` instances too, so every failure has one shape::
 
     HTTP/1.1 <status>
     x-amzn-ErrorType: <type>
@@ -45,7 +46,7 @@ SIGNATURE_MISMATCH: Final = (
 
 def wire_status(error: AwsError, service: str | None) -> int:
     """The HTTP status of ``error`` as ``service`` sends it."""
-    if error.error_type == "ThrottlingException":
+    if error.error_type == "ThrottlingException" and error.http_status != 429:
         return 429 if service in _DATA_PLANES else 400
     return error.http_status
 

@@ -56,6 +56,10 @@ _CATEGORIES: Final[frozenset[str]] = frozenset(
         *("Z", "Zs", "Zl", "Zp", "C", "Cc", "Cf", "Cs", "Co", "Cn"),
     }
 )
+#: Classes of a shorthand and its negation: any character at all (``[\s\S]*`` in policy documents).
+_ANYTHING: Final[tuple[str, ...]] = tuple(
+    f"[\\{a}\\{b}]" for c in "sdw" for a, b in ((c, c.upper()), (c.upper(), c))
+)
 #: Escapes of one character that mean the same in both dialects.
 _SAME: Final[frozenset[str]] = frozenset("tnrfae0\\.-$^[]{}()*+?|/:#=@&!,<>'\" ")
 
@@ -123,6 +127,10 @@ def _translate(pattern: str) -> str:
                 raise _Untranslatable  # nested class / intersection: Java-only semantics
             if ch == "]":
                 in_class = False
+        elif pattern.startswith(_ANYTHING, i):
+            out.append("(?s:.)")
+            i += len(_ANYTHING[0])
+            continue
         elif ch == "[":
             in_class = True
             out.append(ch)

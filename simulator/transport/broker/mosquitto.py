@@ -3,17 +3,23 @@
 :func:`write_broker_config` writes into one directory::
 
     mosquitto.conf      listener, persistence off, limits, TLS, acl_file
-    acl                 devices: only $aws/things/<own name>/...; the emulator: all of $aws/#
+    acl                 devices: only $aws/things/<own name>/...; the emulator: all of $aws/#;
+                        (``device_users``) each certificate identity: only its things' topics
     ca.pem, server.*    with TLS: project CA and broker certificate (certs.py)
     clients/*.pem|key   with TLS: the emulator's and (``devices``) each thing's certificate
 
 With TLS, identities are certificates: ``require_certificate true`` and
 ``use_identity_as_username true`` make the certificate's CN the MQTT user name, which the ACL's
 ``%u`` matches (``pattern readwrite $aws/things/%u/#``), and ``allow_anonymous false`` refuses
-everyone else. Without TLS nothing proves who a client is: anonymous clients are let in, the ACL
-still matches user names, so each device connects with its thing name as user name (and the
-emulator with ``--mqtt-username``); an anonymous client matches no ACL line and may use no
-``$aws`` topic at all. That is for local runs on a trusted machine only.
+everyone else. Certificates the emulator issued (CreateKeysAndCertificate: CN = key id, not the
+thing name) get explicit ``user <CN>`` blocks instead (``device_users``, from
+``fleetsim broker-config --acl-from``): ``topic readwrite $aws/things/<thing>/#`` per thing the
+certificate is attached to.
+
+Without TLS nothing proves who a client is: anonymous clients are let in, the ACL still matches
+user names, so each device connects with its thing name as user name (and the emulator with
+``--mqtt-username``); an anonymous client matches no ACL line and may use no ``$aws`` topic at
+all. That is for local runs on a trusted machine only.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ class BrokerLayout:
         broker_user: the account Mosquitto runs as (its ``user`` option); ``None`` means
             ``root`` when writing as root (Mosquitto would otherwise drop to ``mosquitto``,
             which cannot read the 0600 key written here) and nothing otherwise.
+        device_users: (certificate identity, its thing names) pairs; each identity may use
+            only ``$aws/things/<thing>/#`` of its things (TLS only).
     """
 
     out: Path
@@ -70,6 +78,7 @@ class BrokerLayout:
     server_hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
     max_queued_messages: int = 100_000
     broker_user: str | None = None
+    device_users: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def listen_port(self) -> int:
@@ -109,6 +118,16 @@ def _check(layout: BrokerLayout) -> None:
         raise UsageError(f"--devices {layout.devices} must not be negative")
     if layout.devices and not layout.tls:
         raise UsageError("--devices issues device certificates: it needs --tls")
+    if layout.device_users and not layout.tls:
+        raise UsageError(
+            "--acl-from names devices by certificate: it needs --tls (without TLS nothing "
+            "proves a client's certificate)"
+        )
+    for identity, things in layout.device_users:
+        if not identity.isprintable() or any(c.isspace() for c in identity) or not identity:
+            raise UsageError(f"certificate identity {identity!r} cannot be an ACL user name")
+        for thing in things:
+            check_identity(thing)
     for pattern in layout.things_patterns:
         if not pattern or any(c.isspace() for c in pattern) or not pattern.isprintable():
             raise UsageError(f"--things-pattern {pattern!r} must be one topic without spaces")
@@ -142,6 +161,15 @@ def _acl(layout: BrokerLayout) -> str:
         f"user {layout.emulator_identity}",
         "topic readwrite $aws/#",
     ]
+    if layout.device_users:
+        lines += [
+            "",
+            "# Certificates the emulator issued (CN = key id), each attached to its things",
+            "# (`fleetsim broker-config --acl-from`): only those things' topics.",
+        ]
+        for identity, things in layout.device_users:
+            lines.append(f"user {identity}")
+            lines += [f"topic readwrite $aws/things/{thing}/#" for thing in things]
     return "\n".join(lines) + "\n"
 
 
