@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from simulator.core.errors import UsageError
+from simulator.core.x509ca import build_ca
 
 __all__ = ["DEFAULT_EMULATOR_IDENTITY", "Credentials", "ProjectCA", "check_identity"]
 
@@ -41,7 +42,6 @@ __all__ = ["DEFAULT_EMULATOR_IDENTITY", "Credentials", "ProjectCA", "check_ident
 DEFAULT_EMULATOR_IDENTITY: Final = "fleetsim-emulator"
 #: AWS IoT's thing-name pattern; also what an MQTT user name substituted into ``%u`` may hold.
 _IDENTITY: Final = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
-_CA_DAYS: Final = 3650
 _LEAF_DAYS: Final = 825
 _MIN_REMAINING: Final = datetime.timedelta(days=1)
 
@@ -123,36 +123,7 @@ class ProjectCA:
             directory.mkdir(parents=True, exist_ok=True)
             if cert_path.exists() and key_path.exists():
                 return cls._load(directory, cert_path, key_path)
-            key = ec.generate_private_key(ec.SECP256R1())
-            now = _now()
-            cert = (
-                x509.CertificateBuilder()
-                .subject_name(_name(common_name))
-                .issuer_name(_name(common_name))
-                .public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(hours=1))
-                .not_valid_after(now + datetime.timedelta(days=_CA_DAYS))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(
-                    x509.KeyUsage(
-                        digital_signature=True,
-                        content_commitment=False,
-                        key_encipherment=False,
-                        data_encipherment=False,
-                        key_agreement=False,
-                        key_cert_sign=True,
-                        crl_sign=True,
-                        encipher_only=False,
-                        decipher_only=False,
-                    ),
-                    critical=True,
-                )
-                .add_extension(
-                    x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-                )
-                .sign(key, hashes.SHA256())
-            )
+            cert, key = build_ca(common_name, _now())
             _write_key(key_path, key)
             _write_cert(cert_path, cert)
         except OSError as exc:

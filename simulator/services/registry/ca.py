@@ -44,7 +44,6 @@ __all__ = [
 #: AWS IoT-issued device certificates are valid until the end of 2049 (mem; the leaf is clamped
 #: to its CA's validity).
 _LEAF_NOT_AFTER: Final = datetime.datetime(2049, 12, 31, 23, 59, 59, tzinfo=datetime.UTC)
-_CA_DAYS: Final = 3650
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,42 +107,9 @@ class LocalCA:
     @classmethod
     def generate(cls, now: float, *, name: str = "fleetsim emulator CA") -> LocalCA:
         """A new self-signed ECDSA P-256 CA, valid from ``now`` (minus an hour) for 10 years."""
-        from cryptography import x509  # noqa: PLC0415
-        from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
-        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-        from cryptography.x509.oid import NameOID  # noqa: PLC0415
+        from simulator.core.x509ca import build_ca  # noqa: PLC0415 - cryptography on demand
 
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        start = _utc(now) - datetime.timedelta(hours=1)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + datetime.timedelta(days=_CA_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
-            .sign(key, hashes.SHA256())
-        )
+        cert, key = build_ca(name, _utc(now))
         return cls(cert, key)
 
     @classmethod
