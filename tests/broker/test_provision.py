@@ -26,13 +26,11 @@ from simulator.cli import main
 from simulator.commands.provision import device_policy
 from tests.api.conftest import ROOT, Server, finish
 from tests.broker.conftest import (
-    ConfiguredBroker,
-    broker_config,
     device,
     launch_serve,
-    read_line,
 )
 from tests.mqtt_broker import free_port
+from tests.staging import staging
 
 NOT_AUTHORIZED = 0x87
 MANIFEST = "fleetsim-provision.json"
@@ -236,73 +234,47 @@ def _tls(certs: Path, name: str) -> tuple[Path, Path, Path]:
     return (certs / "ca.pem", certs / "clients" / f"{name}.pem", certs / "clients" / f"{name}.key")
 
 
-def _reload_acl(broker: ConfiguredBroker, pki: Path, port: int, url: str) -> str:
-    """``broker-config --acl-from``, then SIGHUP: Mosquitto reads the ACL again."""
-    acl = broker_config(
-        "--out", str(pki), "--tls", "--port", str(port), "--acl-from", url
-    )  # fmt: skip
-    assert acl.returncode == 0, acl.stderr
-    assert broker.process is not None
-    broker.process.send_signal(signal.SIGHUP)
-    time.sleep(0.5)
-    return acl.stdout
-
-
 @pytest.mark.slow
 def test_staging_path_with_mutual_tls_per_device(tmp_path: Path) -> None:
-    port, pki, certs = free_port(), tmp_path / "pki", tmp_path / "certs"
-    written = broker_config("--out", str(pki), "--tls", "--port", str(port))
-    assert written.returncode == 0, written.stderr
-    emulator_tls = [
-        "--mqtt", f"mqtts://127.0.0.1:{port}", "--mqtt-ca", str(pki / "ca.pem"),
-        "--mqtt-cert", str(pki / "clients" / "fleetsim-emulator.pem"),
-        "--mqtt-key", str(pki / "clients" / "fleetsim-emulator.key"),
-    ]  # fmt: skip
-    # The broker listens first: a port picked free could otherwise be taken by one of the many
-    # client connections made meanwhile. Its ACL is reloaded (SIGHUP) once devices exist.
-    with ConfiguredBroker(pki / "mosquitto.conf", port) as broker:
-        server = launch_serve("--ca-dir", str(pki), *emulator_tls)
-        try:
-            line = read_line(server.process, 30)
-            assert line.startswith("fleetsim serve: mqtt connected"), (line, server.stderr())
-            iot = server.client("iot")
-            endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
-            assert endpoint == "127.0.0.1"
-            done = fleetsim("provision", "--target", server.url, "--devices", "3", "--prefix",
-                            "car-", "--cert-dir", str(certs))  # fmt: skip
-            assert done.returncode == 0, done.stderr
-            assert (certs / "ca.pem").read_bytes() == (pki / "ca.pem").read_bytes()
-            assert "3 certificates" in _reload_acl(broker, pki, port, server.url)
-            assert "topic readwrite $aws/things/car-000000/#" in (pki / "acl").read_text()
+    certs = tmp_path / "certs"
+    with staging(tmp_path) as staged:
+        server, port, pki = staged.server, staged.port, staged.pki
+        iot = server.client("iot")
+        endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+        assert endpoint == "127.0.0.1"
+        done = fleetsim("provision", "--target", server.url, "--devices", "3", "--prefix",
+                        "car-", "--cert-dir", str(certs))  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert (certs / "ca.pem").read_bytes() == (pki / "ca.pem").read_bytes()
+        assert "3 certificates" in staged.reload_acl()
+        assert "topic readwrite $aws/things/car-000000/#" in (pki / "acl").read_text()
 
-            with (
-                device(port, "car-000000", tls=_tls(certs, "car-000000")) as a,
-                device(port, "car-000001", tls=_tls(certs, "car-000001")) as b,
-            ):
-                a.subscribe("$aws/things/car-000000/jobs/#")
-                b.subscribe("$aws/things/car-000001/jobs/#")
-                own = a.publish("$aws/things/car-000000/jobs/start-next", {"clientToken": "own"})
-                assert _code(own) == 0
-                reply = a.expect("$aws/things/car-000000/jobs/start-next/accepted")
-                assert reply["clientToken"] == "own"
+        with (
+            device(port, "car-000000", tls=_tls(certs, "car-000000")) as a,
+            device(port, "car-000001", tls=_tls(certs, "car-000001")) as b,
+        ):
+            a.subscribe("$aws/things/car-000000/jobs/#")
+            b.subscribe("$aws/things/car-000001/jobs/#")
+            own = a.publish("$aws/things/car-000000/jobs/start-next", {"clientToken": "own"})
+            assert _code(own) == 0
+            reply = a.expect("$aws/things/car-000000/jobs/start-next/accepted")
+            assert reply["clientToken"] == "own"
 
-                refused = a.publish("$aws/things/car-000001/jobs/start-next", {"clientToken": "x"})
-                assert _code(refused) == NOT_AUTHORIZED
-                a.subscribe("$aws/things/car-000001/jobs/#")  # granted, but nothing delivered
-                b.publish("$aws/things/car-000001/jobs/get", {"clientToken": "b"})
-                assert b.expect("$aws/things/car-000001/jobs/get/accepted")["clientToken"] == "b"
-                time.sleep(0.5)
-                assert [t for t in a.topics() if "car-000001" in t] == []
+            refused = a.publish("$aws/things/car-000001/jobs/start-next", {"clientToken": "x"})
+            assert _code(refused) == NOT_AUTHORIZED
+            a.subscribe("$aws/things/car-000001/jobs/#")  # granted, but nothing delivered
+            b.publish("$aws/things/car-000001/jobs/get", {"clientToken": "b"})
+            assert b.expect("$aws/things/car-000001/jobs/get/accepted")["clientToken"] == "b"
+            time.sleep(0.5)
+            assert [t for t in a.topics() if "car-000001" in t] == []
 
-            # Deactivate car-000002's certificate and reload the ACL: its topics are gone.
-            manifest = orjson.loads((certs / MANIFEST).read_bytes())
-            third = next(c for c in manifest["certificates"] if c["thing"] == "car-000002")
-            iot.update_certificate(certificateId=third["id"], newStatus="INACTIVE")
-            assert "2 certificates" in _reload_acl(broker, pki, port, server.url)
-            with device(port, "car-000002", tls=_tls(certs, "car-000002")) as c:
-                ack = c.publish("$aws/things/car-000002/jobs/get", {"clientToken": "c"})
-                assert _code(ack) == NOT_AUTHORIZED
-            undone = fleetsim("deprovision", "--target", server.url, "--cert-dir", str(certs))
-            assert undone.returncode == 0, undone.stderr
-        finally:
-            finish(server)
+        # Deactivate car-000002's certificate and reload the ACL: its topics are gone.
+        manifest = orjson.loads((certs / MANIFEST).read_bytes())
+        third = next(c for c in manifest["certificates"] if c["thing"] == "car-000002")
+        iot.update_certificate(certificateId=third["id"], newStatus="INACTIVE")
+        assert "2 certificates" in staged.reload_acl()
+        with device(port, "car-000002", tls=_tls(certs, "car-000002")) as c:
+            ack = c.publish("$aws/things/car-000002/jobs/get", {"clientToken": "c"})
+            assert _code(ack) == NOT_AUTHORIZED
+        undone = fleetsim("deprovision", "--target", server.url, "--cert-dir", str(certs))
+        assert undone.returncode == 0, undone.stderr

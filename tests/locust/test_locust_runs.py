@@ -6,7 +6,6 @@ when the scenario's job is over) and checks Locust's CSV and fleetsim's ``report
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,15 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import Server, finish
-from tests.broker.conftest import (
-    ConfiguredBroker,
-    broker_config,
-    launch_serve,
-    read_line,
-    serve_mqtt,
-)
+from tests.broker.conftest import serve_mqtt
 from tests.locust.support import FAST, ROOT, locust_command, run_locust, scenario_with
 from tests.mqtt_broker import Mosquitto, free_port
+from tests.staging import staging
 
 pytestmark = pytest.mark.slow
 
@@ -229,45 +223,25 @@ def test_staging_path_with_mutual_tls_and_per_thing_acls(tmp_path: Path) -> None
     """The staging-shaped path: devices provisioned by `fleetsim provision` (a certificate each,
     signed by the broker's CA), a broker that admits only them and only to their own topics
     (`broker-config --acl-from`), 2,000 device users over mutual TLS."""
-    port, pki, certs = free_port(), tmp_path / "pki", tmp_path / "certs"
-    written = broker_config("--out", str(pki), "--tls", "--port", str(port))
-    assert written.returncode == 0, written.stderr
-    emulator_tls = [
-        "--mqtt", f"mqtts://127.0.0.1:{port}", "--mqtt-ca", str(pki / "ca.pem"),
-        "--mqtt-cert", str(pki / "clients" / "fleetsim-emulator.pem"),
-        "--mqtt-key", str(pki / "clients" / "fleetsim-emulator.key"),
-    ]  # fmt: skip
-    with ConfiguredBroker(pki / "mosquitto.conf", port) as broker:
-        server = launch_serve("--ca-dir", str(pki), *emulator_tls)
-        try:
-            line = read_line(server.process, 30)
-            assert line.startswith("fleetsim serve: mqtt connected"), (line, server.stderr())
-            provisioned = subprocess.run(
-                [sys.executable, "-m", "simulator.cli", "provision", "--target", server.url,
-                 "--scenario", str(FAST), "--devices", "2000", "--cert-dir", str(certs),
-                 "--quiet"],
-                cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
-            )  # fmt: skip
-            assert provisioned.returncode == 0, provisioned.stderr
-            acl = broker_config(
-                "--out", str(pki), "--tls", "--port", str(port), "--acl-from", server.url
-            )  # fmt: skip
-            assert acl.returncode == 0, acl.stderr
-            assert "2000 certificates" in acl.stdout.replace(",", ""), acl.stdout
-            assert broker.process is not None
-            broker.process.send_signal(signal.SIGHUP)  # Mosquitto reads the new ACL
-            run = run_locust(
-                tmp_path / "out",
-                "-u", "2000", "-r", "1000",
-                "--scenario", str(FAST),
-                "--broker", f"mqtts://127.0.0.1:{port}",
-                "--cert-dir", str(certs),
-                "--control-plane", server.url,
-                "--stop-when-done", "-t", "240s",
-                timeout=300,
-            )  # fmt: skip
-        finally:
-            finish(server)
+    certs = tmp_path / "certs"
+    with staging(tmp_path) as staged:
+        provisioned = subprocess.run(
+            [sys.executable, "-m", "simulator.cli", "provision", "--target", staged.server.url,
+             "--scenario", str(FAST), "--devices", "2000", "--cert-dir", str(certs), "--quiet"],
+            cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+        assert provisioned.returncode == 0, provisioned.stderr
+        assert "2000 certificates" in staged.reload_acl().replace(",", "")
+        run = run_locust(
+            tmp_path / "out",
+            "-u", "2000", "-r", "1000",
+            "--scenario", str(FAST),
+            "--broker", f"mqtts://127.0.0.1:{staged.port}",
+            "--cert-dir", str(certs),
+            "--control-plane", staged.server.url,
+            "--stop-when-done", "-t", "240s",
+            timeout=300,
+        )  # fmt: skip
     assert run.returncode == 0, run.output[-4000:]
     report = run.report()
     assert report["devices"] == 2000
