@@ -37,8 +37,9 @@ class Staging:
 
 
 @contextlib.contextmanager
-def staging(directory: Path) -> Iterator[Staging]:
-    """Mosquitto (mutual TLS, per-certificate ACL) and ``fleetsim serve --mqtt`` on it."""
+def staging(directory: Path, *serve_args: str) -> Iterator[Staging]:
+    """Mosquitto (mutual TLS, per-certificate ACL) and ``fleetsim serve --mqtt SERVE_ARGS`` on
+    it."""
     port, pki = free_port(), directory / "pki"
     written = broker_config("--out", str(pki), "--tls", "--port", str(port))
     assert written.returncode == 0, written.stderr
@@ -50,7 +51,7 @@ def staging(directory: Path) -> Iterator[Staging]:
     # The broker listens first: a port picked free could otherwise be taken by one of the many
     # client connections made meanwhile.
     with ConfiguredBroker(pki / "mosquitto.conf", port) as broker:
-        server = launch_serve("--ca-dir", str(pki), *emulator_tls)
+        server = launch_serve("--ca-dir", str(pki), *emulator_tls, *serve_args)
         try:
             line = read_line(server.process, 30)
             assert line.startswith("fleetsim serve: mqtt connected"), (line, server.stderr())

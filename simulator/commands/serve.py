@@ -90,6 +90,13 @@ def register(commands: Any) -> None:
         help="answer ThrottlingException (HTTP 429) above a rate: N (every iot operation at "
         "N requests/s), aws (AWS's default rates), Operation=N, none (default); comma-separated",
     )
+    parser.add_argument(
+        "--rollout-rate",
+        type=int,
+        metavar="N",
+        help="release up to N executions per minute per job (default: AWS's 1000; raise it to "
+        "roll a large fleet out quickly in a load test)",
+    )
     mqtt = parser.add_argument_group(
         "MQTT",
         "Serve the Jobs and Device Shadow MQTT APIs through a broker (e.g. one configured by "
@@ -163,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--region {args.region!r} is not a region name such as us-east-1")
     if not _ACCOUNT.fullmatch(args.account_id):
         raise UsageError(f"--account-id {args.account_id!r} must be 12 digits")
+    if args.rollout_rate is not None and args.rollout_rate < 1:
+        raise UsageError(f"--rollout-rate must be >= 1, not {args.rollout_rate}")
     if not args.access_key_id or not args.secret_access_key:
         raise UsageError("--access-key-id and --secret-access-key must not be empty")
     # Imported here so other commands do not pay for aiohttp and botocore's models at start-up.
@@ -187,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         ca=None if args.ca_dir is None else _read_ca(args.ca_dir),
         endpoint_address=endpoint,
         throttle=throttle,
+        rollout_per_minute=args.rollout_rate,
     )
     logging.basicConfig(level=logging.WARNING, format="fleetsim serve: %(levelname)s %(message)s")
     try:

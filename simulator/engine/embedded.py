@@ -76,7 +76,12 @@ class EmbeddedEmulator:
         loop = asyncio.get_running_loop()
         stop = self._stop = asyncio.Event()
         self._loop = loop
-        config = ServerConfig(port=0, region=self.region, account_id=self.account)
+        config = ServerConfig(
+            port=0,
+            region=self.region,
+            account_id=self.account,
+            rollout_per_minute=self.options.rollout_per_minute,
+        )
         bridge = Bridge(self.options.bridge_config())
         plane = build_plane(config, loop, publisher=bridge)
         listening = asyncio.Event()

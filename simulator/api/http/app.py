@@ -10,6 +10,7 @@ it is given: the MQTT broker bridge under ``fleetsim serve --mqtt``, else a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import time
 import uuid
@@ -44,6 +45,8 @@ class ServerConfig:
     ``ca``: the PEM certificate and key of the CA that signs CreateKeysAndCertificate's
     certificates (``--ca-dir``); None generates one in memory at start. ``endpoint_address``:
     DescribeEndpoint's answer (None: ``host``). ``throttle``: request-rate limits (None: none).
+    ``rollout_per_minute``: the release rate of jobs without a rollout configuration and the
+    ceiling of every rollout (None: AWS's 1,000 a minute).
     """
 
     host: str = "127.0.0.1"
@@ -56,6 +59,7 @@ class ServerConfig:
     ca: tuple[bytes, bytes] | None = None
     endpoint_address: str | None = None
     throttle: ThrottleSpec | None = None
+    rollout_per_minute: int | None = None
 
 
 class LoopScheduler:
@@ -92,7 +96,14 @@ def build_plane(
     issuer: CertificateIssuer = (
         LocalCA.generate(runtime.clock()) if config.ca is None else LocalCA.from_pem(*config.ca)
     )
-    return ControlPlane(runtime, EmulatorOptions(scope=scope, security=security), issuer=issuer)
+    options = EmulatorOptions(scope=scope, security=security)
+    if config.rollout_per_minute is not None:
+        rate = config.rollout_per_minute
+        jobs = dataclasses.replace(
+            options.jobs, default_rollout_per_minute=rate, max_rollout_per_minute=rate
+        )
+        options = dataclasses.replace(options, jobs=jobs)
+    return ControlPlane(runtime, options, issuer=issuer)
 
 
 def build_api(
