@@ -3,7 +3,8 @@
 Defaults from the AWS IoT Core endpoints-and-quotas page (they vary by region; an account may
 have raised some in Service Quotas): CONNECT 500/s per account in large regions (100/s
 elsewhere) and 1/s per client id; 100 publishes/s per connection; Jobs roll out at most 1,000
-executions per minute (``maximumPerMinute`` 1..1000); job documents up to 32 KB.
+executions per minute (``maximumPerMinute`` 1..1000); job documents up to 32 KB; the Jobs
+control-plane APIs such as DescribeJob at about 10 requests/s (unverified).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ __all__ = ["ACCOUNT_CONNECTS_PER_S", "quota_warnings", "worker_connect_rate"]
 ACCOUNT_CONNECTS_PER_S: Final = 500.0
 ROLLOUT_PER_MINUTE: Final = 1000
 JOB_DOCUMENT_BYTES: Final = 32 * 1024
+#: DescribeJob requests per second per account (the Jobs control-plane default; unverified).
+DESCRIBE_JOB_PER_S: Final = 10.0
 
 
 def worker_connect_rate(rate: float, workers: int) -> float:
@@ -24,9 +27,18 @@ def worker_connect_rate(rate: float, workers: int) -> float:
     return min(rate, ACCOUNT_CONNECTS_PER_S / max(1, workers))
 
 
-def quota_warnings(scenario: Scenario, *, spawn_rate: float, workers: int) -> list[str]:
-    """What ``scenario`` run at ``spawn_rate`` users/s over ``workers`` would exceed on AWS."""
+def quota_warnings(
+    scenario: Scenario, *, spawn_rate: float, workers: int, poll_s: float = 5.0
+) -> list[str]:
+    """What ``scenario`` run at ``spawn_rate`` users/s over ``workers``, with DescribeJob of
+    every job each ``poll_s`` seconds, would exceed on AWS."""
     warnings = []
+    polls = len(scenario.jobs) / poll_s
+    if polls > DESCRIBE_JOB_PER_S:
+        warnings.append(
+            f"DescribeJob of {len(scenario.jobs)} jobs every {poll_s:g} s is {polls:g}/s, over "
+            f"AWS's {DESCRIBE_JOB_PER_S:g}/s: raise --poll-interval"
+        )
     if spawn_rate > ACCOUNT_CONNECTS_PER_S:
         warnings.append(
             f"-r {spawn_rate:g} exceeds AWS IoT's CONNECT quota ({ACCOUNT_CONNECTS_PER_S:g}/s per "

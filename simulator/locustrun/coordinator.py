@@ -169,7 +169,10 @@ class Coordinator:
         if config.mqtt.kind != "aws":
             return
         rate = float(getattr(self.env.parsed_options, "spawn_rate", 0) or 0)
-        for warning in quota_warnings(config.scenario, spawn_rate=rate, workers=self.workers):
+        warnings = quota_warnings(
+            config.scenario, spawn_rate=rate, workers=self.workers, poll_s=config.poll_s
+        )
+        for warning in warnings:
             log.warning("AWS quota: %s", warning)
 
     def _control_plane(self, config: LoadTestConfig) -> LoadTestConfig:

@@ -106,3 +106,5 @@ def test_quota_warnings_and_connect_share() -> None:
     [warning] = quota_warnings(scenario, spawn_rate=2000, workers=4)
     assert "125/s per worker" in warning
     assert worker_connect_rate(100.0, 10) == 50.0
+    [polls] = quota_warnings(scenario, spawn_rate=1, workers=1, poll_s=0.05)
+    assert "raise --poll-interval" in polls
