@@ -13,17 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 import numpy as np
 
+from simulator.engine.audit import AuditResult, DeviceTruth, audit_devices
+from simulator.engine.mqtt.elastic import ElasticFleet
 from simulator.engine.mqtt.plane import job_summary
+from simulator.engine.mqtt.provision import describe_error
 from simulator.engine.operator import OperatorView
 from simulator.engine.scenario import Scenario
 from simulator.report import RunResult, WriterSummary
 
-__all__ = ["WorkerReport", "build_result"]
+__all__ = ["WorkerReport", "build_result", "worker_report"]
 
 
 class WorkerReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +69,48 @@ class WorkerReport(msgspec.Struct, frozen=True, kw_only=True):
     by_cause: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
     error: str | None = None
+
+
+def worker_report(
+    fleet: ElasticFleet,
+    *,
+    worker: int,
+    online: int,
+    get_shadow: Callable[[str], bytes | None] | None,
+) -> WorkerReport:
+    """What a closed fleet did, and (with ``get_shadow``) the ``$package`` audit of its devices."""
+    assert fleet.closed, "close the fleet first"
+    stats, timer = fleet.stats(), fleet.timer
+    audit: AuditResult | None = None
+    error = fleet.error
+    if get_shadow is not None and error is None:
+        truths = [
+            DeviceTruth(r.index, r.name, r.inventory, r.changed_at, r.written_at)
+            for r in fleet.records()
+        ]
+        try:
+            audit = audit_devices(get_shadow, truths, fleet.packages)
+        except Exception as exc:
+            error = f"$package audit failed: {describe_error(exc)}"
+    return WorkerReport(
+        worker=worker,
+        devices=len(set(fleet.fleet_index)),
+        online=online,
+        connects=0 if stats is None else stats.connects,
+        reconnects=0 if stats is None else stats.reconnects,
+        connect_failures=0 if stats is None else stats.failures,
+        drops=0 if stats is None else stats.drops,
+        requests=timer.requests,
+        timeouts=timer.timeouts,
+        rejected=timer.rejected,
+        terminal_answers=fleet.link.ledger.terminal_answers,
+        checked=0 if audit is None else audit.checked,
+        consistent=0 if audit is None else audit.consistent,
+        inconsistent=0 if audit is None else audit.inconsistent,
+        by_cause={} if audit is None else audit.by_cause,
+        examples={} if audit is None else audit.examples,
+        error=error,
+    )
 
 
 def build_result(

@@ -20,7 +20,6 @@ for every answer, and writes ``report.json`` and ``report.html``.
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import logging
 import time
 from collections import deque
@@ -34,10 +33,11 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from simulator.core.errors import FleetsimError
-from simulator.engine.audit import DeviceTruth, audit_devices, shadow_getter
+from simulator.engine.audit import shadow_getter
 from simulator.engine.calls import CallFailed
 from simulator.engine.embedded import EmbeddedEmulator
-from simulator.engine.loadtest import WorkerReport, build_result
+from simulator.engine.leases import IndexLeases
+from simulator.engine.loadtest import WorkerReport, build_result, worker_report
 from simulator.engine.mqtt import provision
 from simulator.engine.mqtt.elastic import DeviceFactory, ElasticFleet
 from simulator.engine.operator import Operator
@@ -105,14 +105,12 @@ class Coordinator:
         self.wall_start = time.perf_counter()
         self.reports: dict[int, WorkerReport] = {}
         self.online: dict[str, int] = {}
-        self._next = 0
-        self._free: list[int] = []
+        self.leases = IndexLeases()
         self._waiting: deque[gevent.event.AsyncResult] = deque()
         self._greenlets: list[gevent.Greenlet] = []
         self._stop_operator = False
         self._finished = False
         self.failed = False  # bad options: the test does not start
-        self.requests = self.rejected = self.timeouts = 0
         if runner is not None:
             for kind, handler in (
                 (LEASE, self._on_lease),
@@ -143,6 +141,7 @@ class Coordinator:
             self._start_fleet()
             return
         self.size = runner.target_user_count
+        self.leases.reset(self.size)
         self.workers = max(1, int(getattr(runner, "worker_count", 1) or 1))
         config = self.config = load_config(self.env.parsed_options, distributed=self.distributed)
         self._check_quotas(config)
@@ -158,9 +157,7 @@ class Coordinator:
     def _reset(self) -> None:
         self.reports.clear()
         self.online.clear()
-        self._next, self._free = 0, []
         self._stop_operator = self._finished = False
-        self.requests = self.rejected = self.timeouts = 0
         self.wall_start = time.perf_counter()
         self.fleet_ready.clear()
 
@@ -300,12 +297,6 @@ class Coordinator:
         requests = fleet.requests
         while requests:
             r = requests.popleft()
-            self.requests += 1
-            if r.error is not None:
-                if r.error[:8] == "rejected":
-                    self.rejected += 1
-                else:
-                    self.timeouts += 1
             fire(
                 request_type="MQTT",
                 name=r.name,
@@ -330,7 +321,7 @@ class Coordinator:
     def lease(self, timeout: float = 60.0) -> int | None:
         """A fleet index for a new device user (None when the fleet is full)."""
         if self.role == "local":
-            return self._take()
+            return self.leases.take()
         result: gevent.event.AsyncResult = gevent.event.AsyncResult()
         self._waiting.append(result)
         assert self.env.runner is not None
@@ -340,28 +331,22 @@ class Coordinator:
 
     def release(self, index: int) -> None:
         if self.role == "local":
-            heapq.heappush(self._free, index)
+            self.leases.give_back(index)
         elif self.env.runner is not None and not self._finished:
             self.env.runner.send_message(RELEASE, {"index": index})
 
-    def _take(self) -> int | None:
-        if self._free:
-            return heapq.heappop(self._free)
-        if self._next < self.size:
-            self._next += 1
-            return self._next - 1
-        return None
-
     def _on_lease(self, environment: Environment, msg: Any) -> None:
         assert environment.runner is not None
-        environment.runner.send_message(LEASED, {"index": self._take()}, client_id=msg.node_id)
+        environment.runner.send_message(
+            LEASED, {"index": self.leases.take()}, client_id=msg.node_id
+        )
 
     def _on_leased(self, environment: Environment, msg: Any) -> None:
         if self._waiting:
             self._waiting.popleft().set(msg.data["index"])
 
     def _on_release(self, environment: Environment, msg: Any) -> None:
-        heapq.heappush(self._free, int(msg.data["index"]))
+        self.leases.give_back(int(msg.data["index"]))
 
     def _on_setup(self, environment: Environment, msg: Any) -> None:
         self.size = int(msg.data["size"])
@@ -424,41 +409,14 @@ class Coordinator:
         fleet.close()
         if not _wait(lambda: fleet.closed, 30):
             log.warning("the devices' loop did not stop within 30 s")
+            return WorkerReport(worker=worker, online=online, error="the devices did not stop")
         self.drain(fleet)
-        stats = fleet.stats()
-        audit = None
-        error = fleet.error
-        if fleet.closed and self.with_operator:
-            records = fleet.records()
-            truths = [
-                DeviceTruth(r.index, r.name, r.inventory, r.changed_at, r.written_at)
-                for r in records
-            ]
-            try:
-                config = self._control_plane(self.config)
-                clients = provision.Clients(config.mqtt, config.scenario)
-                audit = audit_devices(shadow_getter(clients.data), truths, fleet.packages)
-            except Exception as exc:
-                error = f"$package audit failed: {provision.describe_error(exc)}"
-        return WorkerReport(
-            worker=worker,
-            devices=len(set(fleet.fleet_index)),
-            online=online,
-            connects=0 if stats is None else stats.connects,
-            reconnects=0 if stats is None else stats.reconnects,
-            connect_failures=0 if stats is None else stats.failures,
-            drops=0 if stats is None else stats.drops,
-            requests=self.requests,
-            timeouts=self.timeouts,
-            rejected=self.rejected,
-            terminal_answers=fleet.link.ledger.terminal_answers,
-            checked=0 if audit is None else audit.checked,
-            consistent=0 if audit is None else audit.consistent,
-            inconsistent=0 if audit is None else audit.inconsistent,
-            by_cause={} if audit is None else audit.by_cause,
-            examples={} if audit is None else audit.examples,
-            error=error,
-        )
+        get_shadow = None
+        if self.with_operator:
+            config = self._control_plane(self.config)
+            clients = provision.Clients(config.mqtt, config.scenario)
+            get_shadow = shadow_getter(clients.data)
+        return worker_report(fleet, worker=worker, online=online, get_shadow=get_shadow)
 
     def write_report(self) -> None:
         config, operator = self.config, self.operator

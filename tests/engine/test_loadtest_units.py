@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulator.engine.audit import DeviceTruth, audit_devices, last_writer
+from simulator.engine.leases import IndexLeases
 from simulator.engine.mqtt.requests import RequestTimer, request_name
 from simulator.engine.quotas import quota_warnings, worker_connect_rate
 from simulator.engine.scenario import load_scenario
@@ -108,3 +109,26 @@ def test_quota_warnings_and_connect_share() -> None:
     assert worker_connect_rate(100.0, 10) == 50.0
     [polls] = quota_warnings(scenario, spawn_rate=1, workers=1, poll_s=0.05)
     assert "raise --poll-interval" in polls
+
+
+@given(st.integers(0, 30), st.lists(st.tuples(st.booleans(), st.integers(0, 40)), max_size=80))
+def test_leases_never_hand_out_an_index_twice(size: int, steps: list[tuple[bool, int]]) -> None:
+    leases = IndexLeases(size)
+    held: set[int] = set()
+    for take, pick in steps:
+        if take:
+            index = leases.take()
+            if index is None:
+                assert len(held) == size
+            else:
+                assert index not in held and 0 <= index < size
+                assert index == min(set(range(size)) - held)  # the lowest free one
+                held.add(index)
+        elif held:
+            index = sorted(held)[pick % len(held)]
+            leases.give_back(index)
+            leases.give_back(index)  # a repeated release changes nothing
+            held.remove(index)
+        assert leases.taken == len(held)
+    leases.reset(size)
+    assert leases.taken == 0 and (size == 0 or leases.take() == 0)

@@ -70,7 +70,16 @@ class RequestTimer:
     :attr:`done` is a deque: another thread may pop from it while this one appends.
     """
 
-    __slots__ = ("_held", "_pending", "created", "done", "timeout_s", "timeouts")
+    __slots__ = (
+        "_held",
+        "_pending",
+        "created",
+        "done",
+        "rejected",
+        "requests",
+        "timeout_s",
+        "timeouts",
+    )
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
@@ -78,6 +87,8 @@ class RequestTimer:
         self._held: list[tuple[str, str, float]] = []  # (job, status, at) awaiting job_created
         self.created: dict[str, float] = {}
         self.done: deque[Request] = deque()
+        self.requests = 0  # pairs finished: answered, rejected or timed out
+        self.rejected = 0
         self.timeouts = 0
 
     def sent(self, suffix: str, payload: bytes, now: float) -> None:
@@ -96,8 +107,10 @@ class RequestTimer:
             return None
         name, sent, suffix = entry
         error = None
+        self.requests += 1
         if not accepted:
             error = f"rejected: {body.get('code', 'unknown')}"
+            self.rejected += 1
         self.done.append(Request(name, (now - sent) * 1000.0, len(payload), error))
         status = name[7:]
         if accepted and name[:7] == "update " and status in _TERMINAL:
@@ -135,6 +148,7 @@ class RequestTimer:
         for token in expired:
             del self._pending[token]
         self.timeouts += len(expired)
+        self.requests += len(expired)
         return len(expired)
 
     @property
