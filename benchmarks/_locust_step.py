@@ -1,0 +1,211 @@
+"""One measured step of ``benchmarks/locust.py``: one client, one fleet size, fresh processes.
+
+:func:`measure_step` starts a Mosquitto (``tests/mqtt_broker.py``, with the benchmark's
+``max_queued_messages 1000``), the responder (``benchmarks/_locust_responder.py``) and one
+headless Locust process (one worker: ``-u`` users, ``-r`` per second, no ``--processes``) on the
+client's locustfile. It waits until the locustfile's probe (``benchmarks/_locust_probe.py``)
+reports every device connected and subscribed, lets ``settle`` seconds pass (one request period,
+so every device is in its 10 s cycle), then measures ``window`` seconds: CPU of the Locust
+process, of the responder and of the broker from ``/proc/PID/stat``, the probe's request count,
+percentiles and failures over the same window, and the Locust process's ``VmRSS`` at its end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = ["ClientSpec", "measure_step", "process_cpu", "process_rss"]
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+SCENARIO: Final = ROOT / "benchmarks" / "_locust_bench.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSpec:
+    """How to run one client: its locustfile, spawn rate and extra Locust arguments."""
+
+    name: str
+    locustfile: str
+    spawn_rate: int
+    extra: tuple[str, ...] = ()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, every thread) process ``pid`` has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_rss(pid: int) -> int:
+    """Resident set of process ``pid`` in bytes (``VmRSS`` of /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+class _Responder:
+    """The responder subprocess; its stdout lines are JSON events."""
+
+    def __init__(self, broker: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._locust_responder", "--broker", broker],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=sys.stderr,
+            text=True,
+        )
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def event(self, name: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"responder: no {name!r} within {timeout:.0f} s") from None
+            if line is None:
+                raise RuntimeError(f"responder exited ({self.process.wait()}) before {name!r}")
+            if line.startswith("{"):
+                data: dict[str, Any] = json.loads(line)
+                if data.get("event") == name:
+                    return data
+
+    def stop(self) -> dict[str, Any]:
+        if self.process.poll() is not None:
+            return {}
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.event("done", 30)
+        finally:
+            _end(self.process)
+
+
+def _end(process: subprocess.Popen[Any], timeout: float = 60.0) -> None:
+    """SIGTERM (Locust shuts down on it), SIGKILL after ``timeout`` s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return data
+
+
+def _wait_online(
+    process: subprocess.Popen[Any], status: Path, devices: int, timeout: float
+) -> tuple[int, float | None]:
+    """Poll the probe until ``devices`` are online: (online, seconds taken or None)."""
+    started = time.monotonic()
+    online = 0
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"locust exited ({process.returncode}) while devices connected")
+        data = _read_json(status)
+        online = 0 if data is None else int(data["online"])
+        if online >= devices:
+            return online, time.monotonic() - started
+        time.sleep(0.25)
+    return online, None
+
+
+def measure_step(
+    client: ClientSpec, devices: int, workdir: Path, *, settle: float, window: float
+) -> dict[str, Any]:
+    """One row: ``devices`` users of ``client`` against a fresh broker and responder."""
+    from tests.mqtt_broker import Mosquitto  # noqa: PLC0415
+
+    step = workdir / f"{client.name}-{devices}"
+    probe = step / "probe"
+    probe.mkdir(parents=True)
+    connect_timeout = 60.0 + 1.5 * devices / client.spawn_rate
+    run_time = int(connect_timeout + settle + window + 120)
+    with Mosquitto(step / "broker", max_queued_messages=1000) as broker:
+        responder = _Responder(broker.uri)
+        locust: subprocess.Popen[bytes] | None = None
+        try:
+            responder.event("ready", 30)
+            with (step / "locust.log").open("wb") as log:
+                locust = subprocess.Popen(
+                    [
+                        *(sys.executable, "-m", "locust", "-f", client.locustfile, "--headless"),
+                        *("-u", str(devices), "-r", str(client.spawn_rate), "-t", f"{run_time}s"),
+                        *("--broker", broker.uri, "--only-summary", *client.extra),
+                    ],
+                    cwd=ROOT,
+                    env={**os.environ, "FLEETSIM_BENCH_DIR": str(probe)},
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            status_path = probe / "status.json"
+            online, connect_s = _wait_online(locust, status_path, devices, connect_timeout)
+            time.sleep(settle)
+            pids = (locust.pid, responder.process.pid, broker.pid)
+            before, wall = [process_cpu(pid) for pid in pids], time.monotonic()
+            (probe / "start").touch()
+            time.sleep(window)
+            (probe / "stop").touch()
+            after, wall = [process_cpu(pid) for pid in pids], time.monotonic() - wall
+            rss, load = process_rss(locust.pid), os.getloadavg()[0]
+            deadline = time.monotonic() + 60
+            while (result := _read_json(probe / "result.json")) is None:
+                if time.monotonic() > deadline or locust.poll() is not None:
+                    raise RuntimeError(f"no result from the probe: see {step / 'locust.log'}")
+                time.sleep(0.1)
+            status = _read_json(probe / "status.json") or {"online": 0}
+        except BaseException:
+            log_path = step / "locust.log"
+            if log_path.exists():
+                print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
+        finally:
+            if locust is not None:
+                _end(locust)
+            answered = responder.stop()
+    cpu = [100.0 * (b - a) / wall for a, b in zip(before, after, strict=True)]
+    return {
+        "client": client.name,
+        "devices": devices,
+        "connected": min(online, int(status["online"])),
+        "connect_s": connect_s,
+        "cpu_pct": cpu[0],
+        "requests_per_s": result["requests"] / result["seconds"],
+        "p50_ms": result["p50_ms"],
+        "p99_ms": result["p99_ms"],
+        "max_ms": result["max_ms"],
+        "failures": result["failures"],
+        "failures_total": result["failures_total"],
+        "errors": result["errors"],
+        "rss_bytes": rss,
+        "responder_cpu_pct": cpu[1],
+        "broker_cpu_pct": cpu[2],
+        "answered": answered.get("answered"),
+        "window_s": result["seconds"],
+        "load_average": round(load, 2),
+    }
