@@ -101,6 +101,7 @@ class Coordinator:
         self.emulator: EmbeddedEmulator | None = None
         self.operator: Operator | None = None
         self.size = 0
+        self._sized = False  # a worker got this test's SETUP
         self.workers = 1
         self.wall_start = time.perf_counter()
         self.reports: dict[int, WorkerReport] = {}
@@ -135,13 +136,19 @@ class Coordinator:
         assert runner is not None
         self._reset()
         if self.role == "worker":
-            if not _wait(lambda: self.size > 0, 30):
+            if not _wait(lambda: self._sized, 30):
                 log.error("no fleet size from the master; devices will not start")
+                return
+            self._sized = False  # the next test's size comes with its own SETUP
+            if self.size < 1:
                 return
             self._start_fleet()
             return
         self.size = runner.target_user_count
         self.leases.reset(self.size)
+        if self.size < 1:
+            log.warning("no devices (0 users): nothing to set up until a test with users starts")
+            return
         self.workers = max(1, int(getattr(runner, "worker_count", 1) or 1))
         config = self.config = load_config(self.env.parsed_options, distributed=self.distributed)
         self._check_quotas(config)
@@ -351,6 +358,7 @@ class Coordinator:
     def _on_setup(self, environment: Environment, msg: Any) -> None:
         self.size = int(msg.data["size"])
         self.workers = int(msg.data["workers"])
+        self._sized = True
 
     def _on_job(self, environment: Environment, msg: Any) -> None:
         if self.fleet is not None:
