@@ -14,7 +14,12 @@ command line), :mod:`.coordinator` (roles, leases, messages, the report), :mod:`
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
+import sys
+from pathlib import Path
 from typing import Any
 
 from locust import events
@@ -37,17 +42,37 @@ def _coordinator(environment: Environment) -> Coordinator | None:
     return found if isinstance(found, Coordinator) else None
 
 
-def _fail(environment: Environment, message: str) -> None:
+def _fail(environment: Environment, message: str | None) -> None:
     coordinator = _coordinator(environment)
     if coordinator is not None:
         coordinator.failed = True
-    log.error("error: %s", message)
+    if message is not None:
+        log.error("error: %s", message)
     environment.process_exit_code = 2
     runner = environment.runner
     if runner is not None:
         import gevent  # noqa: PLC0415
 
         gevent.spawn_later(0.3, runner.quit)  # after Locust's CSV writer starts
+
+
+def _exit_now(code: int = 2) -> None:
+    """Refuse a test at start-up: nothing has run yet, so leave at once (and take the worker
+    processes ``--processes`` forked along, which would otherwise wait for this master)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    me = os.getpid()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:  # the parent pid
+            with contextlib.suppress(OSError):
+                os.kill(int(stat.parent.name), signal.SIGTERM)
+    os._exit(code)
 
 
 def install(*, device_factory: DeviceFactory | None = None, operator: bool = True) -> None:
@@ -72,13 +97,24 @@ def install(*, device_factory: DeviceFactory | None = None, operator: bool = Tru
         coordinator = Coordinator(environment, device_factory=device_factory, operator=operator)
         environment.fleetsim = coordinator  # type: ignore[attr-defined]
         options = environment.parsed_options
-        if options is not None and coordinator.role != "worker":
-            try:
-                load_config(options, distributed=coordinator.distributed)
-            except FleetsimError as exc:
-                _fail(environment, exc.message)
-                return
-            portable(options)
+        if options is None:
+            return
+        if coordinator.role == "worker":
+            # A worker forked by --processes has the master's command line: when the master
+            # refuses it, the worker must not wait for a master that is gone. (A worker started
+            # on its own, with no --scenario, gets the options from the master.)
+            if getattr(options, "scenario", None):
+                try:
+                    load_config(options, distributed=True)
+                except FleetsimError:
+                    _exit_now()  # the master says why
+            return
+        try:
+            load_config(options, distributed=coordinator.distributed)
+        except FleetsimError as exc:
+            log.error("error: %s", exc.message)
+            _exit_now()
+        portable(options)
 
     def _start(environment: Environment, **_: Any) -> None:
         coordinator = _coordinator(environment)

@@ -64,11 +64,7 @@ def locust_command(
 
 
 def run_locust(out: Path, *args: str, timeout: float = 150.0, csv: bool = True) -> LocustRun:
-    """``locust --headless ...`` to its end; the combined output is kept for messages.
-
-    ``csv=False`` for runs refused at start: Locust 2.47's CSV writer greenlet can outlive its
-    files when a ``--processes`` master quits within its first second (Locust's own traceback).
-    """
+    """``locust --headless ...`` to its end; the combined output is kept for messages."""
     out.mkdir(parents=True, exist_ok=True)
     try:
         done = subprocess.run(
@@ -81,8 +77,8 @@ def run_locust(out: Path, *args: str, timeout: float = 150.0, csv: bool = True) 
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        output = (exc.stdout or "") + (exc.stderr or "")
-        text = output if isinstance(output, str) else output.decode(errors="replace")
+        parts = [exc.stdout or b"", exc.stderr or b""]  # bytes on a timeout, even with text=True
+        text = "".join(p if isinstance(p, str) else p.decode(errors="replace") for p in parts)
         raise AssertionError(f"locust did not finish in {timeout} s:\n{text[-4000:]}") from None
     return LocustRun(done.returncode, done.stdout + done.stderr, out)
 

@@ -214,7 +214,6 @@ def test_bad_options_are_one_line(tmp_path: Path, args: list[str], message: str)
         "mqtt://127.0.0.1:1",
         *args,
         timeout=60,
-        csv=False,
     )
     assert run.returncode == 2, run.output[-3000:]
     errors = [line for line in run.output.splitlines() if "fleetsim: error:" in line]
