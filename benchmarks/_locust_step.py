@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from benchmarks._events import EventProcess
 
 __all__ = ["ClientSpec", "measure_step", "process_cpu", "process_rss"]
 
@@ -54,39 +54,11 @@ def process_rss(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-class _Responder:
+class _Responder(EventProcess):
     """The responder subprocess; its stdout lines are JSON events."""
 
     def __init__(self, broker: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._locust_responder", "--broker", broker],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=sys.stderr,
-            text=True,
-        )
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def event(self, name: str, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise TimeoutError(f"responder: no {name!r} within {timeout:.0f} s") from None
-            if line is None:
-                raise RuntimeError(f"responder exited ({self.process.wait()}) before {name!r}")
-            if line.startswith("{"):
-                data: dict[str, Any] = json.loads(line)
-                if data.get("event") == name:
-                    return data
+        super().__init__("benchmarks._locust_responder", ["--broker", broker], label="responder")
 
     def stop(self) -> dict[str, Any]:
         if self.process.poll() is not None:

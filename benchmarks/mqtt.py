@@ -40,15 +40,15 @@ import asyncio
 import gc
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Final
+
+from benchmarks._events import EventProcess
 
 __all__ = ["main", "measure_connections", "measure_rollout", "measure_roundtrips"]
 
@@ -139,39 +139,11 @@ def _run_worker(args: argparse.Namespace) -> int:
 # -- orchestrator side ------------------------------------------------------------------------
 
 
-class _Worker:
-    """A worker subprocess whose stdout lines are JSON events."""
+class _Worker(EventProcess):
+    """A worker subprocess (``benchmarks.mqtt`` itself) whose stdout lines are JSON events."""
 
     def __init__(self, argv: list[str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.mqtt", *argv],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=sys.stderr,
-            text=True,
-        )
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def event(self, name: str, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise TimeoutError(f"no {name!r} event within {timeout:.0f} s") from None
-            if line is None:
-                raise RuntimeError(f"worker exited ({self.process.wait()}) before {name!r}")
-            if line.startswith("{"):
-                data: dict[str, Any] = json.loads(line)
-                if data.get("event") == name:
-                    return data
+        super().__init__("benchmarks.mqtt", argv)
 
     def stop(self) -> dict[str, Any]:
         self.process.send_signal(signal.SIGTERM)
