@@ -158,6 +158,10 @@ class TlsFiles:
 # -- the broker -----------------------------------------------------------------------------
 
 
+class _PortTaken(RuntimeError):
+    """The port picked for the broker was bound by someone else first."""
+
+
 class Mosquitto:
     """One mosquitto process on 127.0.0.1 with a generated configuration."""
 
@@ -175,6 +179,9 @@ class Mosquitto:
         self.binary = mosquitto_binary()
         self.workdir = workdir
         self.host = "127.0.0.1"
+        # A port picked here may be taken by another process (e.g. a parallel test worker)
+        # before mosquitto binds it: start() then moves to another free port.
+        self._picked_port = port is None
         self.port = port or free_port(self.host)
         self.tls = tls
         self.start_timeout = start_timeout
@@ -228,6 +235,21 @@ class Mosquitto:
 
     def start(self) -> Mosquitto:
         """Start the broker and wait until it accepts TCP connections."""
+        for _ in range(4):
+            try:
+                return self._start()
+            except _PortTaken:
+                self._move_to(free_port(self.host))
+        return self._start()
+
+    def _move_to(self, port: int) -> None:
+        listener = f"listener {self.port} {self.host}\n"
+        config = self.config_path.read_text()
+        assert listener in config, config
+        self.config_path.write_text(config.replace(listener, f"listener {port} {self.host}\n"))
+        self.port = port
+
+    def _start(self) -> Mosquitto:
         assert self.process is None or self.process.poll() is not None, "already running"
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -242,9 +264,10 @@ class Mosquitto:
         deadline = time.monotonic() + self.start_timeout
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"mosquitto exited with {self.process.returncode}: {self.log()[-2000:]}"
-                )
+                log = self.log()[-2000:]
+                if self._picked_port and "Address already in use" in log:
+                    raise _PortTaken(log)
+                raise RuntimeError(f"mosquitto exited with {self.process.returncode}: {log}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
                     return self
@@ -269,7 +292,7 @@ class Mosquitto:
         deadline = time.monotonic() + self.start_timeout
         while True:  # the listening port can take a moment to be free again
             try:
-                return self.start()
+                return self._start()  # on this port, whoever holds it now
             except RuntimeError:
                 if time.monotonic() > deadline:
                     raise

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite from a fresh machine: installs uv, the locked dependencies and (where
-# missing) Debian's mosquitto, then runs the linters, the type checker and pytest.
+# missing) Debian's mosquitto, then runs the linters, the type checker and pytest (in parallel:
+# pyproject.toml's addopts; the edit-test loop is `uv run pytest -m "not slow"`).
 # Usage: sh tests/run.sh [pytest args...]
 set -eu
 cd "$(dirname "$0")/.."
@@ -18,8 +19,10 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
     fi
 fi
 
-uv sync --locked --quiet
-uv run --locked ruff check .
-uv run --locked ruff format --check .
-uv run --locked mypy
-uv run --locked pytest "$@"
+# The dev group (pytest, mypy, ruff, the peers the tests talk to) is for the tests only: the
+# README's main command installs what fleetsim needs and nothing more.
+uv sync --locked --all-groups --quiet
+uv run --locked --all-groups ruff check .
+uv run --locked --all-groups ruff format --check .
+uv run --locked --all-groups mypy
+uv run --locked --all-groups pytest "$@"

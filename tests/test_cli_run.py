@@ -1,5 +1,6 @@
 """``fleetsim run`` as a user runs it: a subprocess, its exit code, its files, its one error line,
-and Ctrl-C."""
+and Ctrl-C. The table of bad input runs in this process (:mod:`tests.fleetsim_cli`), one case of
+it as the console process too."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import orjson
 import pytest
 
 from tests.engine.support import BASE, SCENARIOS, edited, events, write_scenario
+from tests.fleetsim_cli import fleetsim as fleetsim_in_process
 
 ROOT = Path(__file__).parents[1]
 FIELDS = {
@@ -48,6 +50,7 @@ def read(out: Path) -> dict[str, object]:
     return data
 
 
+@pytest.mark.slow  # end to end
 def test_a_run_writes_both_reports_and_the_event_log(tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = fleetsim(SCENARIOS / "quickstart.toml", "--devices", "40", "--quiet", "--out", out)
@@ -67,6 +70,7 @@ def test_a_run_writes_both_reports_and_the_event_log(tmp_path: Path) -> None:
     assert events(out / "events.jsonl.gz")
 
 
+@pytest.mark.slow  # end to end
 def test_progress_goes_to_stderr_unless_quiet(tmp_path: Path) -> None:
     path = write_scenario(tmp_path)
     done = fleetsim(path, "--out", tmp_path / "out", "--no-event-log")
@@ -77,6 +81,7 @@ def test_progress_goes_to_stderr_unless_quiet(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "events.jsonl.gz").exists()
 
 
+@pytest.mark.slow  # end to end
 def test_the_same_seed_replays_the_same_run_in_another_process(tmp_path: Path) -> None:
     outs = [tmp_path / "a", tmp_path / "b"]
     for out, hash_seed in zip(outs, ("1", "2"), strict=True):
@@ -128,12 +133,23 @@ def test_bad_input_is_one_line_on_stderr_and_exit_status_2(
         "missing": tmp_path / "missing.toml",
         "file": tmp_path / "file" / "out",
     }
-    done = fleetsim(*(a.format(**paths) for a in args))  # not quiet: no progress either
+    # In this process; not quiet: no progress either.
+    done = fleetsim_in_process("run", *(a.format(**paths) for a in args))
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith(message), done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow  # end to end: the console process
+def test_bad_input_exits_2_from_the_console_process(tmp_path: Path) -> None:
+    done = fleetsim(write_scenario(tmp_path, BAD_FIELD))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "fleetsim run: error: scenario.toml: Expected `int`, got `str` - at `$.fleet.devices`"
+    ]
 
 
 ENDLESS_SIMULATED = """\
@@ -156,6 +172,7 @@ rate_per_s = 200
 ENDLESS_REAL = edited(("seed = 1", 'seed = 1\nclock = "real"'))
 
 
+@pytest.mark.slow  # end to end
 @pytest.mark.parametrize("text", [ENDLESS_SIMULATED, ENDLESS_REAL], ids=["simulated", "real"])
 def test_ctrl_c_stops_the_run_and_still_writes_its_report(tmp_path: Path, text: str) -> None:
     path = write_scenario(tmp_path, text)

@@ -1,4 +1,9 @@
-"""``fleetsim substitute`` end to end, as a user runs it (a subprocess of the console script)."""
+"""``fleetsim substitute`` as a user runs it: its document on stdout, one line and exit 2 on bad
+input.
+
+The command runs in this process (:mod:`tests.fleetsim_cli`); the ``slow`` tests run it as the
+console process too (a subprocess), for its real exit status and output.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.fleetsim_cli import fleetsim as fleetsim_in_process
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "scenarios" / "examples"
 CATALOG = EXAMPLES / "catalog.toml"
 ARN = "arn:aws:iot:us-west-2:123456789012:package/samplePackage/version/"
 
 
-def fleetsim(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def console(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``python -m simulator.cli ARGS``."""
     return subprocess.run(
         [sys.executable, "-m", "simulator.cli", *map(str, args)],
         capture_output=True,
@@ -26,7 +34,7 @@ def fleetsim(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_sample_package_document_resolves() -> None:
-    result = fleetsim(
+    result = fleetsim_in_process(
         "substitute",
         EXAMPLES / "samplePackage-job.json",
         "--catalog",
@@ -49,7 +57,7 @@ def test_sample_package_document_resolves() -> None:
 
 def test_before_prints_the_submitted_document() -> None:
     source = (EXAMPLES / "samplePackage-job.json").read_text()
-    result = fleetsim(
+    result = fleetsim_in_process(
         "substitute",
         EXAMPLES / "samplePackage-job.json",
         "--catalog",
@@ -63,7 +71,7 @@ def test_before_prints_the_submitted_document() -> None:
 
 
 def test_device_render_mints_presigned_urls() -> None:
-    result = fleetsim(
+    result = fleetsim_in_process(
         "substitute",
         EXAMPLES / "any-package-job.json",
         "--catalog",
@@ -95,7 +103,7 @@ def test_device_render_mints_presigned_urls() -> None:
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], expected: str) -> None:
     doc = "any-package-job.json" if expected != "does not match" else "samplePackage-job.json"
-    result = fleetsim(
+    result = fleetsim_in_process(
         "substitute",
         EXAMPLES / doc,
         "--catalog",
@@ -123,7 +131,39 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], expected: str) -> Non
     ],
 )
 def test_unreadable_or_missing_input_is_one_line(argv: list[str]) -> None:
-    result = fleetsim(*argv)
+    result = fleetsim_in_process(*argv)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow  # end to end: the console process
+def test_the_console_process_prints_the_document() -> None:
+    args = (
+        "substitute",
+        EXAMPLES / "samplePackage-job.json",
+        "--catalog",
+        CATALOG,
+        "--destination-package-versions",
+        ARN + "2.1.5",
+    )
+    result = console(*args)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == fleetsim_in_process(*args).stdout
+
+
+@pytest.mark.slow  # end to end: the console process
+def test_bad_input_exits_2_from_the_console_process() -> None:
+    result = console(
+        "substitute",
+        EXAMPLES / "any-package-job.json",
+        "--catalog",
+        CATALOG,
+        "--destination-package-versions",
+        "not-an-arn",
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Invalid package version ARN" in lines[0]

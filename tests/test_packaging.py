@@ -30,6 +30,10 @@ def test_readme_names_the_test_command_and_ci_runs_exactly_it() -> None:
     assert commands == ["sh tests/run.sh"]
 
 
+def test_readme_names_the_edit_test_loop() -> None:
+    assert 'uv run pytest -m "not slow"' in _readme_commands()
+
+
 def test_readme_main_command_installs_and_runs_fleetsim() -> None:
     main = [c for c in _readme_commands() if "uv run" in c and "fleetsim" in c]
     assert main, "README must give the one command that runs the main job"

@@ -44,6 +44,7 @@ from simulator.api.http import ROUTES, HttpApi, Route, ServerConfig, build_api
 from simulator.api.http.operations import compile_routes, service_model
 from simulator.api.http.patterns import compile_java, translate
 from tests.api.conftest import Server
+from tests.hypothesis_profiles import examples
 
 OPERATIONS = {op.route: op for op in compile_routes()}
 METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "FOO")
@@ -52,7 +53,7 @@ LABEL = re.compile(r"\{[^}]+\}")
 #: Headers the fuzzer must not set (framing and what SigV4/http.client set themselves).
 RESERVED = {"host", "content-length", "transfer-encoding", "authorization", "x-amz-date", "expect"}
 FUZZ = settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -63,7 +64,7 @@ FUZZ_IN_PROCESS = settings(
 )
 #: Over the socket: the framing, aiohttp's header and body handling, and the servers' health.
 #: The explicit examples (:data:`NASTY`) always run on top of these.
-FUZZ_SOCKET = settings(FUZZ, max_examples=25)
+FUZZ_SOCKET = settings(FUZZ, max_examples=examples(25))
 #: The URL the in-process requests are signed for (its host is the ``Host`` header).
 IN_PROCESS_URL = "http://127.0.0.1:8000"
 
@@ -460,41 +461,40 @@ def test_unsigned_requests(
 
 
 # -- over the socket: fleetsim serve ------------------------------------------------------------
+#
+# Each test checks, after all its examples, that the servers still answer valid requests: in the
+# test itself, so that it holds however the tests are spread over pytest-xdist's workers.
 
 
-@FUZZ_SOCKET
-@given(request=requests())
-@example_each(NASTY, "request")
-def test_signed_requests_over_the_socket(
-    server: Server, request: tuple[str, str, dict[str, str], bytes, str]
-) -> None:
-    method, target, _, body, _ = request
-    signed = _sign(server.url, request)
-    status, reply_headers, reply = _send(server, method, target, signed, body)
-    _check(method, status, reply_headers, reply)
+def test_signed_requests_over_the_socket(server: Server) -> None:
+    @FUZZ_SOCKET
+    @given(request=requests())
+    @example_each(NASTY, "request")
+    def fuzz(request: Request) -> None:
+        method, target, _, body, _ = request
+        signed = _sign(server.url, request)
+        status, reply_headers, reply = _send(server, method, target, signed, body)
+        _check(method, status, reply_headers, reply)
+
+    fuzz()
+    _still_healthy(server)
 
 
-@FUZZ_SOCKET
-@given(request=requests(), authorization=AUTHORIZATIONS)
-@example_each(NASTY, "request", authorization=None)
-def test_unsigned_requests_over_the_socket(
-    server: Server,
-    open_server: Server,
-    request: tuple[str, str, dict[str, str], bytes, str],
-    authorization: str | None,
-) -> None:
-    method, target, headers, body, _ = request
-    if authorization is not None:
-        headers = {**headers, "Authorization": authorization}
-    status, reply_headers, reply = _send(server, method, target, headers, body)
-    _check(method, status, reply_headers, reply)
-    assert 400 <= status < 500  # nothing passes without a valid signature
-    status, reply_headers, reply = _send(open_server, method, target, headers, body)
-    _check(method, status, reply_headers, reply)
+def test_unsigned_requests_over_the_socket(server: Server, open_server: Server) -> None:
+    @FUZZ_SOCKET
+    @given(request=requests(), authorization=AUTHORIZATIONS)
+    @example_each(NASTY, "request", authorization=None)
+    def fuzz(request: Request, authorization: str | None) -> None:
+        method, target, headers, body, _ = request
+        if authorization is not None:
+            headers = {**headers, "Authorization": authorization}
+        status, reply_headers, reply = _send(server, method, target, headers, body)
+        _check(method, status, reply_headers, reply)
+        assert 400 <= status < 500  # nothing passes without a valid signature
+        status, reply_headers, reply = _send(open_server, method, target, headers, body)
+        _check(method, status, reply_headers, reply)
 
-
-def test_servers_survive_the_fuzzing(server: Server, open_server: Server) -> None:
-    # Runs after the socket fuzz tests (file order): both servers still answer valid requests.
+    fuzz()
     _still_healthy(server)
     _still_healthy(open_server)
 

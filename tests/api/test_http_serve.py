@@ -1,7 +1,7 @@
 """``fleetsim serve`` as a command: its one line, clean exits on signals, one-line usage errors.
 
-The table of bad flags runs in this process (:mod:`tests.fleetsim_cli`); one of them, and a port
-in use, run as the console process.
+The table of bad flags runs in this process (:mod:`tests.fleetsim_cli`); the ``slow`` tests run
+the server process: signals, one of the bad flags, a port in use.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def _serve(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # end to end: the server process and its signals
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_prints_one_line_and_exits_zero_on_signal(signum: signal.Signals) -> None:
     server = launch("--host", "127.0.0.1")
@@ -71,6 +72,7 @@ def test_bad_flags_are_one_line_exit_2(monkeypatch: pytest.MonkeyPatch, args: li
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
+@pytest.mark.slow  # end to end: the console process
 def test_bad_flags_exit_2_from_the_console_process() -> None:
     proc = _serve("--region", "Mars")
     assert proc.returncode == 2, proc
@@ -78,6 +80,7 @@ def test_bad_flags_exit_2_from_the_console_process() -> None:
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
+@pytest.mark.slow  # end to end: the console process
 def test_port_in_use_is_one_line_exit_2() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

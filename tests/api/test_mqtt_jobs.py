@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.api.mqtt.jobs import JobsRequest, handle_jobs, parse_jobs_topic
+from tests.hypothesis_profiles import examples
 from tests.services.jobs_support import World
 
 P = "$aws/things/dev1/jobs"
@@ -189,7 +190,7 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.sampled_from(["get", "start-next", "job-1/get", "$next/get", "job-1/update", "x/update"]),
     _json.map(orjson.dumps) | st.binary(max_size=20),

@@ -15,6 +15,7 @@ from simulator.core.shadow import ShadowOptions
 from simulator.services.registry import Registry
 from simulator.services.runtime import RecordingPublisher, Runtime, TimerHeap, VirtualClock
 from simulator.services.shadows import ShadowService
+from tests.hypothesis_profiles import examples
 
 NOW = 1_700_000_000.0
 T = int(NOW)
@@ -198,7 +199,7 @@ def test_topic_round_trip() -> None:
     assert publisher.topics()[0] == "$aws/things/dev1/shadow/name/$package/update/accepted"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.sampled_from(["get", "update", "delete"]),
     st.sampled_from([None, "cfg", "$package"]),

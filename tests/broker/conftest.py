@@ -227,6 +227,11 @@ def connect_device(
             refused.append(code)
         connected.set()
 
+    def on_disconnect(_c: Any, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
+        if not connected.is_set():  # closed before any CONNACK (e.g. a failed TLS handshake)
+            refused.append(f"disconnected: {code}")
+            connected.set()
+
     def on_message(_c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
         with device.lock:
             device.messages.append((message.topic, message.payload))
@@ -238,6 +243,7 @@ def connect_device(
             device.lock.notify_all()
 
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
     client.on_message = on_message
     client.on_publish = on_ack
     client.on_subscribe = on_ack

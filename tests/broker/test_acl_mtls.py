@@ -8,7 +8,6 @@ Devices speak MQTT 5 so that the broker's refusal is visible: PUBACK/SUBACK reas
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,8 @@ from tests.broker.conftest import (
     serve_mqtt,
 )
 from tests.mqtt_broker import free_port
+
+pytestmark = pytest.mark.slow  # end to end: Mosquitto, fleetsim serve --mqtt, devices
 
 NOT_AUTHORIZED = 0x87
 
@@ -57,10 +58,11 @@ class Site:
         ]
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One broker and emulator for the module: no test changes what another one reads."""
     port = free_port()
-    pki = tmp_path / "pki"
+    pki = tmp_path_factory.mktemp("acl") / "pki"
     written = broker_config(
         "--out",
         str(pki),
@@ -98,21 +100,25 @@ def test_a_device_cannot_use_another_things_topics(site: Site) -> None:
         # A publishes a request on B's topic: the broker refuses it.
         refused = a.publish("$aws/things/thing-1/jobs/start-next", {"clientToken": "steal"})
         assert _code(refused) == NOT_AUTHORIZED, refused
-        time.sleep(1.0)  # the emulator never saw A's request, so B got no reply
-        assert b.topics() == []
+        # B's own request, sent after the refusal came back, is a barrier: had the broker passed
+        # A's request on, the emulator would have answered it first (one connection, in order).
+        b.publish("$aws/things/thing-1/jobs/get", {"clientToken": "b"})
+        assert b.expect("$aws/things/thing-1/jobs/get/accepted")["clientToken"] == "b"
+        assert b.topics() == ["$aws/things/thing-1/jobs/get"], b.topics()  # its own, echoed
         assert site.emulator.alive()
 
         # Mosquitto 2.0 grants A a subscription to B's topics but delivers none of them.
         a.subscribe("$aws/things/thing-1/jobs/#")
-        b.publish("$aws/things/thing-1/jobs/get", {"clientToken": "b"})
-        assert b.expect("$aws/things/thing-1/jobs/get/accepted")["clientToken"] == "b"
-        time.sleep(0.5)
-        assert a.topics() == []
+        b.publish("$aws/things/thing-1/jobs/get", {"clientToken": "b2"})
+        assert b.expect("$aws/things/thing-1/jobs/get/accepted")["clientToken"] == "b2"
 
-        # A's own topics work, through the emulator.
+        # A's own topics work, through the emulator. The round trip is also a barrier for A:
+        # B's request and its answer went to every subscriber before A's request reached the
+        # broker, so any of them leaked to A would be in before A's answer.
         assert _code(a.publish("$aws/things/thing-0/jobs/start-next", {"clientToken": "own"})) == 0
         reply = a.expect("$aws/things/thing-0/jobs/start-next/accepted")
         assert reply["clientToken"] == "own"
+        assert [t for t in a.topics() if "thing-1" in t] == [], a.topics()
 
 
 def test_the_emulator_identity_may_use_every_thing(site: Site) -> None:

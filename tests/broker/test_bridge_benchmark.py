@@ -9,7 +9,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.api.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # a benchmark smoke run
 
 ROW_KEYS = {
     "connections",

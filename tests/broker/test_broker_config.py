@@ -1,5 +1,9 @@
 """``fleetsim broker-config`` output, certificates, and one-line exits on bad input (also for
-``fleetsim serve --mqtt``)."""
+``fleetsim serve --mqtt``).
+
+The commands run in this process (:mod:`tests.fleetsim_cli`); the ``slow`` tests run each as the
+console process too, for its real exit status and output.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from simulator.commands import serve as serve_command
 from simulator.core.errors import UsageError
 from simulator.transport.broker import REQUEST_FILTERS, partition_filters
 from simulator.transport.certs import ProjectCA
 from tests.api.conftest import ROOT
 from tests.broker.conftest import ConfiguredBroker, broker_config, device, free_port
+from tests.fleetsim_cli import fleetsim
 
 
 def _cn(path: Path) -> str:
@@ -31,7 +37,7 @@ def _mode(path: Path) -> int:
 
 def test_plain_configuration(tmp_path: Path) -> None:
     out = tmp_path / "plain"
-    proc = broker_config("--out", str(out), "--port", "18883")
+    proc = fleetsim("broker-config", "--out", str(out), "--port", "18883")
     assert proc.returncode == 0, proc.stderr
     conf = (out / "mosquitto.conf").read_text().splitlines()
     for line in (
@@ -54,7 +60,8 @@ def test_plain_configuration(tmp_path: Path) -> None:
 
 def test_tls_configuration_with_device_certificates(tmp_path: Path) -> None:
     out = tmp_path / "tls"
-    proc = broker_config(
+    proc = fleetsim(
+        "broker-config",
         "--out",
         str(out),
         "--tls",
@@ -96,8 +103,15 @@ def test_tls_configuration_with_device_certificates(tmp_path: Path) -> None:
 
     # Idempotent: a second run keeps the CA and the still-valid certificates.
     before = {path.name: path.read_bytes() for path in (out / "ca.pem", clients / "emu-1.pem")}
-    again = broker_config(
-        "--out", str(out), "--tls", "--devices", "4", "--emulator-identity", "emu-1"
+    again = fleetsim(
+        "broker-config",
+        "--out",
+        str(out),
+        "--tls",
+        "--devices",
+        "4",
+        "--emulator-identity",
+        "emu-1",
     )
     assert again.returncode == 0, again.stderr
     assert before == {p.name: p.read_bytes() for p in (out / "ca.pem", clients / "emu-1.pem")}
@@ -108,7 +122,7 @@ def test_a_plain_acl_confines_devices_by_user_name(tmp_path: Path) -> None:
     """Without TLS the ACL matches the user name a device claims (here: its thing name)."""
     port = free_port()
     out = tmp_path / "plain"
-    assert broker_config("--out", str(out), "--port", str(port)).returncode == 0
+    assert fleetsim("broker-config", "--out", str(out), "--port", str(port)).returncode == 0
     with ConfiguredBroker(out / "mosquitto.conf", port):
         with device(port, "c1", username="thing-a") as a:
             # 0x10 "no matching subscribers" is a success: no emulator runs here.
@@ -138,7 +152,20 @@ def test_a_plain_acl_confines_devices_by_user_name(tmp_path: Path) -> None:
 )
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str]) -> None:
     full = args if args == [] else ["--out", str(tmp_path / "x"), *args]
-    proc = broker_config(*full)
+    proc = fleetsim("broker-config", *full)
+    assert proc.returncode == 2, proc
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.slow  # end to end: the console process
+def test_console_process_writes_a_configuration_and_exits_2_on_bad_input(tmp_path: Path) -> None:
+    out = tmp_path / "plain"
+    proc = broker_config("--out", str(out), "--port", "18883")
+    assert proc.returncode == 0, proc.stderr
+    assert f"mosquitto -c {out.resolve() / 'mosquitto.conf'}" in proc.stdout
+    assert "listener 18883 127.0.0.1" in (out / "mosquitto.conf").read_text().splitlines()
+    proc = broker_config("--out", str(tmp_path / "x"), "--port", "70000")
     assert proc.returncode == 2, proc
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -147,7 +174,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str]) -> None:
 def test_unwritable_output_is_one_line_exit_2(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    proc = broker_config("--out", str(blocker / "sub"))
+    proc = fleetsim("broker-config", "--out", str(blocker / "sub"))
     assert proc.returncode == 2, proc
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
@@ -181,6 +208,17 @@ def test_request_filters_are_partitioned_without_overlap() -> None:
     assert partition_filters(2)[1][0].endswith("+/update")
 
 
+@pytest.fixture
+def serve_never_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process ``fleetsim serve``: fail the test, rather than serve forever, if it gets past
+    checking its options."""
+
+    def started(*args: object) -> None:
+        raise AssertionError("fleetsim serve got past checking its options")
+
+    monkeypatch.setattr(serve_command, "_run_loop", started)
+
+
 def _serve(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", *args],
@@ -210,17 +248,27 @@ def _serve(*args: str) -> subprocess.CompletedProcess[str]:
         ["--mqtt-username", "emulator"],  # MQTT options need --mqtt
     ],
 )
+@pytest.mark.usefixtures("serve_never_starts")
 def test_serve_bad_mqtt_options_are_one_line_exit_2(args: list[str]) -> None:
-    proc = _serve(*args)
+    proc = fleetsim("serve", "--port", "0", *args)
     assert proc.returncode == 2, proc
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
+@pytest.mark.slow  # end to end: the console process
+def test_serve_bad_mqtt_options_exit_2_from_the_console_process() -> None:
+    proc = _serve("--mqtt", "mqtt://127.0.0.1:99999")
+    assert proc.returncode == 2, proc
+    assert proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.usefixtures("serve_never_starts")
 def test_serve_unreadable_tls_files_are_one_line_exit_2(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.pem"
     bogus.write_text("not a certificate")
-    proc = _serve("--mqtt", "mqtts://127.0.0.1:8883", "--mqtt-ca", str(bogus))
+    proc = fleetsim("serve", "--port", "0", "--mqtt", "mqtts://127.0.0.1:8883", "--mqtt-ca", bogus)
     assert proc.returncode == 2, proc
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "TLS" in proc.stderr

@@ -22,6 +22,8 @@ from awsiot import ServiceStreamOptions, iotjobs, iotshadow
 from tests.api.conftest import Server
 from tests.mqtt_broker import Mosquitto
 
+pytestmark = pytest.mark.slow  # end to end: Mosquitto, fleetsim serve --mqtt, devices
+
 TIMEOUT = 15.0
 
 

@@ -14,6 +14,7 @@ from simulator.core.catalog import Catalog, CatalogQuotas, S3Location, VersionAc
 from simulator.core.catalog.model import LIFECYCLE
 from simulator.core.errors import AwsError
 from tests.core.catalog_support import PATH_TO, TOKEN_A, TOKEN_B, all_packages, snapshot
+from tests.hypothesis_profiles import examples
 
 QUOTAS = CatalogQuotas(packages=2, versions_per_package=3)
 
@@ -252,5 +253,7 @@ class CatalogMachine(RuleBasedStateMachine):
                 del records[key]
 
 
-CatalogMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+CatalogMachine.TestCase.settings = settings(
+    max_examples=examples(150), stateful_step_count=40, deadline=None
+)
 TestCatalogMachine = CatalogMachine.TestCase

@@ -25,6 +25,7 @@ from tests.core.device_support import (
     running,
     step,
 )
+from tests.hypothesis_profiles import examples
 
 S, E = DeviceState, Event
 
@@ -228,7 +229,7 @@ _actions = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_actions, st.booleans(), st.booleans())
 def test_any_sequence_of_messages_and_timers_keeps_a_valid_state(
     actions: list[tuple[str, Any, bytes]], lossless: bool, reports: bool

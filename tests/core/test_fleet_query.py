@@ -32,6 +32,7 @@ from simulator.core.fleet_query import (
     count_terms,
     parse,
 )
+from tests.hypothesis_profiles import examples
 
 PKG = "shadow.name.$package.reported"
 
@@ -374,7 +375,7 @@ FRAGMENTS = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(600), suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(max_size=60), st.lists(FRAGMENTS, max_size=25).map("".join)))
 def test_fuzz_parse_or_invalid_query(text: str) -> None:
     try:
@@ -687,7 +688,7 @@ def _check(query: tuple[Any, ...], things: list[dict[str, Any]]) -> None:
         assert compiled.matches(doc) is reference(query, _view(thing)), (text, thing)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
 @given(leaf_queries(), st.lists(THINGS, min_size=3, max_size=6))
 def test_compiled_leaves_agree_with_reference(
     query: tuple[Any, ...], things: list[dict[str, Any]]
@@ -695,7 +696,7 @@ def test_compiled_leaves_agree_with_reference(
     _check(query, things)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 @given(QUERIES, st.lists(THINGS, min_size=2, max_size=4))
 def test_compiled_queries_agree_with_reference(
     query: tuple[Any, ...], things: list[dict[str, Any]]

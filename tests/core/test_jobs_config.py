@@ -23,6 +23,7 @@ from simulator.core.jobs import (
     parse_scheduling_config,
     parse_timeout_config,
 )
+from tests.hypothesis_profiles import examples
 
 ROLE = "arn:aws:iam::123456789012:role/presign"
 NOW = 1_700_000_000.0
@@ -300,7 +301,7 @@ _PARSERS: list[Callable[[object], object]] = [
 ]
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(st.sampled_from(range(len(_PARSERS))), _values)
 def test_parsers_parse_or_refuse(which: int, raw: object) -> None:
     try:

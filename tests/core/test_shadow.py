@@ -26,6 +26,7 @@ from simulator.core.shadow import (
     client_token_of,
     parse_update,
 )
+from tests.hypothesis_profiles import examples
 
 NOW = 1_700_000_000.0
 T = int(NOW)
@@ -593,7 +594,7 @@ def reference_delta(desired: dict[Path, Any], reported: dict[Path, Any]) -> dict
     }
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(STEPS)
 def test_random_updates_match_the_reference_model(steps: list[tuple[Any, str, bool]]) -> None:
     # Each request goes to a classic shadow (with metadata) and to $package (without), which
@@ -648,7 +649,7 @@ def test_random_updates_match_the_reference_model(steps: list[tuple[Any, str, bo
             }
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.binary(max_size=64))
 def test_random_bytes_give_an_update_or_an_aws_error(payload: bytes) -> None:
     store = ShadowStore()
@@ -665,7 +666,7 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.dictionaries(st.sampled_from(["state", "version", "clientToken", "x"]), JSON))
 def test_random_documents_give_an_update_or_an_aws_error(doc: dict[str, Any]) -> None:
     store = ShadowStore()

@@ -30,6 +30,7 @@ from simulator.core.substitution import (
     render_for_device,
 )
 from simulator.core.substitution.placeholders import AllAttributes
+from tests.hypothesis_profiles import examples
 
 SCOPE = Scope(region="us-west-2", account="123456789012")
 ARN = "arn:aws:iot:us-west-2:123456789012:package/{}/version/{}"
@@ -191,7 +192,7 @@ def documents(draw: st.DrawFn) -> tuple[list[tuple[str, str]], Any, bytes | str]
     return dpv, doc, draw(st.sampled_from(DUMPERS))(doc)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_render_matches_reference(case: tuple[list[tuple[str, str]], Any, bytes | str]) -> None:
     dpv, _, text = case
@@ -202,7 +203,7 @@ def test_render_matches_reference(case: tuple[list[tuple[str, str]], Any, bytes 
     assert result.fetch_template.is_static
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(documents(), st.sampled_from(["${HOME}", "", "$"]))
 def test_document_without_placeholders_renders_byte_identical(
     case: tuple[list[tuple[str, str]], Any, bytes | str], filler: str
@@ -223,7 +224,7 @@ def encode_slot(slot: object, value: str) -> bytes:
     return orjson.dumps(value)[1:-1]
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(documents(), st.lists(st.text(), min_size=1))
 def test_template_render_is_valid_json(
     case: tuple[list[tuple[str, str]], Any, bytes | str], values: list[str]
@@ -318,7 +319,7 @@ OPTIONS = st.builds(
 PRESIGNER = Presigner("AKIDEXAMPLE", "secret", region="us-west-2")
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     BROKEN_DOCS,
     DESTINATION_LISTS,

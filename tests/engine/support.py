@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import uvloop
 
 from simulator.engine.fleet import World
 from simulator.engine.run import _Runner
@@ -98,10 +97,11 @@ def load(directory: Path, text: str = BASE) -> Scenario:
     return load_scenario(write_scenario(directory, text))
 
 
-def run(scenario: Scenario, event_log: Path | None = None) -> tuple[RunResult, World]:
-    """Run a scenario as ``run_scenario`` does, and keep the world for inspection."""
+async def run(scenario: Scenario, event_log: Path | None = None) -> tuple[RunResult, World]:
+    """Run a scenario as ``run_scenario`` does (on the test's loop: uvloop, ``conftest.py``),
+    and keep the world for inspection."""
     runner = _Runner(scenario, None, event_log)
-    return uvloop.run(runner.run()), runner.world
+    return await runner.run(), runner.world
 
 
 def report(result: RunResult) -> dict[str, Any]:

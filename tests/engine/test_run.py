@@ -69,8 +69,9 @@ def test_a_small_quickstart_run_ends_with_every_execution_terminal_and_a_full_re
     assert [e["t"] for e in logged] == sorted(e["t"] for e in logged)
 
 
-def test_succeeded_devices_run_the_new_version_and_package_says_so(tmp_path: Path) -> None:
-    result, world = run(load(tmp_path))
+@pytest.mark.asyncio
+async def test_succeeded_devices_run_the_new_version_and_package_says_so(tmp_path: Path) -> None:
+    result, world = await run(load(tmp_path))
     assert result.executions == {"SUCCEEDED": 20}
     for device in world.devices:
         assert device.inventory == {"agent": "1.2.0"}
@@ -78,18 +79,20 @@ def test_succeeded_devices_run_the_new_version_and_package_says_so(tmp_path: Pat
     assert (result.shadow_consistent, result.shadow_by_cause) == (20, {})
 
 
-def test_a_run_stops_at_max_duration_and_runs_nothing_past_it(tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_a_run_stops_at_max_duration_and_runs_nothing_past_it(tmp_path: Path) -> None:
     text = edited(("max_duration_s = 3600", "max_duration_s = 20"))
-    result, world = run(load(tmp_path, text))
+    result, world = await run(load(tmp_path, text))
     assert result.stop_reason == "max_duration_s reached"
     assert result.duration_s == 20.0
     assert world.heap.now == world.start + 20.0
     assert "IN_PROGRESS" in result.executions  # cut short mid-rollout
 
 
-def test_settle_keeps_sampling_after_the_last_job_finished(tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_settle_keeps_sampling_after_the_last_job_finished(tmp_path: Path) -> None:
     text = edited(("settle_s = 0", "settle_s = 30"))
-    result, _ = run(load(tmp_path, text))
+    result, _ = await run(load(tmp_path, text))
     (job,) = result.jobs
     assert job.completed_at_s is not None
     assert job.completed_at_s + 30 <= result.duration_s <= job.completed_at_s + 30 + 5
@@ -117,8 +120,9 @@ def causes(result: RunResult) -> dict[str, int]:
     return dict(result.shadow_by_cause)
 
 
-def test_a_manual_writer_without_version_overwrites_jobs_updates(tmp_path: Path) -> None:
-    result, world = run(load(tmp_path, edited(extra=WRITER + "use_version = false\n")))
+@pytest.mark.asyncio
+async def test_a_manual_writer_without_version_overwrites_jobs_updates(tmp_path: Path) -> None:
+    result, world = await run(load(tmp_path, edited(extra=WRITER + "use_version = false\n")))
     assert result.executions == {"SUCCEEDED": 20}
     assert causes(result).get("manual_overwrite", 0) > 0
     (writer,) = result.writers
@@ -129,10 +133,11 @@ def test_a_manual_writer_without_version_overwrites_jobs_updates(tmp_path: Path)
     assert all(package_versions(world, d.name) == {"agent": "1.0.0"} for d in stale)
 
 
-def test_a_manual_writer_with_version_gets_conflicts_and_overwrites_nothing(
+@pytest.mark.asyncio
+async def test_a_manual_writer_with_version_gets_conflicts_and_overwrites_nothing(
     tmp_path: Path,
 ) -> None:
-    result, _ = run(load(tmp_path, edited(extra=WRITER + "use_version = true\n")))
+    result, _ = await run(load(tmp_path, edited(extra=WRITER + "use_version = true\n")))
     (writer,) = result.writers
     assert writer.conflicts > 0
     assert "manual_overwrite" not in causes(result)
@@ -142,8 +147,9 @@ def test_a_manual_writer_with_version_gets_conflicts_and_overwrites_nothing(
 REBOOT = "[device]\nreboot_probability = 1.0\nreboot_duration = 600\n"
 
 
-def test_a_reboot_past_the_timeout_leaves_package_not_reported(tmp_path: Path) -> None:
-    result, world = run(
+@pytest.mark.asyncio
+async def test_a_reboot_past_the_timeout_leaves_package_not_reported(tmp_path: Path) -> None:
+    result, world = await run(
         load(tmp_path, edited(('targets = ["group:fleet"]', TIMEOUT), extra=REBOOT))
     )
     assert result.executions == {"TIMED_OUT": 20}
@@ -151,17 +157,19 @@ def test_a_reboot_past_the_timeout_leaves_package_not_reported(tmp_path: Path) -
     assert all(d.inventory == {"agent": "1.2.0"} for d in world.devices)
 
 
-def test_a_harmless_manual_write_does_not_take_the_blame_for_a_missed_report(
+@pytest.mark.asyncio
+async def test_a_harmless_manual_write_does_not_take_the_blame_for_a_missed_report(
     tmp_path: Path,
 ) -> None:
     text = edited(('targets = ["group:fleet"]', TIMEOUT), extra=REBOOT + WRITER)
-    result, _ = run(load(tmp_path, text))
+    result, _ = await run(load(tmp_path, text))
     assert result.writers[0].writes > 20
     assert causes(result) == {"not_reported": 20}
 
 
-def test_the_final_audit_equals_a_fresh_recomputation() -> None:
-    result, world = run(quickstart(devices=300))
+@pytest.mark.asyncio
+async def test_the_final_audit_equals_a_fresh_recomputation() -> None:
+    result, world = await run(quickstart(devices=300))
     tracker = world.tracker
     verdicts = collections.Counter(tracker.classify(d.index) for d in world.devices)
     assert verdicts.pop("") == result.shadow_consistent
@@ -175,8 +183,9 @@ def test_the_final_audit_equals_a_fresh_recomputation() -> None:
 # -- the feature scenarios -----------------------------------------------------------------------
 
 
-def test_exponential_abort_cancels_the_queued_and_leaves_the_in_progress_alone() -> None:
-    result, world = run(load_scenario(SCENARIOS / "exponential-abort.toml"))
+@pytest.mark.asyncio
+async def test_exponential_abort_cancels_the_queued_and_leaves_the_in_progress_alone() -> None:
+    result, world = await run(load_scenario(SCENARIOS / "exponential-abort.toml"))
     (job,) = result.jobs
     assert job.status == "CANCELED"
     record = world.plane.jobs.engine.jobs["agent-1-3-0"]
@@ -204,9 +213,10 @@ def test_exponential_abort_cancels_the_queued_and_leaves_the_in_progress_alone()
     assert len(record.executions) < result.devices  # the rest were never released
 
 
-def test_default_deployment_resolves_default_to_the_catalog_default_version() -> None:
+@pytest.mark.asyncio
+async def test_default_deployment_resolves_default_to_the_catalog_default_version() -> None:
     scenario = load_scenario(SCENARIOS / "default-deployment.toml").with_devices(200)
-    result, world = run(scenario)
+    result, world = await run(scenario)
     (job,) = result.jobs
     resolved = "arn:aws:iot:us-east-1:123456789012:package/agent/version/1.1.0"
     assert job.destination_package_versions == (resolved,)
@@ -217,8 +227,9 @@ def test_default_deployment_resolves_default_to_the_catalog_default_version() ->
         assert package_versions(world, device.name) == {"agent": "1.1.0"}
 
 
-def test_null_uninstall_removes_the_package_from_devices_and_package() -> None:
-    result, world = run(load_scenario(SCENARIOS / "null-uninstall.toml"))
+@pytest.mark.asyncio
+async def test_null_uninstall_removes_the_package_from_devices_and_package() -> None:
+    result, world = await run(load_scenario(SCENARIOS / "null-uninstall.toml"))
     (job,) = result.jobs
     assert job.destination_package_versions[0].endswith(":package/legacy-agent/version/$null")
     assert result.timeline[0].by_cause == {"missing_entry": result.timeline[0].inconsistent}
@@ -234,8 +245,9 @@ def test_null_uninstall_removes_the_package_from_devices_and_package() -> None:
     assert result.shadow_consistent == result.devices
 
 
-def test_a_continuous_job_on_a_dynamic_group_runs_on_the_devices_that_join_it() -> None:
-    result, world = run(load_scenario(SCENARIOS / "continuous-dynamic-group.toml"))
+@pytest.mark.asyncio
+async def test_a_continuous_job_on_a_dynamic_group_runs_on_the_devices_that_join_it() -> None:
+    result, world = await run(load_scenario(SCENARIOS / "continuous-dynamic-group.toml"))
     continuous, snapshot = result.jobs
     assert (continuous.status, snapshot.status) == ("IN_PROGRESS", "COMPLETED")
     record = world.plane.jobs.engine.jobs[continuous.job_id]

@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import uvloop
-
 from simulator.engine.mqtt import EmbeddedPlane, MqttOptions, MqttRun
 from simulator.engine.scenario import Scenario, load_scenario
 from simulator.report import RunResult
@@ -115,27 +113,24 @@ def load(path: Path) -> Scenario:
     return load_scenario(path)
 
 
-def run_in_process(
+async def run_in_process(
     run: MqttRun,
     *during: Callable[[MqttRun], Awaitable[None]],
     timeout: float = 300.0,
 ) -> RunResult:
-    """Run ``run`` on uvloop with coroutines ``during`` alongside (fault injection, probes)."""
-
-    async def main() -> RunResult:
-        async with asyncio.timeout(timeout):
-            helpers = [asyncio.create_task(probe(run)) for probe in during]
-            try:
-                return await run.run()
-            finally:
-                for task in helpers:
-                    if not task.done():
-                        task.cancel()
-                for task in helpers:
-                    if task.done() and not task.cancelled() and task.exception() is not None:
-                        raise task.exception()  # type: ignore[misc]
-
-    return uvloop.run(main())
+    """Run ``run`` on the test's loop (uvloop: ``conftest.py``) with coroutines ``during``
+    alongside (fault injection, probes); a probe's failure fails the run."""
+    async with asyncio.timeout(timeout):
+        helpers = [asyncio.create_task(probe(run)) for probe in during]
+        try:
+            return await run.run()
+        finally:
+            for task in helpers:
+                if not task.done():
+                    task.cancel()
+            for task in helpers:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
 
 
 def embedded(run: MqttRun) -> EmbeddedPlane:

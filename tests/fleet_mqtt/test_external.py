@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from tests.api.conftest import Server, finish
 from tests.broker.conftest import serve_mqtt
 from tests.fleet_mqtt.support import fleetsim, popen_fleetsim, quick_scenario
 from tests.mqtt_broker import Mosquitto
+
+pytestmark = pytest.mark.slow  # end to end: brokers and fleetsim processes
 
 
 def _names(count: int) -> list[str]:

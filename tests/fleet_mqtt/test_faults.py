@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from simulator.engine.mqtt import MqttRun
 from simulator.transport.mqtt import ConnectionPool
 from tests.fleet_mqtt.support import (
@@ -19,10 +21,13 @@ from tests.fleet_mqtt.support import (
 )
 from tests.mqtt_broker import Mosquitto
 
+pytestmark = pytest.mark.slow  # end to end, at scale
+
 DEVICES = 2000
 
 
-def test_broker_killed_and_restarted_mid_rollout(tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_broker_killed_and_restarted_mid_rollout(tmp_path: Path) -> None:
     # Devices connect at 100/s and the job targets all of them at once: when the broker dies
     # some executions have succeeded, some are running, and the devices not connected yet have
     # theirs QUEUED (the kill also interrupts the connection ramp).
@@ -51,7 +56,7 @@ def test_broker_killed_and_restarted_mid_rollout(tmp_path: Path) -> None:
             seen["all_back"] = True
 
         run = MqttRun(scenario, options(broker.uri, rollout_per_minute=60_000, connect_rate=100.0))
-        result = run_in_process(run, kill_and_restart, timeout=240)
+        result = await run_in_process(run, kill_and_restart, timeout=240)
         stats = run.pool.stats() if run.pool else None
 
     at_kill = seen["at_kill"]
@@ -67,7 +72,8 @@ def test_broker_killed_and_restarted_mid_rollout(tmp_path: Path) -> None:
     check_rollout(run, result)
 
 
-def test_notifications_lost_while_the_broker_was_down(tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_notifications_lost_while_the_broker_was_down(tmp_path: Path) -> None:
     """The job is created while the broker is down: its notify-next messages are lost with the
     devices' sessions. Reconnected idle devices look for pending jobs, as the Device Client
     does when its connection resumes, and the rollout completes."""
@@ -91,13 +97,14 @@ def test_notifications_lost_while_the_broker_was_down(tmp_path: Path) -> None:
             await asyncio.to_thread(broker.restart)
 
         run = MqttRun(scenario, options(broker.uri))
-        result = run_in_process(run, kill_before_the_job, timeout=240)
+        result = await run_in_process(run, kill_before_the_job, timeout=240)
     assert result.extra["bridge_dropped"] >= devices  # every notify-next was lost
     assert embedded(run).link.ledger.wakeups == devices
     check_rollout(run, result)
 
 
-def test_dropped_device_connections_resume_their_sessions(tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_dropped_device_connections_resume_their_sessions(tmp_path: Path) -> None:
     """Every device's socket drops mid-rollout while the broker stays up: the devices reconnect
     to the sessions the broker kept (persistent sessions), get the replies it queued for them
     meanwhile, and the rollout completes without any device asking again."""
@@ -115,7 +122,7 @@ def test_dropped_device_connections_resume_their_sessions(tmp_path: Path) -> Non
             assert all(conn.abort() for conn in pool.connections)
 
         run = MqttRun(scenario, options(broker.uri, rollout_per_minute=60_000))
-        result = run_in_process(run, drop_every_socket, timeout=240)
+        result = await run_in_process(run, drop_every_socket, timeout=240)
     pool = run.pool
     assert isinstance(pool, ConnectionPool)
     assert all(conn.session_present for conn in pool.connections)  # resumed, not re-subscribed

@@ -9,10 +9,13 @@ import shutil
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.broker.conftest import ConfiguredBroker, broker_config
 from tests.fleet_mqtt.support import fleetsim, quick_scenario
 from tests.mqtt_broker import TlsFiles, free_port
+
+pytestmark = pytest.mark.slow  # end to end: brokers and fleetsim processes
 
 DEVICES = 40
 

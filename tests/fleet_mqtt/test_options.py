@@ -1,15 +1,20 @@
-"""(f) Bad MQTT options of ``fleetsim run``: one line on stderr, exit status 2, nothing run."""
+"""(f) Bad MQTT options of ``fleetsim run``: one line on stderr, exit status 2, nothing run.
+
+The table runs in this process (:mod:`tests.fleetsim_cli`), with the MQTT run replaced by a
+failure should an option get through; one case runs as the console process too (``slow``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import uvloop
 
 from simulator.core.errors import UsageError
+from simulator.engine import mqtt as engine_mqtt
 from simulator.engine.mqtt import MqttRun
 from tests.fleet_mqtt.support import fleetsim, load, options, quick_scenario
+from tests.fleetsim_cli import fleetsim as fleetsim_in_process
 from tests.mqtt_broker import free_port
 
 CASES = {
@@ -63,10 +68,16 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_options_are_one_line_and_exit_2(case: str, tmp_path: Path) -> None:
+def test_bad_options_are_one_line_and_exit_2(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("fleetsim run got past checking its MQTT options")
+
+    monkeypatch.setattr(engine_mqtt, "run_mqtt_scenario", started)
     scenario = quick_scenario(tmp_path / "scenario", devices=2)
     args, expected = CASES[case]
-    ran = fleetsim("run", scenario, *args, "--quiet", "--out", tmp_path / "out", timeout=60)
+    ran = fleetsim_in_process("run", scenario, *args, "--quiet", "--out", tmp_path / "out")
     assert ran.returncode == 2, (ran.stdout, ran.stderr)
     lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1, ran.stderr
@@ -75,9 +86,22 @@ def test_bad_options_are_one_line_and_exit_2(case: str, tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "report.json").exists()
 
 
-def test_an_unreachable_broker_is_reported_not_waited_for(tmp_path: Path) -> None:
+@pytest.mark.slow  # end to end: the console process
+def test_bad_options_exit_2_from_the_console_process(tmp_path: Path) -> None:
+    scenario = quick_scenario(tmp_path / "scenario", devices=2)
+    args, expected = CASES["zero connect rate"]
+    ran = fleetsim("run", scenario, *args, "--quiet", "--out", tmp_path / "out", timeout=60)
+    assert ran.returncode == 2, (ran.stdout, ran.stderr)
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1, ran.stderr
+    assert lines[0].startswith("fleetsim run: error:") and expected in lines[0], lines[0]
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_broker_is_reported_not_waited_for(tmp_path: Path) -> None:
     scenario = load(quick_scenario(tmp_path / "scenario", devices=2))
     run = MqttRun(scenario, options(f"mqtt://127.0.0.1:{free_port()}"))
     run.plane.open_timeout_s = 1.5  # type: ignore[attr-defined]
     with pytest.raises(UsageError, match="could not connect to the broker"):
-        uvloop.run(run.run())
+        await run.run()

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from simulator.engine.mqtt import MqttRun
 from simulator.report import write_report
@@ -19,10 +20,13 @@ from tests.fleet_mqtt.support import (
 )
 from tests.mqtt_broker import Mosquitto
 
+pytestmark = pytest.mark.slow  # end to end, at scale
+
 DEVICES = 2000
 
 
-def test_rollout_of_2000_devices_over_mqtt(tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_rollout_of_2000_devices_over_mqtt(tmp_path: Path) -> None:
     scenario = load(quick_scenario(tmp_path / "scenario", devices=DEVICES))
     with Mosquitto(tmp_path / "broker") as broker:
         run = MqttRun(
@@ -31,7 +35,7 @@ def test_rollout_of_2000_devices_over_mqtt(tmp_path: Path) -> None:
             event_log=tmp_path / "events.jsonl.gz",
         )
         began = time.monotonic()
-        result = run_in_process(run)
+        result = await run_in_process(run)
         elapsed = time.monotonic() - began
     check_rollout(run, result)
     assert elapsed < 60, elapsed

@@ -145,6 +145,7 @@ def test_user_text_is_escaped() -> None:
     _parse(document)
 
 
+@pytest.mark.slow  # end to end: a second Python process renders the same report
 def test_same_result_renders_the_same_bytes_in_another_process(tmp_path: Path) -> None:
     code = (
         "import sys\n"
@@ -211,6 +212,7 @@ def test_write_report_writes_both_files(tmp_path: Path) -> None:
     assert html_path.read_text("utf-8").startswith("<!DOCTYPE html>")
 
 
+@pytest.mark.slow  # scale: 100,000 devices
 def test_large_run_renders_small_and_reasonably_fast(
     tmp_path: Path, record_property: pytest.RecordProperty
 ) -> None:

@@ -20,6 +20,7 @@ from simulator.report.stats import (
     summarize,
     summarize_by,
 )
+from tests.hypothesis_profiles import examples
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 
@@ -32,7 +33,7 @@ def _type7(sorted_values: list[float], p: float) -> float:
     return sorted_values[lo] + (h - lo) * (sorted_values[hi] - sorted_values[lo])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(finite, min_size=2, max_size=300))
 def test_percentiles_match_numpy_and_the_stdlib(values: list[float]) -> None:
     summary = summarize(np.array(values))
@@ -105,7 +106,7 @@ def test_percent() -> None:
     assert percent(0, 0) is None
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.lists(st.floats(min_value=0, max_value=1e7, allow_nan=False), min_size=0, max_size=200),
     st.data(),

@@ -45,6 +45,28 @@ def test_rollout_releases_at_the_rate_per_minute() -> None:
     assert w.timers.next_deadline() is None
 
 
+def test_rollout_ticks_within_the_minute_release_nothing_and_cancel_drops_the_backlog() -> None:
+    """The pacing ``tests/api/test_http_e2e_jobs.py`` sees over HTTP, on the injected clock."""
+    w = World(things=5)
+    w.create(
+        "j", *[f"t{i}" for i in range(5)], job_executions_rollout_config={"maximumPerMinute": 2}
+    )
+    first = w.jobs.list_job_executions_for_job(job_id="j")["executionSummaries"]
+    assert len(first) == 2
+    assert w.counts("j")["numberOfQueuedThings"] == 2
+    for _ in range(59):  # every rollout tick (1 s) of the first minute
+        w.advance(1)
+        assert _executions(w, "j") == 2
+        assert w.job("j")["status"] == "IN_PROGRESS"
+    assert w.jobs.list_job_executions_for_job(job_id="j")["executionSummaries"] == first
+    w.jobs.cancel_job(job_id="j")
+    w.advance(600)  # the next windows come and go: the three unreleased things get nothing
+    summaries = w.jobs.list_job_executions_for_job(job_id="j")["executionSummaries"]
+    assert [s["jobExecutionSummary"]["status"] for s in summaries] == ["CANCELED", "CANCELED"]
+    assert w.job("j")["status"] == "CANCELED"
+    assert w.timers.next_deadline() is None
+
+
 def test_default_rollout_rate_option() -> None:
     w = World(options=JobsOptions(default_rollout_per_minute=3, rollout_tick_s=5), things=7)
     w.create("j", *[f"t{i}" for i in range(7)])

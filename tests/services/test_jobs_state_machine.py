@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from simulator.core.errors import AwsError
+from tests.hypothesis_profiles import examples
 from tests.services.jobs_support import World
 
 THINGS = ("t0", "t1", "t2")
@@ -203,7 +204,7 @@ class JobsMachine(RuleBasedStateMachine):
 
 TestJobsMachine = JobsMachine.TestCase
 TestJobsMachine.settings = settings(
-    max_examples=150,
+    max_examples=examples(150),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -1,9 +1,13 @@
-"""A real Mosquitto per test (``tests/mqtt_broker.py``); helpers to drive pools from sync tests."""
+"""A real Mosquitto per test (``tests/mqtt_broker.py``); helpers for the pools' async tests.
+
+The tests are ``@pytest.mark.asyncio`` coroutines on pytest-asyncio's loop; each bounds itself
+(:func:`with_pool`, :func:`eventually`, ``wait_online(timeout=...)``) so a hang fails, not stalls.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,16 +23,6 @@ T = TypeVar("T")
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     with Mosquitto(tmp_path / "broker") as running:
         yield running
-
-
-def run(coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
-    """Run one test coroutine on a fresh event loop, with an overall time limit."""
-
-    async def bounded() -> T:
-        async with asyncio.timeout(timeout):
-            return await coro
-
-    return asyncio.run(bounded())
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
@@ -78,9 +72,15 @@ def pool_for(
     )
 
 
-async def with_pool(pool: ConnectionPool, body: Callable[[ConnectionPool], Awaitable[T]]) -> T:
+async def with_pool(
+    pool: ConnectionPool,
+    body: Callable[[ConnectionPool], Awaitable[T]],
+    timeout: float = 120.0,
+) -> T:
+    """Start ``pool``, run ``body`` on it within ``timeout`` seconds, close the pool."""
     await pool.start()
     try:
-        return await body(pool)
+        async with asyncio.timeout(timeout):
+            return await body(pool)
     finally:
         await pool.close()

@@ -10,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a benchmark smoke run
+
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = {"raw", "fleetsim", "gmqtt", "aiomqtt"}
 CONNECTION_KEYS = {"client", "devices", "connects_per_s", "rss_kb_per_conn", "idle_cpu_pct"}

@@ -25,6 +25,7 @@ from simulator.transport.mqtt.codec import (
     encode_publish,
 )
 from simulator.transport.mqtt.errors import ProtocolError
+from tests.hypothesis_profiles import examples
 
 # MQTT strings: well-formed UTF-8 without U+0000 (surrogates cannot be encoded at all).
 text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
@@ -86,7 +87,7 @@ packets: st.SearchStrategy[Packet] = st.one_of(
 
 
 @given(st.lists(packets, min_size=1, max_size=6), st.data())
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_round_trip_in_arbitrary_chunks(sent: list[Packet], data: st.DataObject) -> None:
     wire = b"".join(encode(p) for p in sent)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=8)))
@@ -119,7 +120,7 @@ def test_known_encodings() -> None:
 
 
 @given(st.binary(max_size=64))
-@settings(max_examples=2000)
+@settings(max_examples=examples(2000))
 def test_garbage_parses_or_raises_protocol_error(data: bytes) -> None:
     decoder = Decoder()
     try:
@@ -130,7 +131,7 @@ def test_garbage_parses_or_raises_protocol_error(data: bytes) -> None:
 
 
 @given(st.lists(packets, min_size=1, max_size=3), st.data())
-@settings(max_examples=1000)
+@settings(max_examples=examples(1000))
 def test_mutated_packets_parse_or_raise_protocol_error(
     sent: list[Packet], data: st.DataObject
 ) -> None:

@@ -12,12 +12,13 @@ import pytest
 from simulator.transport.mqtt import ConnectionPool, ConnectionState, PoolOptions, parse_broker_uri
 from simulator.transport.mqtt.codec import Connect, Decoder, SubAck, Subscribe, encode
 from tests.mqtt_broker import Mosquitto
-from tests.transport.conftest import Inbox, eventually, notify_topic, pool_for, run, with_pool
+from tests.transport.conftest import Inbox, eventually, notify_topic, pool_for, with_pool
 
 NAMES = [f"device-{i:06d}" for i in range(4)]
 
 
-def test_qos1_publish_is_acknowledged_and_delivered(broker: Mosquitto) -> None:
+@pytest.mark.asyncio
+async def test_qos1_publish_is_acknowledged_and_delivered(broker: Mosquitto) -> None:
     inbox = Inbox()
     online: list[tuple[int, bool]] = []
 
@@ -49,14 +50,17 @@ def test_qos1_publish_is_acknowledged_and_delivered(broker: Mosquitto) -> None:
         on_online=lambda i, resumed: online.append((i, resumed)),
         keepalive=30,
     )
-    run(with_pool(pool, body))
+    await with_pool(pool, body)
     stats = pool.stats()
     assert (stats.online, stats.open) == (0, 0)
     assert pool.publish(0, "a/b", b"after close") is False
     assert all(c.state is ConnectionState.CLOSED for c in pool.connections)
 
 
-def test_messages_published_before_connecting_are_sent_on_connect(broker: Mosquitto) -> None:
+@pytest.mark.asyncio
+async def test_messages_published_before_connecting_are_sent_on_connect(
+    broker: Mosquitto,
+) -> None:
     inbox = Inbox()
 
     async def body(listener: ConnectionPool) -> None:
@@ -72,10 +76,11 @@ def test_messages_published_before_connecting_are_sent_on_connect(broker: Mosqui
         finally:
             await sender.close()
 
-    run(with_pool(pool_for(broker.uri, ["device-000000"], inbox), body))
+    await with_pool(pool_for(broker.uri, ["device-000000"], inbox), body)
 
 
-def test_persistent_session_resumes_with_queued_qos1_messages(broker: Mosquitto) -> None:
+@pytest.mark.asyncio
+async def test_persistent_session_resumes_with_queued_qos1_messages(broker: Mosquitto) -> None:
     name = "device-persistent"
     subscribed: list[int] = []
     resumed: list[bool] = []
@@ -91,7 +96,7 @@ def test_persistent_session_resumes_with_queued_qos1_messages(broker: Mosquitto)
             options=PoolOptions(clean_session=False, keepalive=30),
         )
 
-    async def scenario() -> None:
+    async with asyncio.timeout(120):
         first = persistent_pool()
         await first.start()
         await first.wait_online(timeout=30)
@@ -118,11 +123,16 @@ def test_persistent_session_resumes_with_queued_qos1_messages(broker: Mosquitto)
         finally:
             await second.close()
 
-    run(scenario())
 
+@pytest.mark.asyncio
+async def test_keepalive_pings_hold_an_idle_connection_open(broker: Mosquitto) -> None:
+    """Keepalive 2 s: Mosquitto drops a silent client after 3 s; the sweep's pings prevent it.
 
-def test_keepalive_pings_hold_an_idle_connection_open(broker: Mosquitto) -> None:
-    """Keepalive 2 s: Mosquitto drops a silent client after 3 s; the sweep's pings prevent it."""
+    The pool's connections go quiet (but for pings) before the silent client connects, so without
+    pings the broker would drop them first (Mosquitto checks keepalives coarsely: up to ~3 s past
+    the grace). No fixed sleep: the test waits for the silent client to be dropped, then
+    for one more sweep pass pinging both connections, and checks that none dropped meanwhile.
+    """
 
     async def silent_client_is_dropped() -> float:
         reader, writer = await asyncio.open_connection(broker.host, broker.port)
@@ -135,9 +145,12 @@ def test_keepalive_pings_hold_an_idle_connection_open(broker: Mosquitto) -> None
 
     async def body(pool: ConnectionPool) -> None:
         await pool.wait_online(timeout=30)
-        silent = asyncio.create_task(silent_client_is_dropped())
-        await asyncio.sleep(7.0)  # 3.5 keepalives, more than twice the broker's 1.5x grace
-        assert 2.5 <= await silent < 7.0
+        assert 2.5 <= await silent_client_is_dropped() < 7.0  # the broker's 1.5x grace
+        # The broker has closed any connection as quiet as that one by now; one more pass of
+        # the sweep (it pings both connections while they are connected) lets such a drop
+        # reach the pool before the counts are read.
+        pings = pool.stats().pings
+        await eventually(lambda: pool.stats().pings >= pings + 2, what="one more ping round")
         stats = pool.stats()
         assert (stats.online, stats.connects, stats.drops) == (2, 2, 0)
         assert stats.pings >= 4  # two connections, pinged from ~every second sweep
@@ -145,10 +158,11 @@ def test_keepalive_pings_hold_an_idle_connection_open(broker: Mosquitto) -> None
         await eventually(lambda: inbox.payloads(1) == [b"still here"])
 
     inbox = Inbox()
-    run(with_pool(pool_for(broker.uri, NAMES[:2], inbox, keepalive=2), body))
+    await with_pool(pool_for(broker.uri, NAMES[:2], inbox, keepalive=2), body)
 
 
-def test_reconnect_with_backoff_after_the_broker_is_killed(broker: Mosquitto) -> None:
+@pytest.mark.asyncio
+async def test_reconnect_with_backoff_after_the_broker_is_killed(broker: Mosquitto) -> None:
     names = [f"device-{i:06d}" for i in range(20)]
     inbox = Inbox()
     offline: list[int] = []
@@ -158,8 +172,8 @@ def test_reconnect_with_backoff_after_the_broker_is_killed(broker: Mosquitto) ->
         broker.kill()  # SIGKILL: no DISCONNECT, and its in-memory sessions are gone
         await eventually(lambda: pool.stats().online == 0, what="all dropped")
         assert sorted(offline) == list(range(20))
-        await asyncio.sleep(1.0)  # a few failed attempts against the closed port
-        assert pool.stats().failures > 0
+        # A few failed attempts against the closed port before it listens again.
+        await eventually(lambda: pool.stats().failures >= 3, what="failed attempts")
         await asyncio.to_thread(broker.restart)
         await pool.wait_online(timeout=60)
         stats = pool.stats()
@@ -178,10 +192,11 @@ def test_reconnect_with_backoff_after_the_broker_is_killed(broker: Mosquitto) ->
         backoff_cap=1.0,
         seed=3,
     )
-    run(with_pool(pool, body))
+    await with_pool(pool, body)
 
 
-def test_unacknowledged_publish_is_resent_after_a_drop(broker: Mosquitto) -> None:
+@pytest.mark.asyncio
+async def test_unacknowledged_publish_is_resent_after_a_drop(broker: Mosquitto) -> None:
     inbox = Inbox()
 
     async def body(pool: ConnectionPool) -> None:
@@ -194,10 +209,11 @@ def test_unacknowledged_publish_is_resent_after_a_drop(broker: Mosquitto) -> Non
         await eventually(lambda: b"must arrive" in inbox.payloads(1))
         assert 1 <= len(inbox.payloads(1)) <= 2  # at least once (DUP re-send)
 
-    run(with_pool(pool_for(broker.uri, NAMES[:2], inbox, backoff_base=0.1, backoff_cap=0.2), body))
+    await with_pool(pool_for(broker.uri, NAMES[:2], inbox, backoff_base=0.1, backoff_cap=0.2), body)
 
 
-def test_connection_ramp_rate_is_honoured(broker: Mosquitto) -> None:
+@pytest.mark.asyncio
+async def test_connection_ramp_rate_is_honoured(broker: Mosquitto) -> None:
     names = [f"device-{i:06d}" for i in range(60)]
     stamps: list[float] = []
 
@@ -211,7 +227,7 @@ def test_connection_ramp_rate_is_honoured(broker: Mosquitto) -> None:
         connect_rate=20.0,
         connect_burst=1,
     )
-    run(with_pool(pool, body))
+    await with_pool(pool, body)
     assert len(stamps) == 60
     # Not faster than 20/s: 59 paced connects take >= 2.95 s (less scheduling slack) ...
     assert stamps[-1] - stamps[0] >= 0.9 * 59 / 20
@@ -227,8 +243,11 @@ def test_connection_ramp_rate_is_honoured(broker: Mosquitto) -> None:
         (b"\x90\x03\x00\x01\x00", 0, "unexpected SubAck"),  # SUBACK before CONNACK
     ],
 )
-def test_refused_or_malformed_connack_is_retried(answer: bytes, refused: int, error: str) -> None:
-    async def scenario() -> None:
+@pytest.mark.asyncio
+async def test_refused_or_malformed_connack_is_retried(
+    answer: bytes, refused: int, error: str
+) -> None:
+    async with asyncio.timeout(120):
         attempts = 0
 
         async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -257,8 +276,6 @@ def test_refused_or_malformed_connack_is_retried(answer: bytes, refused: int, er
             await pool.close()
             server.close()
 
-    run(scenario())
-
 
 def test_more_devices_than_file_descriptors_is_a_usage_error() -> None:
     """In a subprocess whose hard open-file limit is 500 (lowering it cannot be undone)."""
@@ -283,10 +300,12 @@ except UsageError as exc:
     assert "split the fleet into shards" in proc.stdout
 
 
-def test_a_refused_subscription_is_counted_and_the_device_stays_online() -> None:
+@pytest.mark.asyncio
+async def test_a_refused_subscription_is_counted_and_the_device_stays_online() -> None:
     """AWS IoT answers SUBACK 0x80 for a topic its policy denies (Mosquitto 2.0 does not)."""
 
-    async def scenario() -> None:
+    async with asyncio.timeout(120):
+
         async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             decoder = Decoder()
             while data := await reader.read(1000):
@@ -309,5 +328,3 @@ def test_a_refused_subscription_is_counted_and_the_device_stays_online() -> None
         finally:
             await pool.close()
             server.close()
-
-    run(scenario())

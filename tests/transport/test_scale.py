@@ -1,17 +1,22 @@
-"""Many connections from one process, spread over loopback source addresses."""
+"""Many connections from one process, spread over loopback source addresses (scale: ``slow``)."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from simulator.transport.mqtt import ConnectionPool, loopback_sources
 from tests.mqtt_broker import Mosquitto
-from tests.transport.conftest import Inbox, eventually, notify_topic, pool_for, run, with_pool
+from tests.transport.conftest import Inbox, eventually, notify_topic, pool_for, with_pool
 
 DEVICES = 2_000
 
+pytestmark = pytest.mark.slow  # scale
 
-def test_two_thousand_connections_over_spread_source_addresses(broker: Mosquitto) -> None:
+
+@pytest.mark.asyncio
+async def test_two_thousand_connections_over_spread_source_addresses(broker: Mosquitto) -> None:
     names = [f"device-{i:06d}" for i in range(DEVICES)]
     sources = loopback_sources(16)
     inbox = Inbox()
@@ -32,10 +37,12 @@ def test_two_thousand_connections_over_spread_source_addresses(broker: Mosquitto
         await eventually(lambda: len(inbox.messages) == len(range(0, DEVICES, 97)), timeout=60)
         assert sorted(i for i, _, _ in inbox.messages) == list(range(0, DEVICES, 97))
 
-    run(with_pool(pool_for(broker.uri, names, inbox, source_addresses=sources), body), timeout=300)
+    pool = pool_for(broker.uri, names, inbox, source_addresses=sources)
+    await with_pool(pool, body, timeout=300)
 
 
-def test_default_sources_for_a_loopback_broker(broker: Mosquitto) -> None:
+@pytest.mark.asyncio
+async def test_default_sources_for_a_loopback_broker(broker: Mosquitto) -> None:
     names = [f"device-{i:06d}" for i in range(70)]
 
     async def body(pool: ConnectionPool) -> None:
@@ -43,4 +50,4 @@ def test_default_sources_for_a_loopback_broker(broker: Mosquitto) -> None:
         addresses = {conn.sockname[0] for conn in pool.connections if conn.sockname}
         assert addresses == set(loopback_sources(64))  # 64 by default: 70 devices use them all
 
-    run(with_pool(pool_for(broker.uri, names), body))
+    await with_pool(pool_for(broker.uri, names), body)
