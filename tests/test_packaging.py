@@ -31,7 +31,7 @@ def test_readme_names_the_test_command_and_ci_runs_exactly_it() -> None:
 
 
 def test_readme_names_the_edit_test_loop() -> None:
-    assert 'uv run pytest -m "not slow"' in _readme_commands()
+    assert 'uv run --all-groups pytest -m "not slow"' in _readme_commands()
 
 
 def test_readme_main_command_installs_and_runs_fleetsim() -> None:

@@ -24,22 +24,25 @@ from simulator.api.http.throttle import (
 )
 from simulator.cli import main
 from simulator.core.errors import UsageError
-from tests.api.conftest import aws_error
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 
 
-def _burst(call: Any, count: int, **kwargs: Any) -> list[tuple[str, int, dict[str, str]]]:
-    """``count`` calls as fast as possible: per call (error code or "", status, headers)."""
+def _burst(call: Any, count: int, **kwargs: Any) -> list[tuple[str, int, dict[str, str], str]]:
+    """``count`` calls as fast as possible: per call (error code or "", status, headers,
+    error message or "")."""
     out = []
     for _ in range(count):
         try:
             response = call(**kwargs)
-            out.append(("", 200, response["ResponseMetadata"]["HTTPHeaders"]))
+            out.append(("", 200, response["ResponseMetadata"]["HTTPHeaders"], ""))
         except Exception as exc:
             response = exc.response  # type: ignore[attr-defined]
             meta = response["ResponseMetadata"]
-            out.append((response["Error"]["Code"], meta["HTTPStatusCode"], meta["HTTPHeaders"]))
+            error = response["Error"]
+            out.append(
+                (error["Code"], meta["HTTPStatusCode"], meta["HTTPHeaders"], error["Message"])
+            )
     return out
 
 
@@ -49,19 +52,17 @@ def test_describe_job_faster_than_5_per_second_is_throttled(start_server: Any) -
     iot = server.client("iot", config=NO_RETRIES)
     arn = iot.create_thing(thingName="throttled-thing")["thingArn"]
     iot.create_job(jobId="throttled-job", targets=[arn], document="{}")
+    began = time.monotonic()
     results = _burst(iot.describe_job, 20, jobId="throttled-job")
+    elapsed = time.monotonic() - began
     ok = [r for r in results if r[0] == ""]
     throttled = [r for r in results if r[0] == "ThrottlingException"]
     assert len(ok) + len(throttled) == 20
-    assert 5 <= len(ok) <= 7  # the burst of 5, and what refilled during the calls
-    assert throttled and all(status == 429 for _, status, _ in throttled)
+    # The burst of 5, and what refilled during the calls (a loaded machine calls slowly).
+    assert 5 <= len(ok) <= 5 + 5 * elapsed + 1, (len(ok), elapsed)
+    assert throttled and all(r[1] == 429 for r in throttled)
     assert throttled[0][2]["x-amzn-errortype"] == "ThrottlingException"
-    code, status, response = aws_error(iot.describe_job, jobId="throttled-job")
-    assert (code, status, response["Error"]["Message"]) == (
-        "ThrottlingException",
-        429,
-        "Rate exceeded",
-    )
+    assert throttled[0][3] == "Rate exceeded"
     time.sleep(1.1)  # refilled
     assert iot.describe_job(jobId="throttled-job")["job"]["jobId"] == "throttled-job"
     # Each operation has its own bucket, and the data planes are not limited by N.
@@ -76,8 +77,11 @@ def test_aws_rates_and_overrides(start_server: Any) -> None:
     server = start_server("--throttle", "aws,DescribeThing=2")
     iot = server.client("iot", config=NO_RETRIES)
     iot.create_thing(thingName="aws-rated")
+    began = time.monotonic()
     codes = [r[0] for r in _burst(iot.describe_thing, 6, thingName="aws-rated")]
-    assert codes.count("") in (2, 3) and "ThrottlingException" in codes
+    elapsed = time.monotonic() - began
+    assert 2 <= codes.count("") <= 2 + 2 * elapsed + 1, (codes, elapsed)
+    assert "ThrottlingException" in codes
     # ListJobs at AWS's 10/s: a burst of 10 passes, more are throttled.
     results = _burst(iot.list_jobs, 15)
     assert [r[0] for r in results].count("") in (10, 11)
