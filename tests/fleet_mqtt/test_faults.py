@@ -45,7 +45,9 @@ async def test_broker_killed_and_restarted_mid_rollout(tmp_path: Path) -> None:
                     break
                 await asyncio.sleep(0.05)
             seen["at_kill"] = counts
-            seen["online_at_kill"] = run.pool.stats().online if run.pool else 0
+            assert run.pool is not None
+            at_kill = run.pool.stats()
+            seen["online_at_kill"], seen["open_at_kill"] = at_kill.online, at_kill.open
             broker.kill()
             await asyncio.sleep(3.0)
             await asyncio.to_thread(broker.restart)
@@ -62,9 +64,12 @@ async def test_broker_killed_and_restarted_mid_rollout(tmp_path: Path) -> None:
     at_kill = seen["at_kill"]
     assert isinstance(at_kill, dict)
     assert at_kill.get("IN_PROGRESS", 0) > 0 and at_kill.get("QUEUED", 0) > 0, at_kill
-    online = seen["online_at_kill"]
-    assert isinstance(online, int) and 0 < online < DEVICES
-    assert seen["drops"] == online  # every connected device lost its connection...
+    online, sockets = seen["online_at_kill"], seen["open_at_kill"]
+    assert isinstance(online, int) and isinstance(sockets, int) and 0 < online < DEVICES
+    # Every connected device lost its connection... (and those whose CONNACK or SUBACK was on
+    # its way when the broker died came online just before they noticed: at most every socket)
+    drops = seen["drops"]
+    assert isinstance(drops, int) and online <= drops <= sockets, (online, drops, sockets)
     assert seen.get("all_back")
     assert stats is not None and stats.reconnects >= online  # ...and came back
     assert stats.online == 0 and stats.connects >= DEVICES + online  # (closed at the end)
