@@ -69,7 +69,7 @@ class _Probe:
 
     def attach(self, world: Any, setup_s: float) -> None:
         self.world, self.setup_s = world, setup_s
-        shadows = world.plane.shadows
+        shadows = world.emulator.shadows
         merge = shadows.merge_package_versions
 
         def checked(thing_name: str, versions: Mapping[str, str | None]) -> None:
@@ -86,7 +86,7 @@ class _Probe:
         shadows.merge_package_versions = checked
 
     def verdicts(self) -> dict[str, Any]:
-        engine = self.world.plane.jobs.engine
+        engine = self.world.emulator.jobs.engine
         statuses: dict[str, int] = {}
         all_terminal = True
         package_updated = engine.package_write_failures == 0

@@ -15,7 +15,7 @@ from typing import Final
 from simulator.core.device import Device
 from simulator.core.distributions import Stream
 from simulator.engine.eventlog import EventLog
-from simulator.engine.loop import EventHeap
+from simulator.engine.heap import EventHeap
 
 __all__ = ["CloudLink", "DeviceLink", "Dispatcher"]
 

@@ -1,7 +1,7 @@
 """The seeded per-device draws of a fleet, for processes that build only part of it.
 
 Every driver draws the fleet here, once: the in-process
-:class:`~simulator.engine.fleet.World`, a sharded MQTT run (which slices out its index range),
+:class:`~simulator.engine.world.World`, a sharded MQTT run (which slices out its index range),
 and a Locust test (whose devices join by fleet index), so a device gets the same inventory,
 initial ``$package`` and group memberships whichever runs it.
 """

@@ -26,8 +26,8 @@ import uvloop
 from simulator.core.errors import AwsError
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.eventlog import EventLog
-from simulator.engine.fleet import World
-from simulator.engine.loop import EventHeap
+from simulator.engine.world import World
+from simulator.engine.heap import EventHeap
 from simulator.engine.scenario import Scenario
 from simulator.report import JobSummary, RunResult, Sample, WriterSummary
 
@@ -128,7 +128,7 @@ class _Runner:
 
     def _job(self, job_id: str) -> dict[str, object]:
         try:
-            job: dict[str, object] = self.world.plane.jobs.describe_job(job_id=job_id)["job"]
+            job: dict[str, object] = self.world.emulator.jobs.describe_job(job_id=job_id)["job"]
         except AwsError:
             return {}
         return job
@@ -233,7 +233,7 @@ class _Runner:
     def _latencies(self) -> tuple[list[float], list[str]]:
         # The Jobs store read directly, in ListJobExecutionsForJob's order: paging through that
         # API rebuilds the whole execution list for every page of 250 (O(n^2): 7.7 s at 100k).
-        jobs = self.world.plane.jobs.engine.jobs
+        jobs = self.world.emulator.jobs.engine.jobs
         latencies: list[float] = []
         statuses: list[str] = []
         for job_id, created in self.world.job_created_at.items():

@@ -18,7 +18,7 @@ import orjson
 from simulator.core.distributions import Distribution, Stream, stream
 from simulator.core.errors import AwsError, ConflictException
 from simulator.engine.consistency import ConsistencyTracker
-from simulator.engine.loop import EventHeap
+from simulator.engine.heap import EventHeap
 
 if TYPE_CHECKING:
     from simulator.engine.scenario import Scenario

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from simulator.engine.fleet import World
+from simulator.engine.world import World
 from simulator.engine.run import _Runner
 from simulator.engine.scenario import Scenario, load_scenario
 from simulator.report import RunResult, report_dict

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.engine.fleet import World
+from simulator.engine.world import World
 from simulator.engine.run import run_scenario
 from simulator.engine.scenario import Scenario, load_scenario
 from simulator.report import RunResult
@@ -29,7 +29,7 @@ def package_versions(world: World, thing: str) -> dict[str, str | None]:
 
 def latest(world: World, job_id: str) -> dict[str, str]:
     """thing -> the status of its latest execution of the job."""
-    job = world.plane.jobs.engine.jobs[job_id]
+    job = world.emulator.jobs.engine.jobs[job_id]
     return {thing: history[-1].status.value for thing, history in job.executions.items()}
 
 
@@ -188,7 +188,7 @@ async def test_exponential_abort_cancels_the_queued_and_leaves_the_in_progress_a
     result, world = await run(load_scenario(SCENARIOS / "exponential-abort.toml"))
     (job,) = result.jobs
     assert job.status == "CANCELED"
-    record = world.plane.jobs.engine.jobs["agent-1-3-0"]
+    record = world.emulator.jobs.engine.jobs["agent-1-3-0"]
     assert record.reason_code == "ABORTED"
     aborted_at = record.updated
     windows = collections.Counter(
@@ -250,7 +250,7 @@ async def test_a_continuous_job_on_a_dynamic_group_runs_on_the_devices_that_join
     result, world = await run(load_scenario(SCENARIOS / "continuous-dynamic-group.toml"))
     continuous, snapshot = result.jobs
     assert (continuous.status, snapshot.status) == ("IN_PROGRESS", "COMPLETED")
-    record = world.plane.jobs.engine.jobs[continuous.job_id]
+    record = world.emulator.jobs.engine.jobs[continuous.job_id]
     joiners = [
         thing
         for thing, history in record.executions.items()
@@ -259,7 +259,7 @@ async def test_a_continuous_job_on_a_dynamic_group_runs_on_the_devices_that_join
     assert len(joiners) == snapshot.executions["SUCCEEDED"] > 50  # every 0.9.0 device
     assert continuous.executions == {"SUCCEEDED": result.devices}
     assert all(d.inventory == {"agent": "1.2.0"} for d in world.devices)
-    assert list(world.plane.registry.members("agent-1-0-0", recursive=False)) == []
+    assert list(world.emulator.registry.members("agent-1-0-0", recursive=False)) == []
 
 
 @pytest.mark.parametrize("name", ["exponential-abort", "null-uninstall"])

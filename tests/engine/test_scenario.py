@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulator.core.errors import UsageError
-from simulator.engine.fleet import World
+from simulator.engine.world import World
 from simulator.engine.scenario import load_scenario
 from tests.engine.support import BASE, SHIPPED, edited, load, write_scenario
 

@@ -140,7 +140,7 @@ def embedded(run: MqttRun) -> EmbeddedPlane:
 
 def execution_history(plane: EmbeddedPlane) -> dict[str, list[dict[str, Any]]]:
     """Per thing, every execution the emulator holds for it (all jobs, all attempts)."""
-    jobs = plane.world.plane.jobs
+    jobs = plane.world.emulator.jobs
     out: dict[str, list[dict[str, Any]]] = {}
     for device in plane.devices:
         token = None
@@ -172,7 +172,7 @@ def check_rollout(run: MqttRun, result: RunResult) -> None:
     assert ledger.repeated_runs() == {}, list(ledger.repeated_runs().items())[:5]
     started = Counter(len(runs) for runs in ledger.started.values())
     assert started == {1: devices}, started  # every device started exactly one execution
-    shadows = plane.world.plane.shadows
+    shadows = plane.world.emulator.shadows
     for device in plane.devices:
         assert device.inventory["agent"] == "1.2.0", device.name
         reported = shadows.reported(device.name, "$package") or {}

@@ -12,7 +12,7 @@ import pytest
 from simulator.core.device import DeviceState
 from simulator.core.errors import UsageError
 from simulator.engine.draws import draw_fleet
-from simulator.engine.fleet import World
+from simulator.engine.world import World
 from simulator.engine.mqtt import (
     MqttOptions,
     WallClockHeap,
@@ -146,11 +146,11 @@ def test_draws_match_the_in_process_world(tmp_path: Path) -> None:
     draws = draw_fleet(scenario)
     assert [d.inventory for d in world.devices] == draws.inventories
     assert [d.reports_shadow for d in world.devices] == draws.reports_shadow
-    shadows = world.plane.shadows
+    shadows = world.emulator.shadows
     for device_, shown in zip(world.devices, draws.in_shadow, strict=True):
         reported = shadows.reported(device_.name, "$package") or {}
         assert {p: e["version"] for p, e in reported.items()} == shown
-    registry = world.plane.registry
+    registry = world.emulator.registry
     ((name, members),) = draws.subgroups
     assert name == "canary"
     in_group = {i for i, d in enumerate(world.devices) if name in registry.groups_of(d.name)}

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from simulator.engine.loop import EventHeap
+from simulator.engine.heap import EventHeap
 from simulator.services.runtime import Timer
 
 __all__ = ["WallClockHeap"]

@@ -198,7 +198,7 @@ class EmbeddedPlane:
         out = {}
         for job_id, created in self.world.job_created_at.items():
             try:
-                job = self.world.plane.jobs.describe_job(job_id=job_id)["job"]
+                job = self.world.emulator.jobs.describe_job(job_id=job_id)["job"]
             except AwsError:
                 continue
             out[job_id] = job_info(job, created)
@@ -208,7 +208,7 @@ class EmbeddedPlane:
         return any(self.world.start + job.at_s > now for job in self.world.scenario.jobs)
 
     async def terminal_executions(self) -> tuple[list[float], list[str]]:
-        jobs = self.world.plane.jobs
+        jobs = self.world.emulator.jobs
         latencies: list[float] = []
         statuses: list[str] = []
         for job_id, created in self.world.job_created_at.items():

@@ -1,6 +1,6 @@
 """The embedded control plane on a broker: the in-process world, wired to MQTT instead of the bus.
 
-:class:`MqttWorld` is :class:`~simulator.engine.fleet.World` (catalog, registry, groups,
+:class:`MqttWorld` is :class:`~simulator.engine.world.World` (catalog, registry, groups,
 ``$package``, jobs, writers and the consistency tracker built exactly as for an in-process run)
 with its transport hooks pointed at a broker: the services publish through the emulator's
 :class:`~simulator.transport.broker.Bridge` (its own connection(s)), the devices talk through an
@@ -15,8 +15,8 @@ import dataclasses
 import time
 
 from simulator.core.arn import Scope
-from simulator.engine.fleet import EngineLink, World
-from simulator.engine.loop import EventHeap
+from simulator.engine.world import EngineLink, World
+from simulator.engine.heap import EventHeap
 from simulator.engine.mqtt.clock import WallClockHeap
 from simulator.engine.mqtt.link import MqttDeviceLink
 from simulator.engine.scenario import Scenario

@@ -17,7 +17,7 @@ from simulator.engine.bus import CloudLink, DeviceLink
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.draws import draw_fleet
 from simulator.engine.eventlog import EventLog
-from simulator.engine.loop import EventHeap
+from simulator.engine.heap import EventHeap
 from simulator.engine.scenario import JobSpec, Scenario
 from simulator.engine.writers import ManualWriter, build_writers
 from simulator.services.controlplane import ControlPlane, EmulatorOptions
@@ -46,22 +46,22 @@ class World:
             self.heap, stream(run.seed, "latency.down", scenario.latency), devices
         )
         catalog = build_catalog(scenario.catalog)
-        self.plane = ControlPlane(
+        self.emulator = ControlPlane(
             Runtime(clock=self.heap, scheduler=self.heap, publisher=self._publisher()),
             self._emulator_options(catalog.scope),
             catalog=catalog,
         )
         self.packages = frozenset(p.name for p in scenario.catalog.packages)
-        self.api = MqttApi(self.plane)
+        self.api = MqttApi(self.emulator)
         self.link = self._device_link()
         names = [scenario.thing_name(fleet.first_index + i) for i in range(fleet.devices)]
         self.devices = self._build_devices(names, devices)
-        self.tracker = ConsistencyTracker(self.devices, self.packages, self.plane.shadows.reported)
+        self.tracker = ConsistencyTracker(self.devices, self.packages, self.emulator.shadows.reported)
         self.tracker.now = self.heap
         self._register(names)
         self._initial_shadows()
         # Follow $package from here on; one audit covers what set-up wrote.
-        self.plane.shadows.subscribe(self.tracker.shadow_changed)
+        self.emulator.shadows.subscribe(self.tracker.shadow_changed)
         self.tracker.writer = "device"
         self.tracker.audit()
         self._dynamic_groups()
@@ -129,7 +129,7 @@ class World:
         return devices
 
     def _register(self, names: list[str]) -> None:
-        registry = self.plane.registry
+        registry = self.emulator.registry
         fleet = self.scenario.fleet
         registry.create_thing_group(thing_group_name=fleet.group)
         subgroups = self._draws.subgroups
@@ -143,7 +143,7 @@ class World:
                     registry.join(group, name)
 
     def _initial_shadows(self) -> None:
-        shadows = self.plane.shadows
+        shadows = self.emulator.shadows
         self.tracker.writer = "initial"
         for device, shown in zip(self.devices, self._in_shadow, strict=True):
             if shown:
@@ -154,7 +154,7 @@ class World:
         groups = self.scenario.dynamic_groups
         if not groups:
             return
-        index = self.plane.index
+        index = self.emulator.index
         index.update_indexing_configuration(
             thing_indexing_configuration={
                 "thingIndexingMode": "REGISTRY_AND_SHADOW",
@@ -174,7 +174,7 @@ class World:
 
     def _job_request(self, index: int, job: JobSpec) -> dict[str, Any]:
         scenario = self.scenario
-        registry = self.plane.registry
+        registry = self.emulator.registry
         targets = []
         for target in job.targets:
             kind, _, name = target.partition(":")
@@ -212,7 +212,7 @@ class World:
     def _create_job(self, request: dict[str, Any], _: object = None) -> None:
         self.tracker.writer = "jobs"
         try:
-            self.plane.jobs.create_job(**request)
+            self.emulator.jobs.create_job(**request)
         except AwsError as exc:
             self.job_errors.append(
                 f"CreateJob {request['job_id']}: {exc.error_type}: {exc.message}"
@@ -225,7 +225,7 @@ class World:
             self.scenario,
             names,
             heap=self.heap,
-            shadows=self.plane.shadows,
+            shadows=self.emulator.shadows,
             tracker=self.tracker,
             start=self.start,
         )
