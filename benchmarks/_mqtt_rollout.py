@@ -1,7 +1,7 @@
 """The ``rollout`` section of ``benchmarks/mqtt.py``: a fleet's job rollout over a real broker.
 
 One worker process per row runs ``fleetsim run --broker``'s engine in process
-(:class:`simulator.engine.mqtt.MqttRun`, embedded emulator on its bridge connection) for a
+(:class:`simulator.engine.runner.Runner` over the embedded emulator on its bridge connection) for a
 scenario of N devices, each on its own MQTT connection, with one of two device transports:
 
 * ``fleetsim``: :class:`simulator.transport.mqtt.ConnectionPool`, as ``fleetsim run`` uses it;
@@ -389,7 +389,9 @@ def _cpu() -> float:
 
 
 async def _measure(args: argparse.Namespace) -> dict[str, Any]:
-    from simulator.engine.mqtt import MqttOptions, MqttRun  # noqa: PLC0415
+    from simulator.engine.mqtt import MqttOptions  # noqa: PLC0415
+    from simulator.engine.planes import build_plane  # noqa: PLC0415
+    from simulator.engine.runner import Runner  # noqa: PLC0415
     from simulator.engine.scenario import load_scenario  # noqa: PLC0415
     from simulator.transport.mqtt import ConnectionPool  # noqa: PLC0415
 
@@ -401,7 +403,8 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
         bridge_connections=args.bridge_connections,
     )
     transport = RawPool if args.client == "raw" else ConnectionPool
-    run = MqttRun(scenario, options, transport=transport)  # type: ignore[arg-type]
+    plane = build_plane(scenario, options, transport=transport)  # type: ignore[arg-type]
+    run = Runner(plane)
     samples: list[tuple[float, float]] = []
 
     async def probe() -> None:
@@ -414,7 +417,7 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
         result = await run.run()
     finally:
         task.cancel()
-    ledger = run.plane.link.ledger
+    ledger = plane.link.ledger  # type: ignore[attr-defined]
     first, last = ledger.first_notify_at, ledger.last_terminal_at
     window = result.extra
     cpu_pct = None

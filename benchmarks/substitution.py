@@ -18,10 +18,10 @@ Rows:
 * ``orjson-loads``: ``orjson.loads`` alone, the reference limit (produces no output).
 * ``fleetsim-compile-render``: first use of a document: ``compile_document`` (uncached), resolve
   the values from the catalog, render. The placeholder memo is warm, as in a fleet.
-* ``fleetsim-compile-render-cold``: the same with ``clear_memo()`` before every compile.
+* ``fleetsim-compile-render-cold``: the same with a fresh (empty) placeholder memo.
 * ``fleetsim-render``: ``Template.render`` of a compiled document with values resolved once.
-* ``fleetsim-prepare``: ``prepare_job_document`` (cached compile, full destination validation and
-  phase one), i.e. what CreateJob pays per job.
+* ``fleetsim-prepare``: ``prepare_job_document`` (a ``Compiler`` that has seen the document, full
+  destination validation and phase one), i.e. what CreateJob pays per job.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ from typing import Any, Final
 import orjson
 
 from benchmarks._jobdocs import SCOPE, Attributes, Case, make_cases, make_catalog
-from benchmarks._timing import CLOCKS, Cell, machine, measure
+from simulator.bench._timing import CLOCKS, Cell, machine, measure
 from simulator.core.catalog import Catalog
-from simulator.core.substitution import prepare_job_document
+from simulator.core.substitution import Compiler, PlaceholderMemo, prepare_job_document
 from simulator.core.substitution.placeholders import AllAttributes, Attribute
-from simulator.core.substitution.template import Template, clear_memo, compile_document
+from simulator.core.substitution.template import Template, compile_document
 
 __all__ = ["main"]
 
@@ -125,31 +125,30 @@ def resolve_values(template: Template, catalog: Catalog) -> list[bytes]:
     return values
 
 
-def compile_render(document: bytes, catalog: Catalog) -> bytes:
-    template = compile_document(document)
+def compile_render(document: bytes, catalog: Catalog, memo: PlaceholderMemo | None) -> bytes:
+    """Compile (warm when ``memo`` has seen the placeholders, cold when ``None``) and render."""
+    template = compile_document(document, memo)
     return template.render(resolve_values(template, catalog))
 
 
-def compile_render_cold(document: bytes, catalog: Catalog) -> bytes:
-    clear_memo()
-    return compile_render(document, catalog)
-
-
-def prepare(case: Case, catalog: Catalog) -> bytes:
-    return prepare_job_document(case.document, case.destinations, catalog, scope=SCOPE).after
+def prepare(case: Case, catalog: Catalog, compiler: Compiler) -> bytes:
+    return prepare_job_document(
+        case.document, case.destinations, catalog, scope=SCOPE, compiler=compiler
+    ).after
 
 
 def calls(case: Case, catalog: Catalog) -> dict[str, Callable[[], object]]:
     """One zero-argument callable per implementation, for one document."""
-    template = compile_document(case.document)
+    memo = PlaceholderMemo()
+    template = compile_document(case.document, memo)
     return {
         NAIVE: partial(naive_stdlib, case.document, case.attributes),
         "orjson-walk": partial(orjson_walk, case.document, case.attributes),
         "orjson-loads": partial(orjson.loads, case.document),
-        "fleetsim-compile-render": partial(compile_render, case.document, catalog),
-        "fleetsim-compile-render-cold": partial(compile_render_cold, case.document, catalog),
+        "fleetsim-compile-render": partial(compile_render, case.document, catalog, memo),
+        "fleetsim-compile-render-cold": partial(compile_render, case.document, catalog, None),
         "fleetsim-render": partial(template.render, resolve_values(template, catalog)),
-        "fleetsim-prepare": partial(prepare, case, catalog),
+        "fleetsim-prepare": partial(prepare, case, catalog, Compiler()),
     }
 
 

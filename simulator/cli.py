@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from simulator.commands import broker_config, provision, run, serve, substitute
+from simulator.commands import bench, broker_config, provision, run, serve, substitute, sweep
 from simulator.core.errors import FleetsimError
 
 __all__ = ["main"]
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(commands)
     broker_config.register(commands)
     provision.register(commands)
+    bench.register(commands)
+    sweep.register(commands)
     return parser
 
 

@@ -22,7 +22,9 @@ LAYERS = {
     "report": 2,
     "transport": 2,
     "engine": 3,
+    "lab": 3,  # beside engine; only commands import it (tests/lab/test_lab_api.py)
     "commands": 4,
+    "bench": 4,
     "locustrun": 4,
     "cli": 4,
 }

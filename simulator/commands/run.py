@@ -66,12 +66,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         progress = None if display is None else display.update
         event_log = None if args.no_event_log else args.out / "events.jsonl.gz"
-        if mqtt is None:
-            result = run_scenario(scenario, progress=progress, event_log=event_log)
-        else:
-            from simulator.engine.mqtt import run_mqtt_scenario  # noqa: PLC0415
-
-            result = run_mqtt_scenario(scenario, mqtt, progress=progress, event_log=event_log)
+        result = run_scenario(scenario, mqtt, progress=progress, event_log=event_log)
     finally:
         if display is not None:
             display.close()

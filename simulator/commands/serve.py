@@ -12,6 +12,12 @@ sets DescribeEndpoint's answer, ``--throttle SPEC`` limits request rates
 (:mod:`simulator.api.http.throttle`). A bad URI or unreadable TLS file, or a
 broker that refuses the emulator's identity, is one line on stderr and exit 2; a broker that is
 not up yet is retried (with warnings on stderr) while HTTP keeps serving.
+
+Connections are bounded (:mod:`simulator.api.http.connections`): ``--max-connections``,
+``--header-timeout``, ``--idle-timeout``; the open-file limit is raised to its hard limit at start
+and the cap lowered (with a warning when it was given) to what that limit leaves room for. On the
+first SIGINT or SIGTERM the server stops accepting, gives in-flight requests 2 s and exits; a
+second signal exits at once (status 128 + the signal's number).
 """
 
 from __future__ import annotations
@@ -20,16 +26,21 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
+import os
 import re
 import signal
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from simulator.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from simulator.api.durable import JournaledPlane, StateDir
     from simulator.api.http import ServerConfig
+    from simulator.services.runtime import Publisher
     from simulator.transport.broker import BridgeConfig
 
 __all__ = ["register", "run"]
@@ -46,6 +57,26 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port {port} is outside 0..65535")
     return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number of seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
 
 
 def register(commands: Any) -> None:
@@ -89,6 +120,41 @@ def register(commands: Any) -> None:
         default="none",
         help="answer ThrottlingException (HTTP 429) above a rate: N (every iot operation at "
         "N requests/s), aws (AWS's default rates), Operation=N, none (default); comma-separated",
+    )
+    parser.add_argument(
+        "--allow-unsigned-payload",
+        action="store_true",
+        help="accept SigV4 requests signed with x-amz-content-sha256: UNSIGNED-PAYLOAD (AWS "
+        "documents it for S3 only; refused by default)",
+    )
+    limits = parser.add_argument_group("connections")
+    limits.add_argument(
+        "--max-connections",
+        type=_count,
+        metavar="N",
+        help="open connections at most; more are answered 503 ServiceUnavailableException and "
+        "closed (default 10000, lowered to what the open-file limit allows)",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
+        help="close a connection whose request line and headers take longer (default 10)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="S",
+        help="close a keep-alive connection idle this long (default 60)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the emulator's state in DIR (created if missing) and restore it on start: "
+        "every acknowledged write survives a crash (journal, fdatasync per batch of replies)",
     )
     parser.add_argument(
         "--rollout-rate",
@@ -176,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--access-key-id and --secret-access-key must not be empty")
     # Imported here so other commands do not pay for aiohttp and botocore's models at start-up.
     from simulator.api.http import ServerConfig  # noqa: PLC0415
+    from simulator.api.http.connections import ConnectionLimits  # noqa: PLC0415
     from simulator.api.http.throttle import parse_throttle  # noqa: PLC0415
 
     throttle = parse_throttle(args.throttle)
@@ -197,13 +264,48 @@ def run(args: argparse.Namespace) -> int:
         endpoint_address=endpoint,
         throttle=throttle,
         rollout_per_minute=args.rollout_rate,
+        unsigned_payload=args.allow_unsigned_payload,
+        limits=ConnectionLimits(
+            max_connections=_connection_cap(args.max_connections),
+            header_timeout=args.header_timeout,
+            idle_timeout=args.idle_timeout,
+        ),
     )
+    state = None if args.state_dir is None else _open_state(args.state_dir, config)
     logging.basicConfig(level=logging.WARNING, format="fleetsim serve: %(levelname)s %(message)s")
     try:
-        _run_loop(config, mqtt)
+        _run_loop(config, mqtt, state)
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     return 0
+
+
+#: Descriptors kept for what the cap refuses (each refusal holds one for an instant), the MQTT
+#: bridge and the rest of the process, beyond ``connection_capacity``'s own reserve.
+_SPARE_DESCRIPTORS: Final = 256
+_DEFAULT_MAX_CONNECTIONS: Final = 10_000
+
+
+def _connection_cap(requested: int | None) -> int:
+    """``--max-connections``, lowered to what the (raised) open-file limit leaves room for.
+
+    Past that limit ``accept`` fails with EMFILE and every new client, real or not, is locked
+    out; under the cap the surplus is answered 503 instead.
+    """
+    from simulator.transport.mqtt.net import connection_capacity  # noqa: PLC0415
+
+    room = max(1, connection_capacity() - _SPARE_DESCRIPTORS)
+    wanted = _DEFAULT_MAX_CONNECTIONS if requested is None else requested
+    if wanted <= room:
+        return wanted
+    if requested is not None:
+        print(
+            f"fleetsim serve: WARNING --max-connections {requested} is more than the open-file "
+            f"limit leaves room for; serving at most {room}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return room
 
 
 def _read_ca(directory: Path) -> tuple[bytes, bytes]:
@@ -224,31 +326,61 @@ def _read_ca(directory: Path) -> tuple[bytes, bytes]:
     return cert, key
 
 
-def _run_loop(config: ServerConfig, mqtt: BridgeConfig | None) -> None:
+def _open_state(directory: Path, config: ServerConfig) -> StateDir:
+    """``--state-dir``, locked and checked now (one line on stderr, exit 2, when unusable)."""
+    from simulator.api.durable import Settings, StateDir, StateError  # noqa: PLC0415
+    from simulator.services.registry.ca import LocalCA  # noqa: PLC0415
+
+    settings = Settings(config.region, config.account_id, config.rollout_per_minute)
+    ca = None if config.ca is None else LocalCA.from_pem(*config.ca)
+    try:
+        return StateDir.open(directory, settings, ca=ca)
+    except StateError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _run_loop(config: ServerConfig, mqtt: BridgeConfig | None, state: StateDir | None) -> None:
     # uvloop (a dependency) costs ~15% less CPU per request than the stdlib loop, measured with
     # benchmarks/api.py; the stdlib loop is the fallback.
     try:
         import uvloop  # noqa: PLC0415
     except ImportError:  # pragma: no cover
-        asyncio.run(_main(config, mqtt))
+        asyncio.run(_main(config, mqtt, state))
         return
-    uvloop.run(_main(config, mqtt))
+    uvloop.run(_main(config, mqtt, state))
 
 
 def _ready(url: str) -> None:
     print(f"fleetsim serve: listening on {url}", flush=True)
 
 
-async def _main(config: ServerConfig, mqtt: BridgeConfig | None) -> None:
+async def _main(config: ServerConfig, mqtt: BridgeConfig | None, state: StateDir | None) -> None:
+    try:
+        await _serve(config, mqtt, state)
+    finally:
+        if state is not None:
+            await state.close()  # every record on disk (acknowledged ones already were)
+
+
+async def _serve(config: ServerConfig, mqtt: BridgeConfig | None, state: StateDir | None) -> None:
     from simulator.api.http import serve  # noqa: PLC0415
     from simulator.api.http.app import build_plane  # noqa: PLC0415
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():  # the second signal: whoever sent it will not wait for a clean stop
+            print("fleetsim serve: second signal, exiting now", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     if mqtt is None:
-        await serve(config, on_ready=_ready, stop=stop)
+        served = None if state is None else _restore(state, config, loop, None)
+        durable = None if state is None else state.writer
+        await serve(config, on_ready=_ready, stop=stop, plane=served, durability=durable)
         return
     from simulator.api.mqtt.dispatch import MqttApi  # noqa: PLC0415
     from simulator.transport.broker import Bridge  # noqa: PLC0415
@@ -256,17 +388,30 @@ async def _main(config: ServerConfig, mqtt: BridgeConfig | None) -> None:
     # One control plane for both APIs; the bridge is its publisher, so a job created over HTTP
     # sends notify-next to the device over MQTT.
     bridge = Bridge(mqtt)
-    plane = build_plane(config, loop, publisher=bridge)
+    plane: Any = (
+        build_plane(config, loop, publisher=bridge)
+        if state is None
+        else _restore(state, config, loop, bridge)
+    )
+    handler: Any = MqttApi(plane)
+    if state is not None:
+        from simulator.api.durable.wiring import DurableMqtt  # noqa: PLC0415
+
+        assert state.publisher is not None
+        handler = DurableMqtt(handler, state.publisher)
     listening = asyncio.Event()
 
     def ready(url: str) -> None:
         _ready(url)
         listening.set()
 
-    http = asyncio.create_task(serve(config, on_ready=ready, stop=stop, plane=plane))
+    durability = None if state is None else state.writer
+    http = asyncio.create_task(
+        serve(config, on_ready=ready, stop=stop, plane=plane, durability=durability)
+    )
     try:
         if await _first(listening.wait(), http, stop) and await _first(
-            bridge.start(MqttApi(plane)), http, stop
+            bridge.start(handler), http, stop
         ):
             print(f"fleetsim serve: mqtt connected to {mqtt.broker.uri}", flush=True)
         await http  # until stop; re-raises an HTTP bind failure
@@ -274,6 +419,21 @@ async def _main(config: ServerConfig, mqtt: BridgeConfig | None) -> None:
         stop.set()
         await bridge.close()
         await asyncio.gather(http, return_exceptions=True)
+
+
+def _restore(
+    state: StateDir,
+    config: ServerConfig,
+    loop: asyncio.AbstractEventLoop,
+    publisher: Publisher | None,
+) -> JournaledPlane:
+    from simulator.api.durable import StateError  # noqa: PLC0415
+    from simulator.api.durable.wiring import restore_plane  # noqa: PLC0415
+
+    try:
+        return restore_plane(state, config, loop, publisher)
+    except StateError as exc:
+        raise UsageError(str(exc)) from None
 
 
 async def _first(

@@ -2,8 +2,10 @@
 
 The tracker is kept current incrementally (each inventory change and each ``$package`` write
 re-checks one device), so sampling it during a run costs nothing, and :meth:`audit` re-checks
-every device at the end. Every write is attributed to the writer active when it happened
-(``jobs``, ``device``, ``manual`` or ``initial``), which is what explains an inconsistency:
+every device at the end. What it remembers per device lives in flat arrays (two times, a writer
+code and a verdict code: 18 bytes a device), so a million-device run pays no object per device.
+Every write is attributed to the writer active when it happened (``jobs``, ``device``,
+``manual`` or ``initial``), which is what explains an inconsistency:
 
 ==================  ===========================================================================
 cause               meaning
@@ -22,6 +24,7 @@ phantom_version     ``$package`` names a version the device does not run, writte
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Protocol
@@ -36,6 +39,11 @@ CAUSES: Final = (
     "phantom_version",
 )
 _CONSISTENT: Final = ""
+#: Verdict codes in the verdict array: -1 not checked yet, then _VERDICTS' positions.
+_VERDICTS: Final = (_CONSISTENT, *CAUSES)
+_VERDICT_CODE: Final = {verdict: code for code, verdict in enumerate(_VERDICTS)}
+_UNCHECKED: Final = -1
+_NEVER: Final = float("-inf")
 
 PackageState = Callable[[str, str], Mapping[str, Any] | None]
 
@@ -57,18 +65,37 @@ class ConsistencyTracker:
     """Consistency of every device, kept up to date as writes and installs happen."""
 
     def __init__(
-        self, devices: Sequence[Truth], packages: frozenset[str], state: PackageState
+        self,
+        devices: Sequence[Truth],
+        packages: frozenset[str],
+        state: PackageState,
+        *,
+        by_name: Mapping[str, Truth] | None = None,
     ) -> None:
+        """Follow ``devices`` (``devices[i].index == i``).
+
+        Args:
+            devices: every device, by index.
+            packages: the packages whose versions ``$package`` must tell.
+            state: reads a thing's ``reported`` section of a shadow.
+            by_name: the same devices by thing name, if the caller keeps such a mapping
+                anyway (the tracker builds its own otherwise).
+        """
         self._devices = devices
-        self._by_name = {d.name: d.index for d in devices}
+        self._by_name: Mapping[str, Truth] = (
+            {d.name: d for d in devices} if by_name is None else by_name
+        )
         self._packages = packages
         self._state = state
         self.writer = "initial"
         n = len(devices)
-        self._last_writer: list[str] = ["none"] * n
-        self._written_at: list[float] = [float("-inf")] * n
-        self._changed_at: list[float] = [float("-inf")] * n
-        self._verdict: list[str | None] = [None] * n  # None: not checked yet
+        # Writers by code; "none" (never written) is code 0.
+        self._writers: list[str] = ["none"]
+        self._writer_code: dict[str, int] = {"none": 0}
+        self._last_writer = array("B", bytes(n))
+        self._written_at = array("d", [_NEVER]) * n
+        self._changed_at = array("d", [_NEVER]) * n
+        self._verdict = array("b", [_UNCHECKED]) * n
         self.by_cause: Counter[str] = Counter()
         self.consistent = 0
         self.inconsistent = 0
@@ -79,22 +106,30 @@ class ConsistencyTracker:
     def shadow_changed(self, thing: str, shadow: str | None) -> None:
         if shadow != "$package":
             return
-        index = self._by_name.get(thing)
-        if index is None:
+        device = self._by_name.get(thing)
+        if device is None:
             return
-        if self.writer == "manual" and self._verdict[index]:
+        index = device.index
+        if self.writer == "manual" and self._verdict[index] > 0:
             # Rewriting a $package that was already wrong does not make it wrong: the blame stays
             # with the cause it had (a stale write that changes a version can only fix it).
             self.check(index)
             return
-        self._last_writer[index] = self.writer
+        self._last_writer[index] = self._code(self.writer)
         self._written_at[index] = self.now()
         self.check(index)
+
+    def _code(self, writer: str) -> int:
+        code = self._writer_code.get(writer)
+        if code is None:
+            code = self._writer_code[writer] = len(self._writers)
+            self._writers.append(writer)
+        return code
 
     def attribute(self, index: int, *, writer: str, written_at: float, changed_at: float) -> None:
         """Set what is known of a device's history when it was not followed live (an audit of
         an external control plane: the last ``$package`` writer from the shadow's metadata)."""
-        self._last_writer[index] = writer
+        self._last_writer[index] = self._code(writer)
         self._written_at[index] = written_at
         self._changed_at[index] = changed_at
 
@@ -124,7 +159,7 @@ class ConsistencyTracker:
         if truth == shadow:
             return _CONSISTENT
         if (
-            self._last_writer[index] == "manual"
+            self._writers[self._last_writer[index]] == "manual"
             and self._written_at[index] >= self._changed_at[index]
         ):
             return "manual_overwrite"
@@ -160,13 +195,14 @@ class ConsistencyTracker:
 
     def check(self, index: int) -> None:
         verdict = self.classify(index)
+        code = _VERDICT_CODE[verdict]
         old = self._verdict[index]
-        if old == verdict:
+        if old == code:
             return
-        if old is not None:
-            self._count(old, -1)
+        if old != _UNCHECKED:
+            self._count(_VERDICTS[old], -1)
         self._count(verdict, 1)
-        self._verdict[index] = verdict
+        self._verdict[index] = code
 
     def _count(self, verdict: str, delta: int) -> None:
         if verdict == _CONSISTENT:

@@ -20,9 +20,9 @@ import numpy as np
 
 from simulator.engine.audit import AuditResult, DeviceTruth, audit_devices
 from simulator.engine.mqtt.elastic import ElasticFleet
-from simulator.engine.mqtt.plane import job_summary
 from simulator.engine.mqtt.provision import describe_error
 from simulator.engine.operator import OperatorView
+from simulator.engine.planes.base import job_summary
 from simulator.engine.scenario import Scenario
 from simulator.report import RunResult, WriterSummary
 

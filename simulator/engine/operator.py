@@ -29,11 +29,11 @@ from typing import Any, Final
 from simulator.engine.calls import BotoShadows, OnCall, TimedClient
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.draws import draw_fleet
+from simulator.engine.heap import WallClockHeap
 from simulator.engine.mqtt import provision
-from simulator.engine.mqtt.clock import WallClockHeap
 from simulator.engine.mqtt.elastic import resized
 from simulator.engine.mqtt.options import MqttOptions
-from simulator.engine.mqtt.plane import JobInfo
+from simulator.engine.planes.base import JobInfo
 from simulator.engine.scenario import JobSpec, Scenario
 from simulator.engine.writers import ManualWriter, build_writers
 from simulator.report import Sample
@@ -153,14 +153,8 @@ class Operator:
         draws = draw_fleet(scenario)
         provision.create_catalog(self.iot, scenario.catalog)
         provision.create_groups(self.iot, [fleet.group, *(g.name for g in fleet.groups)])
-        things = [
-            (
-                scenario.thing_name(fleet.first_index + i),
-                [fleet.group, *(g for g, members in draws.subgroups if i in members)],
-                draws.in_shadow[i],
-            )
-            for i in range(self.size)
-        ]
+        indices = range(fleet.first_index, fleet.first_index + self.size)
+        things = provision.fleet_things(scenario, draws, indices)
         provision.register_things(self._clients, things, create=self.options.kind == "url")
         provision.create_dynamic_groups(self.iot, scenario.dynamic_groups)
 

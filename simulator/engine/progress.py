@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from simulator.engine.run import Progress as Snapshot
+from simulator.engine.runner import Progress as Snapshot
 
 __all__ = ["ProgressDisplay"]
 

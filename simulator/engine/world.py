@@ -17,8 +17,13 @@ from simulator.engine.bus import CloudLink, DeviceLink
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.draws import draw_fleet
 from simulator.engine.eventlog import EventLog
-from simulator.engine.heap import EventHeap
-from simulator.engine.scenario import JobSpec, Scenario
+from simulator.engine.heap import EventHeap, WallClockHeap
+from simulator.engine.scenario import Scenario
+from simulator.engine.setup_requests import (
+    INDEXING_CONFIGURATION,
+    create_job_request,
+    service_kwargs,
+)
 from simulator.engine.writers import ManualWriter, build_writers
 from simulator.services.controlplane import ControlPlane, EmulatorOptions
 from simulator.services.runtime import Publisher, Runtime
@@ -56,7 +61,9 @@ class World:
         self.link = self._device_link()
         names = [scenario.thing_name(fleet.first_index + i) for i in range(fleet.devices)]
         self.devices = self._build_devices(names, devices)
-        self.tracker = ConsistencyTracker(self.devices, self.packages, self.emulator.shadows.reported)
+        self.tracker = ConsistencyTracker(
+            self.devices, self.packages, self.emulator.shadows.reported, by_name=devices
+        )
         self.tracker.now = self.heap
         self._register(names)
         self._initial_shadows()
@@ -74,7 +81,9 @@ class World:
     # -- transport hooks: the in-process bus here; simulator.engine.mqtt overrides them ----------
 
     def _new_heap(self, start: float) -> EventHeap:
-        return EventHeap(start)
+        # The real clock's heap follows the wall clock (WallClockHeap.run_due); the simulated
+        # one jumps from entry to entry.
+        return WallClockHeap(start) if self.scenario.run.clock == "real" else EventHeap(start)
 
     def _emulator_options(self, scope: Scope) -> EmulatorOptions:
         return EmulatorOptions(scope=scope)
@@ -148,7 +157,7 @@ class World:
         for device, shown in zip(self.devices, self._in_shadow, strict=True):
             if shown:
                 shadows.merge_package_versions(device.name, shown)
-        del self._in_shadow
+        del self._in_shadow, self._draws  # set-up only: a million devices' draws
 
     def _dynamic_groups(self) -> None:
         groups = self.scenario.dynamic_groups
@@ -156,11 +165,7 @@ class World:
             return
         index = self.emulator.index
         index.update_indexing_configuration(
-            thing_indexing_configuration={
-                "thingIndexingMode": "REGISTRY_AND_SHADOW",
-                "namedShadowIndexingMode": "ON",
-                "filter": {"namedShadowNames": ["$package"]},
-            }
+            thing_indexing_configuration=dict(INDEXING_CONFIGURATION)
         )
         for i, group in enumerate(groups):
             try:
@@ -172,41 +177,15 @@ class World:
                     f"$.dynamic_groups[{i}]: {exc.error_type}: {exc.message}"
                 ) from None
 
-    def _job_request(self, index: int, job: JobSpec) -> dict[str, Any]:
-        scenario = self.scenario
-        registry = self.emulator.registry
-        targets = []
-        for target in job.targets:
-            kind, _, name = target.partition(":")
-            targets.append(
-                registry.thing_arn(name) if kind == "thing" else registry.group_arn(name)
-            )
-        request: dict[str, Any] = {
-            "job_id": job.id,
-            "targets": targets,
-            "target_selection": job.target_selection,
-        }
-        document = scenario.documents[index]
-        if document is not None:
-            request["document"] = document.decode()
-        if scenario.destinations[index]:
-            request["destination_package_versions"] = scenario.destinations[index]
-        for key, value in (
-            ("description", job.description),
-            ("job_executions_rollout_config", job.rollout),
-            ("abort_config", job.abort),
-            ("timeout_config", job.timeout),
-            ("job_executions_retry_config", job.retry),
-            ("presigned_url_config", job.presigned_url),
-        ):
-            if value is not None:
-                request[key] = value
-        return request
-
     def _schedule_jobs(self) -> None:
         # Documents were checked against their destinations when the scenario was loaded.
-        for i, job in enumerate(self.scenario.jobs):
-            request = self._job_request(i, job)
+        registry = self.emulator.registry
+
+        def arn(kind: str, name: str) -> str:
+            return registry.thing_arn(name) if kind == "thing" else registry.group_arn(name)
+
+        for job in self.scenario.jobs:
+            request = service_kwargs(create_job_request(self.scenario, job, arn))
             self.heap.at(self.start + job.at_s, self._create_job, request)
 
     def _create_job(self, request: dict[str, Any], _: object = None) -> None:

@@ -44,6 +44,14 @@ Fields (``schema_version`` 1):
   (object cause -> int), ``devices_online`` (int) and ``messages`` (int, cumulative messages
   delivered).
 - ``notes`` (array of str): warnings for the reader, such as AWS quota exceedances.
+- ``substitution`` (object): job-document substitution during the run (zeros when the engine
+  does not collect it). Phase one (CreateJob): ``documents_prepared`` (int, documents
+  validated and resolved), ``documents_compiled`` (int, of those, compiled rather than found
+  already compiled), ``prepare_s`` (float, real seconds spent). Phase two (device fetches):
+  ``renders`` (int, documents with presigned URLs rendered for a device), ``render_cache_hits``
+  (int, renders reused within the same second), ``urls_served`` (int, presigned URLs in the
+  rendered documents), ``urls_minted`` (int, SigV4 signatures computed for them),
+  ``render_s`` (float, real seconds spent).
 - ``extra`` (object): engine-specific numbers, copied as given (numbers rounded like the rest,
   tuples and numpy arrays as arrays, other objects as their ``str``).
 """
@@ -179,6 +187,7 @@ def report_dict(result: RunResult, /) -> dict[str, Any]:
         ],
         "timeline": [_sample(s) for s in result.timeline],
         "notes": result.notes,
+        "substitution": result.substitution,
         "extra": result.extra,
     }
     plain: dict[str, Any] = _plain(report)

@@ -19,6 +19,8 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
+from simulator.core.substitution.stats import SubstitutionSnapshot
+
 __all__ = [
     "EXECUTION_STATUSES",
     "TERMINAL_STATUSES",
@@ -158,6 +160,9 @@ class RunResult:
         writers: The ``$package`` shadow writers.
         notes: Warnings for the reader, e.g. AWS quota exceedances.
         extra: Engine-specific numbers, copied into the JSON under ``"extra"``.
+        substitution: What job-document substitution did during the run (documents prepared
+            and compiled, renders, URLs served and minted, seconds in each phase); zeros when
+            the engine does not collect it.
 
     Raises:
         ValueError: ``latencies_s`` and ``latency_status`` differ in length.
@@ -185,6 +190,7 @@ class RunResult:
     writers: tuple[WriterSummary, ...] = ()
     notes: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
+    substitution: SubstitutionSnapshot = field(default_factory=SubstitutionSnapshot)
 
     def __post_init__(self) -> None:
         latencies = _frozen_array(self.latencies_s, np.float64)

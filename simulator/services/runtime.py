@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -156,3 +157,5 @@ class Runtime:
     clock: Clock = field(default_factory=VirtualClock)
     scheduler: Scheduler = field(default_factory=TimerHeap)
     publisher: Publisher = field(default_factory=NullPublisher)
+    #: Seconds of real (not run-clock) time, to measure where the emulator's work goes.
+    stopwatch: Callable[[], float] = time.perf_counter

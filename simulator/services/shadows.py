@@ -1,9 +1,10 @@
 """Device Shadow operations in the ``iot-data`` API's shape, over the core shadow store.
 
 The rules live in :mod:`simulator.core.shadow`; this module adds the clock, the registry check,
-JSON encoding and the MQTT messages every accepted change publishes (``/update/accepted``,
-``/update/documents``, ``/update/delta``, ``/delete/accepted``) through the runtime's publisher,
-whichever API the change came from. Other services follow shadows through :meth:`subscribe` and
+JSON encoding and the notifications every accepted change emits, whichever API the change came
+from: :class:`ShadowNotices` calls (updated, deleted) that the MQTT API turns into
+``/update/accepted``, ``/update/documents``, ``/update/delta`` and ``/delete/accepted``
+messages. Other services follow shadows through :meth:`subscribe` and
 :meth:`ShadowService.state`; Jobs writes ``$package`` through
 :meth:`ShadowService.merge_package_versions`.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -32,7 +33,7 @@ from simulator.core.shadow import (
 from simulator.services.registry import Registry, RegistryEvent
 from simulator.services.runtime import Runtime
 
-__all__ = ["ShadowListener", "ShadowService", "topic_prefix"]
+__all__ = ["NoShadowNotices", "ShadowListener", "ShadowNotices", "ShadowService"]
 
 #: Called with (thing name, shadow name or ``None`` for the classic shadow) after each change.
 ShadowListener = Callable[[str, str | None], None]
@@ -41,17 +42,39 @@ _MAX_PAGE_SIZE = 100  # [B] PageSize max; also the default page size (inf)
 _MEMO_SIZE = 256
 
 
-def topic_prefix(thing_name: str, shadow_name: str | None) -> str:
-    """``$aws/things/{thing}/shadow`` or ``…/shadow/name/{name}`` [AD:device-shadow-mqtt]."""
-    if shadow_name is None:
-        return f"$aws/things/{thing_name}/shadow"
-    return f"$aws/things/{thing_name}/shadow/name/{shadow_name}"
+class ShadowNotices(Protocol):
+    """What listens to the messages shadow changes emit (the MQTT API)."""
+
+    def wants(self, thing_name: str, shadow_name: str | None, /) -> bool:
+        """Whether anyone would receive this shadow's update messages (else they are not built)."""
+        ...
+
+    def updated(
+        self, thing_name: str, shadow_name: str | None, outcome: UpdateOutcome, accepted: bytes, /
+    ) -> None:
+        """An update was accepted: its accepted document (also as JSON), documents and delta."""
+        ...
+
+    def deleted(self, thing_name: str, shadow_name: str | None, document: bytes, /) -> None:
+        """A shadow was deleted: ``document`` is its ``{version, timestamp[, clientToken]}``."""
+        ...
 
 
-def _topics(thing_name: str, shadow_name: str | None) -> tuple[str, str, str]:
-    """The /update/accepted, /update/documents and /update/delta topics of a shadow."""
-    prefix = topic_prefix(thing_name, shadow_name)
-    return f"{prefix}/update/accepted", f"{prefix}/update/documents", f"{prefix}/update/delta"
+class NoShadowNotices:
+    """Listens to nothing: a control plane without an MQTT API."""
+
+    __slots__ = ()
+
+    def wants(self, thing_name: str, shadow_name: str | None, /) -> bool:
+        return False
+
+    def updated(
+        self, thing_name: str, shadow_name: str | None, outcome: UpdateOutcome, accepted: bytes, /
+    ) -> None:
+        return None
+
+    def deleted(self, thing_name: str, shadow_name: str | None, document: bytes, /) -> None:
+        return None
 
 
 class ShadowService:
@@ -65,6 +88,7 @@ class ShadowService:
         self.options = options or ShadowOptions()
         self.store = ShadowStore(self.options)
         self._listeners: list[ShadowListener] = []
+        self._notices: ShadowNotices = NoShadowNotices()
         self._package_requests: dict[tuple[tuple[str, str | None], ...], UpdateRequest] = {}
         registry.subscribe(self._on_registry_event)
 
@@ -149,13 +173,15 @@ class ShadowService:
             message = orjson.dumps(document)
         else:
             message = body
-        self.runtime.publisher.publish(
-            f"{topic_prefix(thing_name, shadow_name)}/delete/accepted", message
-        )
+        self._notices.deleted(thing_name, shadow_name, message)
         self._notify(thing_name, shadow_name)
         return body
 
     # -- for other services ------------------------------------------------------------------
+
+    def notify_to(self, notices: ShadowNotices) -> None:
+        """Send the update and delete messages to ``notices`` (the MQTT API) from now on."""
+        self._notices = notices
 
     def subscribe(self, callback: ShadowListener) -> None:
         """Call ``callback(thing, shadow_name)`` after every accepted update or delete."""
@@ -240,32 +266,20 @@ class ShadowService:
         old, new = self.store.apply(thing_name, shadow_name, request, now=now)
         outcome = self.store.outcome(old, new, request, now=now)
         accepted = orjson.dumps(outcome.accepted)
-        self._publish(thing_name, shadow_name, outcome, accepted)
+        self._notices.updated(thing_name, shadow_name, outcome, accepted)
         self._notify(thing_name, shadow_name)
         return accepted
 
     def _apply(self, thing_name: str, shadow_name: str | None, request: UpdateRequest) -> None:
         """:meth:`_update` for a writer that wants no reply: the documents are built only if
-        someone subscribes to them (nobody does to Jobs' ``$package`` writes on a fleet)."""
+        someone would receive them (nobody does Jobs' ``$package`` writes on a fleet)."""
         now = self.runtime.clock()
         old, new = self.store.apply(thing_name, shadow_name, request, now=now)
-        subscribed = self.runtime.publisher.subscribed
-        accepted, documents, delta = _topics(thing_name, shadow_name)
-        if subscribed(accepted) or subscribed(documents) or subscribed(delta):
+        notices = self._notices
+        if notices.wants(thing_name, shadow_name):
             outcome = self.store.outcome(old, new, request, now=now)
-            self._publish(thing_name, shadow_name, outcome, orjson.dumps(outcome.accepted))
+            notices.updated(thing_name, shadow_name, outcome, orjson.dumps(outcome.accepted))
         self._notify(thing_name, shadow_name)
-
-    def _publish(
-        self, thing_name: str, shadow_name: str | None, outcome: UpdateOutcome, accepted: bytes
-    ) -> None:
-        """/update/accepted, /update/documents and /update/delta, to their subscribers."""
-        publisher = self.runtime.publisher
-        messages = (outcome.accepted, outcome.documents, outcome.delta)
-        for topic, message in zip(_topics(thing_name, shadow_name), messages, strict=True):
-            if message is not None and publisher.subscribed(topic):
-                body = accepted if message is outcome.accepted else orjson.dumps(message)
-                publisher.publish(topic, body)
 
     def _notify(self, thing_name: str, shadow_name: str | None) -> None:
         for listener in self._listeners:

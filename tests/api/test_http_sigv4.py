@@ -102,7 +102,7 @@ def test_tampered_body_and_replay(server: Server) -> None:
     request = _signed(server.url, "POST", f"/things/{thing}", body)
     status, _, _ = _send(request)
     assert status == 200
-    # SigV4 allows replays (no clock-skew check here): the same signed request again.
+    # SigV4 allows replays inside the five-minute clock-skew window: the same request again.
     status, _, _ = _send(request)
     assert status == 200
     request.data = body.replace(b'"1"', b'"2"')

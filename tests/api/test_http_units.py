@@ -1,7 +1,8 @@
 """The dispatcher in-process: error wire shapes, the one 500, serialisation, the loop scheduler.
 
-The services here are small stand-ins (a service that raises a bug, one that returns bytes the way
-the jobs data plane does); the dispatcher, router, parser and serialiser are the real ones.
+The services here are small stand-ins (a service that raises a bug, one that returns a document's
+bytes the way the jobs data plane does); the dispatcher, router, parser and serialiser are the
+real ones.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -18,7 +19,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from simulator.api.http import HttpApi, LoopScheduler
 from simulator.api.http.errors import encode_error, wire_status
 from simulator.core.errors import AwsError, ConflictException, ResourceAlreadyExistsException
+from simulator.core.jobs import JobStatus, TargetSelection
 from simulator.services.controlplane import ControlPlane
+from simulator.services.jobs.records import ExecutionRecord, JobRecord
+from simulator.services.jobs.results import ExecutionView
 
 NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
@@ -48,16 +52,18 @@ class _JobsData:
         job_id: str,
         include_job_document: bool | None = None,
         execution_number: int | None = None,
-    ) -> dict[str, Any]:
-        return {
-            "execution": {
-                "jobId": job_id,
-                "thingName": thing_name,
-                "status": "QUEUED",
-                "jobDocument": b'{"steps":[1,2]}',
-                "queuedAt": 1_700_000_000.5,
-            }
-        }
+    ) -> ExecutionView:
+        job = JobRecord(
+            job_id=job_id,
+            arn=f"arn:aws:iot:us-east-1:123456789012:job/{job_id}",
+            status=JobStatus.IN_PROGRESS,
+            target_selection=TargetSelection.SNAPSHOT,
+            targets=[],
+            document=cast(Any, None),  # the encoder never reads it: the view has the bytes
+            created=1_700_000_000.0,
+        )
+        record = ExecutionRecord(job, thing_name, 1, 1_700_000_000.5, 1, updated_at=1.7e9)
+        return ExecutionView(record, 1_700_000_001.0, b'{"steps":[1,2]}')
 
     def update_job_execution(self, **kwargs: Any) -> dict[str, Any]:
         raise AwsError("slow down", code="ThrottlingException", status=400)
@@ -88,7 +94,7 @@ def test_job_document_bytes_become_a_json_string() -> None:
     execution = orjson.loads(reply.body)["execution"]
     assert execution["jobId"] == "$next"
     assert execution["jobDocument"] == '{"steps":[1,2]}'
-    assert execution["queuedAt"] == 1_700_000_000.5
+    assert execution["queuedAt"] == 1_700_000_000  # whole seconds on the data plane
 
 
 def test_throttling_is_429_on_the_data_planes() -> None:

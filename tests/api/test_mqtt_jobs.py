@@ -64,7 +64,7 @@ def call(w: World, topic: str, payload: Any) -> tuple[str, dict[str, Any]]:
     parsed = parse_jobs_topic(topic)
     assert parsed is not None
     raw = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-    replies = handle_jobs(w.data, parsed[0], parsed[1], raw)
+    replies = handle_jobs(w.data_service, parsed[0], parsed[1], raw)
     assert len(replies) == 1
     reply_topic, body = replies[0]
     return reply_topic, orjson.loads(body)
@@ -201,7 +201,7 @@ def test_any_payload_gets_a_reply_never_an_exception(operation: str, payload: by
     world.create("job-1", "dev1")
     parsed = parse_jobs_topic(f"{P}/{operation}")
     assert parsed is not None
-    replies = handle_jobs(world.data, parsed[0], parsed[1], payload)
+    replies = handle_jobs(world.data_service, parsed[0], parsed[1], payload)
     assert len(replies) == 1
     topic, body = replies[0]
     assert topic.endswith(("/accepted", "/rejected"))

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.api.mqtt import handle_shadow, parse_shadow_topic
+from simulator.api.mqtt.notices import ShadowMqttNotices
 from simulator.core.arn import Scope
 from simulator.core.shadow import ShadowOptions
 from simulator.services.registry import Registry
@@ -27,7 +28,9 @@ def make_service(options: ShadowOptions | None = None) -> tuple[ShadowService, R
     runtime = Runtime(clock=VirtualClock(NOW), scheduler=TimerHeap(), publisher=publisher)
     registry = Registry(runtime, Scope())
     registry.create_thing(thing_name="dev1")
-    return ShadowService(runtime, registry, options), publisher
+    service = ShadowService(runtime, registry, options)
+    service.notify_to(ShadowMqttNotices(publisher))
+    return service, publisher
 
 
 @pytest.fixture

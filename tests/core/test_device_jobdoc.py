@@ -1,4 +1,5 @@
-"""The Device Client job-document schema a virtual device runs: steps, kinds and refusals."""
+"""The Device Client job-document schema a virtual device runs: steps, kinds and refusals,
+presigned URL expiries, and the fleet's cache of plans."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.core.device import JobPlan, Step, StepKind, plan_job
+from simulator.core.device import Device, DeviceState, JobPlan, PlanCache, Step, StepKind, plan_job
+from tests.core.device_support import Peer, profile, running
 
 JOBS = Path(__file__).parents[2] / "scenarios" / "jobs"
 
@@ -182,3 +184,63 @@ def test_any_json_gives_a_plan_or_a_reason_never_an_exception(document: object) 
             assert len(step.args) >= 2
         if step.kind is StepKind.UNINSTALL:
             assert step.args
+
+
+# -- presigned URLs and the plan cache -----------------------------------------------------------
+
+
+def presigned(signed_at: str, expires: str) -> str:
+    return (
+        "https://b.s3.amazonaws.com/a.bin?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&X-Amz-Date={signed_at}&X-Amz-Expires={expires}&X-Amz-Signature=abc"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expires"),
+    [
+        (presigned("20260101T000000Z", "3600"), 1_767_225_600 + 3600),
+        (presigned("20260101T000000Z", "60")[:-20], 1_767_225_600 + 60),  # Expires last
+        ("https://b.s3.amazonaws.com/a.bin", None),  # not presigned
+        (presigned("2026010", "60"), None),  # unreadable date
+        (presigned("20261301T000000Z", "60"), None),  # no month 13
+        (presigned("20260101T000000Z", "soon"), None),
+    ],
+)
+def test_a_download_carries_the_expiry_of_its_presigned_url(url: str, expires: int | None) -> None:
+    plan = plan_job(doc(handler("download", "dl.sh", url), handler("verify", "v.sh", url)))
+    assert [step.expires for step in plan.steps] == [expires, None]  # only downloads expire
+
+
+def test_the_plan_cache_reads_each_distinct_document_once_and_stays_bounded() -> None:
+    cache = PlanCache(limit=2)
+    first = cache.plan(json.loads(json.dumps(doc(handler("install", "i.sh", "agent", "1")))))
+    again = cache.plan(json.loads(json.dumps(doc(handler("install", "i.sh", "agent", "1")))))
+    assert again is first  # an equal document, parsed again: the same plan
+    other = cache.plan(doc(handler("install", "i.sh", "agent", "2")))
+    assert other is not first and other.steps[0].args == ("agent", "2")
+    assert len(cache) == 2
+    cache.plan(doc(handler("install", "i.sh", "agent", "3")))
+    assert len(cache) == 1  # full: cleared whole
+    assert cache.plan("text").rejected == "job document is not a JSON object"
+    assert len(cache) == 1  # refused at once, not kept
+
+
+def test_a_document_nested_deeper_than_orjson_writes_is_planned_uncached() -> None:
+    deep: Any = []
+    for _ in range(300):
+        deep = [deep]
+    cache = PlanCache()
+    plan = cache.plan({**doc(handler("other", "o.sh")), "extra": deep})
+    assert plan.rejected is None and len(cache) == 0
+
+
+def test_devices_of_one_profile_share_its_plans() -> None:
+    prof = profile()
+    for name in ("dev-1", "dev-2"):
+        peer = Peer()
+        dev = Device(0, name, {}, prof, peer)
+        running(peer, dev)
+        assert dev.state is DeviceState.RUNNING
+    assert len(prof.plans) == 1
+    assert len(profile().plans) == 0  # another fleet, another cache

@@ -13,7 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.core.device import TRANSITIONS, Device, DeviceState, Event, StepKind
+from simulator.core.device import (
+    TRANSITIONS,
+    Action,
+    Device,
+    DeviceState,
+    Event,
+    StepKind,
+    Transition,
+    machine,
+)
 from tests.core.device_support import (
     START,
     STEP_S,
@@ -27,7 +36,7 @@ from tests.core.device_support import (
 )
 from tests.hypothesis_profiles import examples
 
-S, E = DeviceState, Event
+S, E, A = DeviceState, Event, Action
 
 
 # -- the table, walked whole ---------------------------------------------------------------------
@@ -49,46 +58,125 @@ def reach(state: DeviceState) -> tuple[Peer, Device]:
         running(peer, dev, {"version": "1.0", "steps": []})  # refused: REPORTING at once
     assert dev.state is state
     peer.take()
+    peer.timers.clear()
     return peer, dev
 
 
+_TIMERS = (E.CONNECTED, E.REBOOTED, E.STEP_DONE, E.RESPONSE_TIMEOUT)
+
+
 def deliver(peer: Peer, dev: Device, event: Event) -> None:
-    if event in (E.CONNECTED, E.REBOOTED, E.STEP_DONE, E.RESPONSE_TIMEOUT):
+    """``event`` as the device meets it, as the answer to what it asked when it is one."""
+    if event in _TIMERS:
         dev._timer(0.0, event)  # the timer carrying this meaning comes due
-        peer.fire(dev)
+        _, token = peer.timers.pop()
+        dev.on_timer(token)
     elif event is E.NOTIFY_NEXT:
         peer.say(dev, "jobs/notify-next", {"timestamp": 1, **execution()})
-    elif event in (E.EXECUTION, E.NO_EXECUTION, E.START_REJECTED):
-        body = execution() if event is E.EXECUTION else {}
+    elif event in (E.START_ACCEPTED, E.START_REJECTED):
         suffix = "rejected" if event is E.START_REJECTED else "accepted"
-        peer.say(dev, f"jobs/start-next/{suffix}", body)
+        peer.say(dev, f"jobs/start-next/{suffix}", execution())
     else:
         suffix = "accepted" if event is E.UPDATE_ACCEPTED else "rejected"
         peer.say(dev, f"jobs/job-1/update/{suffix}", {"timestamp": 1})
 
 
+#: What each action does to the device :func:`reach` left in its state, given :func:`deliver`'s
+#: input: the state it moves to and the topics it publishes.
+EFFECTS: dict[Action, tuple[DeviceState, list[str]]] = {
+    A.BOOT: (S.REQUESTING, ["jobs/start-next"]),
+    A.REQUEST_NEXT: (S.REQUESTING, ["jobs/start-next"]),
+    A.START: (S.RUNNING, ["jobs/job-1/update"]),  # IN_PROGRESS, the first step
+    A.START_REFUSED: (S.IDLE, []),
+    A.FINISH_STEP: (S.RUNNING, ["jobs/job-1/update"]),  # IN_PROGRESS, the second step
+    A.RESEND_UPDATE: (S.REPORTING, ["jobs/job-1/update"]),  # REJECTED again
+    A.CLOSE: (S.REQUESTING, ["jobs/start-next"]),
+}
+
+
 @pytest.mark.parametrize(("state", "event"), list(itertools.product(DeviceState, Event)))
-def test_every_pair_of_the_table_moves_as_listed_and_every_other_pair_is_ignored(
-    state: DeviceState, event: Event
-) -> None:
+def test_every_pair_of_the_table_does_what_the_table_says(state: DeviceState, event: Event) -> None:
     peer, dev = reach(state)
-    inventory = dict(dev.inventory)
+    inventory, online_before = dict(dev.inventory), dev._profile.online
     deliver(peer, dev, event)
-    allowed = TRANSITIONS.get((state, event))
-    if allowed is None:
+    transition = TRANSITIONS[state, event]
+    if transition.action is A.IGNORE:
         assert dev.state is state
         assert peer.sent == []
+        assert peer.timers == []
         assert dev.inventory == inventory
+        assert dev._profile.online == online_before
     else:
-        assert dev.state in allowed
+        target, topics = EFFECTS[transition.action]
+        assert dev.state is target
+        assert target in transition.targets
+        assert [topic for topic, _ in peer.sent] == topics
 
 
-def test_the_table_only_names_states_and_events() -> None:
-    for (state, event), targets in TRANSITIONS.items():
-        assert isinstance(state, DeviceState)
-        assert isinstance(event, Event)
-        assert targets
-        assert all(isinstance(t, DeviceState) for t in targets)
+def test_the_table_is_total_and_only_ignored_pairs_have_no_targets() -> None:
+    assert set(TRANSITIONS) == set(itertools.product(DeviceState, Event))
+    for transition in TRANSITIONS.values():
+        assert isinstance(transition, Transition)
+        assert (transition.action is A.IGNORE) == (not transition.targets)
+        assert all(isinstance(t, DeviceState) for t in transition.targets)
+    assert {t.action for t in TRANSITIONS.values()} == set(Action)  # no action without a pair
+    assert set(EFFECTS) == set(Action) - {A.IGNORE}
+
+
+def test_the_dispatch_is_the_table_with_one_handler_per_action() -> None:
+    handlers: dict[Action, object] = {}
+    for (state, event), transition in TRANSITIONS.items():
+        handler = machine._DISPATCH[state][event]
+        assert (handler is None) == (transition.action is A.IGNORE)
+        assert handlers.setdefault(transition.action, handler) is handler
+    assert len(set(map(id, handlers.values()))) == len(Action)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "event"),
+    [
+        ("jobs/notify-next", E.NOTIFY_NEXT),
+        ("jobs/start-next/accepted", E.START_ACCEPTED),
+        ("jobs/start-next/rejected", E.START_REJECTED),
+        ("jobs/job-1/update/accepted", E.UPDATE_ACCEPTED),
+        ("jobs/start-next/update/rejected", E.UPDATE_REJECTED),  # a job named start-next
+        ("jobs/notify", None),
+        ("jobs/start-next/other", None),
+        ("jobs/job-1/get/accepted", None),
+        ("shadow/name/$package/update/accepted", None),
+        ("jobs", None),
+        ("", None),
+    ],
+)
+def test_a_message_is_read_into_its_event_by_topic_and_dispatched_on_it(
+    suffix: str, event: Event | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[DeviceState, Event, str, bytes]] = []
+
+    def record(state: DeviceState) -> object:
+        return lambda dev, ev, sfx, payload: seen.append((state, ev, sfx, payload))
+
+    table = {state: dict.fromkeys(Event, record(state)) for state in DeviceState}
+    monkeypatch.setattr(machine, "_DISPATCH", table)
+    peer = Peer()
+    dev = device(peer)
+    dev.state = S.RUNNING
+    peer.say(dev, suffix, b"{}")
+    assert seen == ([] if event is None else [(S.RUNNING, event, suffix, b"{}")])
+
+
+def test_a_superseded_timer_is_no_input() -> None:
+    peer = Peer()
+    dev = device(peer)
+    dev.connect(3.0)
+    dev.connect(5.0)  # the ramp moved: the first timer is stale
+    dev.on_timer(1)
+    assert dev.state is S.OFFLINE
+    assert peer.sent == []
+    dev.on_timer(2)
+    assert dev.state is S.REQUESTING
+    dev.on_timer(2)  # a timer fires once
+    assert [topic for topic, _ in peer.sent] == ["jobs/start-next"]
 
 
 # -- the protocol, message by message ------------------------------------------------------------
@@ -254,5 +342,5 @@ def test_any_sequence_of_messages_and_timers_keeps_a_valid_state(
             dev.connect(1.0)
         assert isinstance(dev.state, DeviceState)
         if dev.state is not before and kind != "connect":
-            assert any(dev.state in t for (s, _), t in TRANSITIONS.items() if s is before)
+            assert any(dev.state in t.targets for (s, _), t in TRANSITIONS.items() if s is before)
     assert all("clientToken" in body for _, body in peer.sent)

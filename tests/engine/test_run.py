@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator.engine.world import World
 from simulator.engine.run import run_scenario
 from simulator.engine.scenario import Scenario, load_scenario
+from simulator.engine.world import World
 from simulator.report import RunResult
 from tests.engine.support import SCENARIOS, edited, events, lines, load, report, run
 
@@ -29,7 +29,7 @@ def package_versions(world: World, thing: str) -> dict[str, str | None]:
 
 def latest(world: World, job_id: str) -> dict[str, str]:
     """thing -> the status of its latest execution of the job."""
-    job = world.emulator.jobs.engine.jobs[job_id]
+    job = world.emulator.jobs.store.job(job_id)
     return {thing: history[-1].status.value for thing, history in job.executions.items()}
 
 
@@ -62,6 +62,12 @@ def test_a_small_quickstart_run_ends_with_every_execution_terminal_and_a_full_re
     assert data["writers"][0]["name"] == "cmdb-sync"
     assert data["writers"][0]["writes"] > 0
     assert data["timeline"][0]["t"] == 0.0
+    # One document prepared at CreateJob; each device's fetch rendered with its presigned URL.
+    substitution = result.substitution
+    assert substitution.documents_prepared == 1
+    assert substitution.renders >= sum(data["executions"].values())
+    assert substitution.urls_minted >= 1
+    assert substitution.prepare_s > 0 and substitution.render_s > 0
     logged = lines(tmp_path / "events.jsonl.gz")
     assert len(logged) == data["extra"]["event_log_lines"] > 0
     assert {entry["dir"] for entry in logged} == {"up", "down"}
@@ -188,7 +194,7 @@ async def test_exponential_abort_cancels_the_queued_and_leaves_the_in_progress_a
     result, world = await run(load_scenario(SCENARIOS / "exponential-abort.toml"))
     (job,) = result.jobs
     assert job.status == "CANCELED"
-    record = world.emulator.jobs.engine.jobs["agent-1-3-0"]
+    record = world.emulator.jobs.store.job("agent-1-3-0")
     assert record.reason_code == "ABORTED"
     aborted_at = record.updated
     windows = collections.Counter(
@@ -250,7 +256,7 @@ async def test_a_continuous_job_on_a_dynamic_group_runs_on_the_devices_that_join
     result, world = await run(load_scenario(SCENARIOS / "continuous-dynamic-group.toml"))
     continuous, snapshot = result.jobs
     assert (continuous.status, snapshot.status) == ("IN_PROGRESS", "COMPLETED")
-    record = world.emulator.jobs.engine.jobs[continuous.job_id]
+    record = world.emulator.jobs.store.job(continuous.job_id)
     joiners = [
         thing
         for thing, history in record.executions.items()

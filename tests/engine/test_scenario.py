@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from simulator.core.errors import UsageError
-from simulator.engine.world import World
 from simulator.engine.scenario import load_scenario
+from simulator.engine.world import World
 from tests.engine.support import BASE, SHIPPED, edited, load, write_scenario
 
 FEATURES = {

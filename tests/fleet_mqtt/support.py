@@ -16,7 +16,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from simulator.engine.mqtt import EmbeddedPlane, MqttOptions, MqttRun
+from simulator.api.wire.jobs import executions_for_thing
+from simulator.engine.mqtt import MqttOptions
+from simulator.engine.planes import build_plane
+from simulator.engine.planes.embedded import EmbeddedPlane
+from simulator.engine.runner import Runner
 from simulator.engine.scenario import Scenario, load_scenario
 from simulator.report import RunResult
 from tests.engine.support import write_scenario
@@ -113,9 +117,14 @@ def load(path: Path) -> Scenario:
     return load_scenario(path)
 
 
+def mqtt_run(scenario: Scenario, options: MqttOptions, *, event_log: Path | None = None) -> Runner:
+    """A run of ``scenario`` over MQTT as ``fleetsim run --broker`` builds it."""
+    return Runner(build_plane(scenario, options), event_log=event_log)
+
+
 async def run_in_process(
-    run: MqttRun,
-    *during: Callable[[MqttRun], Awaitable[None]],
+    run: Runner,
+    *during: Callable[[Runner], Awaitable[None]],
     timeout: float = 300.0,
 ) -> RunResult:
     """Run ``run`` on the test's loop (uvloop: ``conftest.py``) with coroutines ``during``
@@ -133,7 +142,7 @@ async def run_in_process(
                     raise task.exception()  # type: ignore[misc]
 
 
-def embedded(run: MqttRun) -> EmbeddedPlane:
+def embedded(run: Runner) -> EmbeddedPlane:
     assert isinstance(run.plane, EmbeddedPlane)
     return run.plane
 
@@ -146,8 +155,10 @@ def execution_history(plane: EmbeddedPlane) -> dict[str, list[dict[str, Any]]]:
         token = None
         items: list[dict[str, Any]] = []
         while True:
-            page = jobs.list_job_executions_for_thing(
-                thing_name=device.name, max_results=250, next_token=token
+            page = executions_for_thing(
+                jobs.list_job_executions_for_thing(
+                    thing_name=device.name, max_results=250, next_token=token
+                )
             )
             items += [item["jobExecutionSummary"] for item in page["executionSummaries"]]
             token = page.get("nextToken")
@@ -157,7 +168,7 @@ def execution_history(plane: EmbeddedPlane) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def check_rollout(run: MqttRun, result: RunResult) -> None:
+def check_rollout(run: Runner, result: RunResult) -> None:
     """Every execution terminal and SUCCEEDED exactly once per device, no device ran one twice,
     ``$package`` says 1.2.0 for each, and the devices' own records agree."""
     plane = embedded(run)

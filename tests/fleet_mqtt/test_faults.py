@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from simulator.engine.mqtt import MqttRun
+from simulator.engine.runner import Runner
 from simulator.transport.mqtt import ConnectionPool
 from tests.fleet_mqtt.support import (
     check_rollout,
     embedded,
     load,
+    mqtt_run,
     options,
     quick_scenario,
     run_in_process,
@@ -37,7 +38,7 @@ async def test_broker_killed_and_restarted_mid_rollout(tmp_path: Path) -> None:
     seen: dict[str, object] = {}
     with Mosquitto(tmp_path / "broker") as broker:
 
-        async def kill_and_restart(run: MqttRun) -> None:
+        async def kill_and_restart(run: Runner) -> None:
             plane = embedded(run)
             while True:
                 counts = run.executions()
@@ -45,21 +46,22 @@ async def test_broker_killed_and_restarted_mid_rollout(tmp_path: Path) -> None:
                     break
                 await asyncio.sleep(0.05)
             seen["at_kill"] = counts
-            assert run.pool is not None
-            at_kill = run.pool.stats()
+            assert embedded(run).broker.pool is not None
+            at_kill = embedded(run).broker.pool.stats()
             seen["online_at_kill"], seen["open_at_kill"] = at_kill.online, at_kill.open
             broker.kill()
             await asyncio.sleep(3.0)
             await asyncio.to_thread(broker.restart)
             seen["drops"] = plane.link.ledger.offline
-            assert run.pool is not None
-            while run.pool.stats().online < DEVICES:  # every device back (or there at last)
+            assert embedded(run).broker.pool is not None
+            pool = embedded(run).broker.pool
+            while pool.stats().online < DEVICES:  # every device back (or there at last)
                 await asyncio.sleep(0.1)
             seen["all_back"] = True
 
-        run = MqttRun(scenario, options(broker.uri, rollout_per_minute=60_000, connect_rate=100.0))
+        run = mqtt_run(scenario, options(broker.uri, rollout_per_minute=60_000, connect_rate=100.0))
         result = await run_in_process(run, kill_and_restart, timeout=240)
-        stats = run.pool.stats() if run.pool else None
+        stats = embedded(run).broker.pool.stats() if embedded(run).broker.pool else None
 
     at_kill = seen["at_kill"]
     assert isinstance(at_kill, dict)
@@ -86,11 +88,11 @@ async def test_notifications_lost_while_the_broker_was_down(tmp_path: Path) -> N
     scenario = load(quick_scenario(tmp_path / "scenario", devices=devices, at_s=3.0))
     with Mosquitto(tmp_path / "broker") as broker:
 
-        async def kill_before_the_job(run: MqttRun) -> None:
+        async def kill_before_the_job(run: Runner) -> None:
             plane = embedded(run)
             while not (
-                run.pool is not None
-                and run.pool.stats().online == devices
+                embedded(run).broker.pool is not None
+                and embedded(run).broker.pool.stats().online == devices
                 and all(d.state.value == "idle" for d in plane.devices)
             ):
                 await asyncio.sleep(0.02)
@@ -101,7 +103,7 @@ async def test_notifications_lost_while_the_broker_was_down(tmp_path: Path) -> N
             await asyncio.sleep(0.5)
             await asyncio.to_thread(broker.restart)
 
-        run = MqttRun(scenario, options(broker.uri))
+        run = mqtt_run(scenario, options(broker.uri))
         result = await run_in_process(run, kill_before_the_job, timeout=240)
     assert result.extra["bridge_dropped"] >= devices  # every notify-next was lost
     assert embedded(run).link.ledger.wakeups == devices
@@ -119,16 +121,16 @@ async def test_dropped_device_connections_resume_their_sessions(tmp_path: Path) 
     )
     with Mosquitto(tmp_path / "broker") as broker:
 
-        async def drop_every_socket(run: MqttRun) -> None:
+        async def drop_every_socket(run: Runner) -> None:
             while run.executions().get("SUCCEEDED", 0) < devices // 10:
                 await asyncio.sleep(0.02)
-            pool = run.pool
+            pool = embedded(run).broker.pool
             assert isinstance(pool, ConnectionPool)
             assert all(conn.abort() for conn in pool.connections)
 
-        run = MqttRun(scenario, options(broker.uri, rollout_per_minute=60_000))
+        run = mqtt_run(scenario, options(broker.uri, rollout_per_minute=60_000))
         result = await run_in_process(run, drop_every_socket, timeout=240)
-    pool = run.pool
+    pool = embedded(run).broker.pool
     assert isinstance(pool, ConnectionPool)
     assert all(conn.session_present for conn in pool.connections)  # resumed, not re-subscribed
     assert result.extra["reconnects"] == devices

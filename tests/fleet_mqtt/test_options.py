@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from simulator.commands import run as run_command
 from simulator.core.errors import UsageError
-from simulator.engine import mqtt as engine_mqtt
-from simulator.engine.mqtt import MqttRun
-from tests.fleet_mqtt.support import fleetsim, load, options, quick_scenario
+from tests.fleet_mqtt.support import fleetsim, load, mqtt_run, options, quick_scenario
 from tests.fleetsim_cli import fleetsim as fleetsim_in_process
 from tests.mqtt_broker import free_port
 
@@ -74,7 +73,7 @@ def test_bad_options_are_one_line_and_exit_2(
     def started(*args: object, **kwargs: object) -> None:
         raise AssertionError("fleetsim run got past checking its MQTT options")
 
-    monkeypatch.setattr(engine_mqtt, "run_mqtt_scenario", started)
+    monkeypatch.setattr(run_command, "run_scenario", started)
     scenario = quick_scenario(tmp_path / "scenario", devices=2)
     args, expected = CASES[case]
     ran = fleetsim_in_process("run", scenario, *args, "--quiet", "--out", tmp_path / "out")
@@ -101,7 +100,7 @@ def test_bad_options_exit_2_from_the_console_process(tmp_path: Path) -> None:
 @pytest.mark.asyncio
 async def test_an_unreachable_broker_is_reported_not_waited_for(tmp_path: Path) -> None:
     scenario = load(quick_scenario(tmp_path / "scenario", devices=2))
-    run = MqttRun(scenario, options(f"mqtt://127.0.0.1:{free_port()}"))
+    run = mqtt_run(scenario, options(f"mqtt://127.0.0.1:{free_port()}"))
     run.plane.open_timeout_s = 1.5  # type: ignore[attr-defined]
     with pytest.raises(UsageError, match="could not connect to the broker"):
         await run.run()

@@ -8,12 +8,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from simulator.engine.mqtt import MqttRun
 from simulator.report import write_report
 from tests.fleet_mqtt.support import (
     check_rollout,
     embedded,
     load,
+    mqtt_run,
     options,
     quick_scenario,
     run_in_process,
@@ -29,7 +29,7 @@ DEVICES = 2000
 async def test_rollout_of_2000_devices_over_mqtt(tmp_path: Path) -> None:
     scenario = load(quick_scenario(tmp_path / "scenario", devices=DEVICES))
     with Mosquitto(tmp_path / "broker") as broker:
-        run = MqttRun(
+        run = mqtt_run(
             scenario,
             options(broker.uri, rollout_per_minute=60_000),
             event_log=tmp_path / "events.jsonl.gz",

@@ -12,15 +12,15 @@ import pytest
 from simulator.core.device import DeviceState
 from simulator.core.errors import UsageError
 from simulator.engine.draws import draw_fleet
-from simulator.engine.world import World
+from simulator.engine.heap import WallClockHeap
 from simulator.engine.mqtt import (
     MqttOptions,
-    WallClockHeap,
     device_topics,
     parse_control_plane,
     parse_source_addresses,
-    real_clock,
 )
+from simulator.engine.planes import real_clock
+from simulator.engine.world import World
 from simulator.transport.mqtt import Shard, parse_broker_uri
 from tests.core.device_support import STEP_S, Peer, device, execution, online
 from tests.engine.support import BASE, edited, load

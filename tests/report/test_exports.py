@@ -78,4 +78,5 @@ def test_model_fields_are_the_documented_ones() -> None:
         "writers",
         "notes",
         "extra",
+        "substitution",
     ]

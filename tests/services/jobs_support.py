@@ -1,15 +1,24 @@
-"""A small world for the Jobs tests: runtime, registry, catalog, real shadows, both planes."""
+"""A small world for the Jobs tests: runtime, registry, catalog, real shadows, both planes.
+
+``World.jobs`` and ``World.data`` show the services as a client sees them: each operation's typed
+result goes through its encoder of :data:`simulator.api.wire.ENCODERS`, and the notifications
+through the MQTT API's :mod:`~simulator.api.mqtt.notices` onto a recording publisher. The
+services themselves are ``World.jobs_service`` and ``World.data_service``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from botocore import xform_name
 
+from simulator.api.mqtt.notices import JobsMqttNotices, ShadowMqttNotices
+from simulator.api.wire import ENCODERS
 from simulator.core.arn import Scope
 from simulator.core.catalog import Catalog
 from simulator.core.catalog.spec import build_catalog, load
@@ -22,6 +31,35 @@ from simulator.services.shadows import ShadowService
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "scenarios" / "examples"
 DOC = '{"operation":"test"}'
+
+
+class Wire:
+    """A service whose operations answer their wire shape (other attributes pass through)."""
+
+    def __init__(self, service: object, api: str) -> None:
+        self._service = service
+        self._encoders = {
+            xform_name(operation): encode
+            for (name, operation), encode in ENCODERS.items()
+            if name == api
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._service, name)
+        encode = self._encoders.get(name)
+        if encode is None:
+            return attr
+
+        def call(**kwargs: Any) -> dict[str, Any]:
+            return encode(attr(**kwargs))
+
+        return call
+
+
+def wire_call(service: object, api: str, name: str) -> Callable[..., dict[str, Any]]:
+    """One operation of ``service`` answering its wire shape."""
+    call: Callable[..., dict[str, Any]] = getattr(Wire(service, api), name)
+    return call
 
 
 def example_catalog() -> Catalog:
@@ -46,10 +84,14 @@ class World:
         self.scope = self.catalog.scope
         self.registry = Registry(self.runtime, self.scope)
         self.shadows = ShadowService(self.runtime, self.registry)
-        self.jobs = JobsService(
+        self.jobs_service = JobsService(
             self.runtime, self.registry, self.catalog, self.shadows, options or JobsOptions()
         )
-        self.data = JobsDataService(self.jobs)
+        self.data_service = JobsDataService(self.jobs_service)
+        self.jobs: Any = Wire(self.jobs_service, "iot")
+        self.data: Any = Wire(self.data_service, "iot-jobs-data")
+        self.jobs_service.notify_to(JobsMqttNotices(self.bus, self.data_service))
+        self.shadows.notify_to(ShadowMqttNotices(self.bus))
         for i in range(things):
             self.thing(f"t{i}")
 

@@ -19,9 +19,12 @@ NOT_FOUND = ("ResourceNotFoundException", 404)
 def test_public_api() -> None:
     expected = {
         "simulator.services.jobs": [
+            "JobState",
             "JobsDataService",
+            "JobsNotices",
             "JobsOptions",
             "JobsService",
+            "NoNotices",
             "PackageShadows",
         ],
         "simulator.api.mqtt.jobs": ["JobsRequest", "handle_jobs", "parse_jobs_topic"],
@@ -84,7 +87,7 @@ def test_bad_targets(targets: list[str], error: tuple[str, int]) -> None:
     w = World(things=1)
     with aws_error(*error):
         w.create("j", targets=targets)
-    assert "j" not in w.jobs.engine.jobs
+    assert "j" not in w.jobs.store.jobs
 
 
 def test_document_sources() -> None:
@@ -398,7 +401,7 @@ def test_methods_follow_the_service_model(service: str, operation: str) -> None:
     model = botocore.session.get_session().get_service_model(service)
     shape = model.operation_model(operation).input_shape
     w = World()
-    target = w.jobs if service == "iot" else w.data
+    target = w.jobs_service if service == "iot" else w.data_service
     params = inspect.signature(getattr(target, _snake(operation))).parameters
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
     assert set(params) == {_snake(m) for m in shape.members}

@@ -158,5 +158,5 @@ def test_a_failed_package_write_does_not_fail_the_update(w: World) -> None:
     before = w.package_shadow("dev1")["version"]
     out = w.update("j", "dev1", "SUCCEEDED", include_job_execution_state=True)
     assert out["executionState"]["status"] == "SUCCEEDED"
-    assert w.jobs.engine.package_write_failures == 1
+    assert w.jobs.package_write_failures == 1
     assert w.package_shadow("dev1")["version"] == before

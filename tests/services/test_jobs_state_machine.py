@@ -3,7 +3,9 @@
 Invariants after every step: a terminal execution never changes; each accepted device update
 raises ``versionNumber`` by exactly one; ``notify-next`` is published only when the head of a
 thing's pending list changes and always names the real head; ``notify`` lists at most 15; the
-counts of DescribeJob equal the statuses of the things' current executions.
+counts of DescribeJob equal the statuses of the things' current executions; and no job or
+execution changes status except through the store's transition methods, as their tables allow
+(:class:`TransitionLog`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from simulator.core.errors import AwsError
 from tests.hypothesis_profiles import examples
 from tests.services.jobs_support import World
+from tests.services.jobs_transitions import TransitionLog
 
 THINGS = ("t0", "t1", "t2")
 STATUSES = ("IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED", "CANCELED", "QUEUED")
@@ -46,6 +49,7 @@ class JobsMachine(RuleBasedStateMachine):
         self.seen = 0  # messages already checked
         self.heads: dict[str, tuple[str, int] | None] = dict.fromkeys(THINGS)
         self.terminal: dict[tuple[str, str, int], str] = {}
+        self.log = TransitionLog(self.w.jobs_service.store)
 
     # -- rules -------------------------------------------------------------------------------
 
@@ -155,6 +159,10 @@ class JobsMachine(RuleBasedStateMachine):
         self.w.advance(seconds)
 
     # -- invariants --------------------------------------------------------------------------
+
+    @invariant()
+    def every_status_change_went_through_a_table(self) -> None:
+        self.log.check()
 
     @invariant()
     def notifications(self) -> None:

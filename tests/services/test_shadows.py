@@ -7,12 +7,13 @@ from typing import Any
 import orjson
 import pytest
 
+from simulator.api.mqtt.notices import ShadowMqttNotices, shadow_topic_prefix
 from simulator.core.arn import Scope
 from simulator.core.errors import AwsError
 from simulator.core.shadow import ShadowOptions
 from simulator.services.registry import Registry
 from simulator.services.runtime import RecordingPublisher, Runtime, TimerHeap, VirtualClock
-from simulator.services.shadows import ShadowService, topic_prefix
+from simulator.services.shadows import ShadowService
 
 NOW = 1_700_000_000.0
 T = int(NOW)
@@ -28,6 +29,8 @@ class Env:
         self.registry = Registry(self.runtime, Scope())
         self.registry.create_thing(thing_name="thing1")
         self.service = ShadowService(self.runtime, self.registry, options)
+        # The messages as the MQTT API publishes the service's notifications.
+        self.service.notify_to(ShadowMqttNotices(self.publisher))
         self.changes: list[tuple[str, str | None]] = []
         self.service.subscribe(lambda thing, name: self.changes.append((thing, name)))
 
@@ -116,8 +119,8 @@ def test_named_shadow_topics_and_get(env: Env) -> None:
 
 
 def test_topic_prefix() -> None:
-    assert topic_prefix("t", None) == "$aws/things/t/shadow"
-    assert topic_prefix("t", "$package") == "$aws/things/t/shadow/name/$package"
+    assert shadow_topic_prefix("t", None) == "$aws/things/t/shadow"
+    assert shadow_topic_prefix("t", "$package") == "$aws/things/t/shadow/name/$package"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 Modules, from the wire inwards:
 
 * :mod:`.app`: aiohttp server, real-clock runtime with timers on the asyncio loop;
+* :mod:`.connections`: header/body deadlines, connection cap, rate-limited error log;
 * :mod:`.dispatch`: request -> service call -> reply, without any HTTP server (sans-IO);
 * :mod:`.sigv4`: credential scope (which routes the request) and signature checks via botocore;
 * :mod:`.routes` (the table, as data), :mod:`.router` (path matching),

@@ -15,16 +15,24 @@ import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Final, Protocol
 
 from aiohttp import web
 from aiohttp.http import HttpProcessingError
 
 from simulator.api.http import errors
+from simulator.api.http.connections import (
+    BodyTimeout,
+    BoundedRequestHandler,
+    BoundedServer,
+    ConnectionLimits,
+    one_line,
+)
 from simulator.api.http.dispatch import AuthMode, HttpApi, Reply
 from simulator.api.http.sigv4 import Verifier
 from simulator.api.http.throttle import Throttle, ThrottleSpec
+from simulator.api.mqtt.notices import attach as attach_notices
 from simulator.core.arn import Scope
 from simulator.core.errors import AwsError
 from simulator.services.controlplane import ControlPlane, EmulatorOptions
@@ -46,7 +54,9 @@ class ServerConfig:
     certificates (``--ca-dir``); None generates one in memory at start. ``endpoint_address``:
     DescribeEndpoint's answer (None: ``host``). ``throttle``: request-rate limits (None: none).
     ``rollout_per_minute``: the release rate of jobs without a rollout configuration and the
-    ceiling of every rollout (None: AWS's 1,000 a minute).
+    ceiling of every rollout (None: AWS's 1,000 a minute). ``unsigned_payload``: accept SigV4's
+    ``UNSIGNED-PAYLOAD`` (:mod:`.sigv4`). ``limits``: timeouts, connection cap, backlog
+    (:mod:`.connections`).
     """
 
     host: str = "127.0.0.1"
@@ -60,6 +70,8 @@ class ServerConfig:
     endpoint_address: str | None = None
     throttle: ThrottleSpec | None = None
     rollout_per_minute: int | None = None
+    unsigned_payload: bool = False
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 class LoopScheduler:
@@ -79,23 +91,31 @@ class LoopScheduler:
 
 
 def build_plane(
-    config: ServerConfig, loop: asyncio.AbstractEventLoop, publisher: Publisher | None = None
+    config: ServerConfig,
+    loop: asyncio.AbstractEventLoop,
+    publisher: Publisher | None = None,
+    *,
+    runtime: Runtime | None = None,
+    issuer: CertificateIssuer | None = None,
 ) -> ControlPlane:
     """A fresh control plane on the real clock, with timers on ``loop``.
 
     ``publisher`` carries the services' MQTT broadcasts (the broker bridge of ``fleetsim serve
-    --mqtt``); without one they are dropped.
+    --mqtt``); without one they are dropped. ``runtime`` and ``issuer`` replace the defaults
+    (``--state-dir`` records and replays through them: :mod:`simulator.api.durable`).
     """
-    runtime = Runtime(
-        clock=time.time,
-        scheduler=LoopScheduler(loop, time.time),
-        publisher=publisher if publisher is not None else NullPublisher(),
-    )
+    if runtime is None:
+        runtime = Runtime(
+            clock=time.time,
+            scheduler=LoopScheduler(loop, time.time),
+            publisher=publisher if publisher is not None else NullPublisher(),
+        )
     scope = Scope(region=config.region, account=config.account_id)
     security = SecurityOptions(endpoint_address=config.endpoint_address or config.host)
-    issuer: CertificateIssuer = (
-        LocalCA.generate(runtime.clock()) if config.ca is None else LocalCA.from_pem(*config.ca)
-    )
+    if issuer is None:
+        issuer = (
+            LocalCA.generate(runtime.clock()) if config.ca is None else LocalCA.from_pem(*config.ca)
+        )
     options = EmulatorOptions(scope=scope, security=security)
     if config.rollout_per_minute is not None:
         rate = config.rollout_per_minute
@@ -103,15 +123,26 @@ def build_plane(
             options.jobs, default_rollout_per_minute=rate, max_rollout_per_minute=rate
         )
         options = dataclasses.replace(options, jobs=jobs)
-    return ControlPlane(runtime, options, issuer=issuer)
+    plane = ControlPlane(runtime, options, issuer=issuer)
+    if publisher is not None:
+        # The broadcasts leave as MQTT messages from the first request on, before the bridge
+        # (and its MqttApi, which wires the same) is up.
+        attach_notices(plane)
+    return plane
 
 
 def build_api(
-    config: ServerConfig, loop: asyncio.AbstractEventLoop, plane: ControlPlane | None = None
+    config: ServerConfig, loop: asyncio.AbstractEventLoop, plane: object | None = None
 ) -> HttpApi:
-    """The HTTP dispatcher over ``plane`` (a fresh one from :func:`build_plane` by default)."""
+    """The HTTP dispatcher over ``plane`` (a fresh one from :func:`build_plane` by default;
+    anything with the control plane's service attributes, such as a journaled view)."""
     control_plane = plane if plane is not None else build_plane(config, loop)
-    verifier = Verifier({config.access_key_id: config.secret_access_key}, region=config.region)
+    verifier = Verifier(
+        {config.access_key_id: config.secret_access_key},
+        region=config.region,
+        clock=time.time,
+        unsigned_payload=config.unsigned_payload,
+    )
     throttle = None if config.throttle is None else Throttle(config.throttle, time.monotonic)
     return HttpApi(control_plane, auth=config.auth, verifier=verifier, throttle=throttle)
 
@@ -130,13 +161,29 @@ def _response(reply: Reply) -> web.Response:
     return web.Response(status=reply.status, body=reply.body, headers=headers)
 
 
-def _handler(api: HttpApi) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
+class Durability(Protocol):
+    """The journal writer of ``--state-dir``: a reply waits until what it may show is on disk."""
+
+    @property
+    def pending(self) -> bool: ...
+
+    def durable(self) -> Awaitable[None]: ...
+
+
+def _handler(
+    api: HttpApi, durability: Durability | None = None
+) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
     async def handle(request: web.BaseRequest) -> web.Response:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             err = errors.too_large(MAX_BODY)
             return _response(Reply(err.http_status, errors.encode_error(err), err.error_type))
+        except BodyTimeout as exc:  # the connection's body deadline (connections.py)
+            err = AwsError(str(exc), code="RequestTimeoutException", status=408)
+            response = _response(Reply(err.http_status, errors.encode_error(err), err.error_type))
+            response.force_close()
+            return response
         except (web.RequestPayloadError, HttpProcessingError) as exc:  # a body aiohttp refused
             detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
             err = AwsError(
@@ -147,17 +194,21 @@ def _handler(api: HttpApi) -> Callable[[web.BaseRequest], Awaitable[web.Response
             return _response(Reply(err.http_status, errors.encode_error(err), err.error_type))
         # A connection lost mid-body (which is also how aiohttp ends a request whose chunked
         # body is malformed) leaves nobody to answer: aiohttp logs it and closes the socket.
-        return _response(api.handle(request.method, request.raw_path, request.headers, body))
+        reply = api.handle(request.method, request.raw_path, request.headers, body)
+        if durability is not None and durability.pending:
+            await durability.durable()  # group commit: one fdatasync for the replies of a burst
+        return _response(reply)
 
     return handle
 
 
-class _AwsErrorsRequestHandler(web.RequestHandler):
+class _AwsErrorsRequestHandler(BoundedRequestHandler):
     """aiohttp's connection handler, answering malformed HTTP with AWS-shaped errors too.
 
     aiohttp answers what its parser refuses (a method llhttp does not know, a bad request line or
-    header, a body over the limit) with a plain-text page before any handler runs; this keeps
-    aiohttp's logging and connection handling and replaces only the page.
+    header, a body over the limit) with a plain-text page and a logged traceback before any
+    handler runs; this keeps aiohttp's connection handling, replaces the page and logs one
+    rate-limited line instead (a traceback only for a 5xx, which is a bug here).
     """
 
     __slots__ = ()
@@ -169,7 +220,13 @@ class _AwsErrorsRequestHandler(web.RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        super().handle_error(request, status, exc, message)  # logs; raises if a reply started
+        if status >= 500:
+            self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+        else:
+            detail = one_line(message or str(exc or "") or "malformed request")
+            self._bounded.warn(f"malformed request from {request.remote}: {status} {detail}")
+        if request.writer.output_size > 0:  # as aiohttp: a reply started, the connection is lost
+            raise ConnectionError("Response is sent already, cannot send the error response")
         if status == 413:
             err = errors.too_large(MAX_BODY)
         elif status >= 500:
@@ -184,7 +241,7 @@ class _AwsErrorsRequestHandler(web.RequestHandler):
         return response
 
 
-class _AwsErrorsServer(web.Server):
+class _AwsErrorsServer(BoundedServer):
     def __call__(self) -> web.RequestHandler:
         # aiohttp's default access logger stays silent below INFO, which ``serve`` never enables.
         # Bodies are not decompressed: SigV4 signs the bytes on the wire, and AWS IoT's APIs
@@ -203,23 +260,30 @@ async def serve(
     *,
     on_ready: Callable[[str], None],
     stop: asyncio.Event,
-    plane: ControlPlane | None = None,
+    plane: object | None = None,
+    durability: Durability | None = None,
 ) -> None:
     """Listen on ``config.host:config.port`` until ``stop`` is set.
 
     ``on_ready`` receives the base URL (with the real port when ``config.port`` is 0) once the
     socket is listening. ``plane`` is the control plane to serve (shared with the MQTT bridge);
-    a fresh one by default. Raises :class:`OSError` when the address cannot be bound.
+    a fresh one by default. With ``durability`` (``--state-dir``) each reply is sent once the
+    journal records it may show are on disk. Raises :class:`OSError` when the address cannot be
+    bound.
     """
     api = build_api(config, asyncio.get_running_loop(), plane)
-    server = _AwsErrorsServer(_handler(api))
-    runner = web.ServerRunner(server, handle_signals=False)
+    limits = config.limits
+    server = _AwsErrorsServer(_handler(api, durability), limits=limits)
+    runner = web.ServerRunner(
+        server, handle_signals=False, shutdown_timeout=limits.shutdown_timeout
+    )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port)
+        site = web.TCPSite(runner, config.host, config.port, backlog=limits.backlog)
         await site.start()
         port = runner.addresses[0][1]
         on_ready(_url(config.host, port))
         await stop.wait()
     finally:
         await runner.cleanup()
+        server.close_log()

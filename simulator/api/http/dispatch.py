@@ -9,8 +9,10 @@ Steps, each of which answers an AWS-shaped error when it fails:
 3. **route**: the service's :class:`~.router.Router` on the URL-decoded path segments;
 4. **parse and validate** the input (:mod:`.parse`);
 5. **call** ``control_plane.<attribute>.<snake_case(operation)>(**kwargs)``;
-6. **serialise** the result with orjson (raw bytes for a blob ``payload`` output; other ``bytes``
-   values, such as the jobs data plane's ``jobDocument``, become JSON strings).
+6. **encode** a typed result with the operation's encoder from :data:`simulator.api.wire.ENCODERS`
+   (services that still return dicts have none), then **serialise** it with orjson (raw bytes
+   for a blob ``payload`` output; other ``bytes`` values, such as the jobs data plane's
+   ``jobDocument``, become JSON strings).
 
 Between 3 and 4, a :class:`~.throttle.Throttle` (``fleetsim serve --throttle``) may refuse the
 request with ThrottlingException (429). One route is not AWS's: ``GET /fleetsim/ca.pem``
@@ -39,6 +41,7 @@ from simulator.api.http.router import Match, Router
 from simulator.api.http.routes import SIGNING_NAMES, ServiceName
 from simulator.api.http.sigv4 import Authorization, Verifier, parse_authorization
 from simulator.api.http.throttle import RateExceeded, Throttle
+from simulator.api.wire import ENCODERS, Encoder
 from simulator.core.errors import AwsError
 
 __all__ = ["CA_PATH", "AuthMode", "HttpApi", "Reply"]
@@ -62,7 +65,9 @@ class Reply:
 @dataclass(frozen=True, slots=True)
 class _Handler:
     operation: Operation
-    call: Callable[..., dict[str, Any]] | None
+    call: Callable[..., Any] | None
+    #: Turns the service's typed result into JSON members (None: the service returns a dict).
+    encode: Encoder | None
 
 
 def _bytes_as_text(value: object) -> str:
@@ -105,7 +110,8 @@ class HttpApi:
             route = operation.route
             service = getattr(control_plane, route.attribute, None)
             call = getattr(service, operation.method_name, None)
-            handler = _Handler(operation, call if callable(call) else None)
+            encode = ENCODERS.get((route.service, route.operation))
+            handler = _Handler(operation, call if callable(call) else None, encode)
             entries.setdefault(route.service, []).append((route.method, route.uri, handler))
         self._routers = {name: Router(rows) for name, rows in entries.items()}
 
@@ -180,6 +186,8 @@ class HttpApi:
             raise RateExceeded()
         kwargs = build_kwargs(operation, match.params, query, headers, body)
         result = handler.call(**kwargs)
+        if handler.encode is not None:
+            result = handler.encode(result)
         return Reply(200, _encode(operation, result))
 
     def _route(

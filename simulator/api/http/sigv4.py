@@ -11,16 +11,35 @@ signatures in constant time. Two changes for speed keep botocore's algorithms: t
 light duck-typed container instead of an ``AWSRequest`` (whose ``email.message`` headers dominate
 the cost), and the derived signing key is cached per day.
 
-Not checked (unlike AWS): clock skew (AWS refuses requests more than five minutes old, which
-would break replayed benchmark requests), session tokens and presigned (query-string) URLs.
+Checked as AWS does before the signature:
+
+* **Clock skew.** "In most cases, a request must reach AWS within five minutes of the time stamp
+  in the request" (IAM User Guide, *Elements of an AWS API request signature*). A request whose
+  ``X-Amz-Date`` is more than :data:`MAX_SKEW` seconds before or after the injected clock gets
+  ``InvalidSignatureException`` with AWS's wording, ``Signature expired: 20240101T000000Z is now
+  earlier than 20240101T115500Z (20240101T120000Z - 5 min.)`` or ``Signature not yet current:
+  ... is still later than ... (... + 5 min.)``. A replay inside the window is accepted, as by AWS.
+* **Payload hash.** When ``x-amz-content-sha256`` is a signed header, botocore's signer puts its
+  value in the canonical request instead of hashing the body; so unless it is the body's SHA-256
+  the request is refused with the signature-mismatch error (what a server that hashes the body it
+  received computes). ``UNSIGNED-PAYLOAD`` is documented for Amazon S3 only; it is refused unless
+  the verifier is built with ``unsigned_payload=True`` (``fleetsim serve
+  --allow-unsigned-payload``), since whether AWS IoT accepts it could not be verified.
+
+Not checked (unlike AWS): session tokens and presigned (query-string) URLs.
 """
 
 from __future__ import annotations
 
+import calendar
+import datetime
+import hashlib
 import hmac
+import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
@@ -29,9 +48,13 @@ from multidict import MultiMapping
 
 from simulator.api.http import errors
 
-__all__ = ["Authorization", "Verifier", "parse_authorization"]
+__all__ = ["MAX_SKEW", "Authorization", "Verifier", "parse_amz_date", "parse_authorization"]
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
+#: Seconds a request's ``X-Amz-Date`` may be away from the server's clock (AWS: five minutes).
+MAX_SKEW: Final = 300.0
+UNSIGNED_PAYLOAD: Final = "UNSIGNED-PAYLOAD"
+_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +100,36 @@ def parse_authorization(value: str) -> Authorization:
         signed_headers=tuple(parts["SignedHeaders"].split(";")),
         signature=parts["Signature"],
     )
+
+
+def parse_amz_date(value: str) -> float:
+    """Seconds since the epoch of an ``X-Amz-Date`` (``YYYYMMDD'T'HHMMSS'Z'``, UTC).
+
+    Raises ``IncompleteSignatureException`` for anything else (another ISO-8601 form, an
+    impossible date such as month 13).
+    """
+    if _AMZ_DATE.fullmatch(value) is not None:
+        try:
+            moment = datetime.datetime(  # validates the ranges (no 30 February)
+                int(value[0:4]),
+                int(value[4:6]),
+                int(value[6:8]),
+                int(value[9:11]),
+                int(value[11:13]),
+                int(value[13:15]),
+            )
+        except ValueError:
+            pass
+        else:
+            return float(calendar.timegm(moment.timetuple()))
+    raise errors.incomplete_signature(
+        f"Date must be in ISO-8601 'basic format'. Got '{value[:64]}'. "
+        "See http://en.wikipedia.org/wiki/ISO_8601"
+    )
+
+
+def _stamp(seconds: float) -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(int(seconds)))
 
 
 def _is_utf8(text: str) -> bool:
@@ -159,12 +212,48 @@ class _ReceivedRequestAuth(SigV4Auth):
 
 
 class Verifier:
-    """Checks SigV4 signatures against a fixed set of access keys and one region."""
+    """Checks SigV4 signatures against a fixed set of access keys and one region.
 
-    def __init__(self, secrets: Mapping[str, str], *, region: str) -> None:
+    ``clock`` gives the current time (seconds since the epoch) that ``X-Amz-Date`` must be within
+    ``max_skew`` of; ``unsigned_payload`` accepts ``x-amz-content-sha256: UNSIGNED-PAYLOAD``.
+    """
+
+    def __init__(
+        self,
+        secrets: Mapping[str, str],
+        *,
+        region: str,
+        clock: Callable[[], float],
+        max_skew: float = MAX_SKEW,
+        unsigned_payload: bool = False,
+    ) -> None:
         self._secrets = dict(secrets)
         self._region = region
+        self._clock = clock
+        self._max_skew = max_skew
+        self._unsigned_payload = unsigned_payload
         self._signers: dict[tuple[str, str], _ReceivedRequestAuth] = {}
+
+    def _check_skew(self, amz_date: str, signed_at: float) -> None:
+        now = self._clock()
+        minutes = f"{self._max_skew / 60:g} min."
+        if signed_at < now - self._max_skew:
+            raise errors.invalid_signature(
+                f"Signature expired: {amz_date} is now earlier than "
+                f"{_stamp(now - self._max_skew)} ({_stamp(now)} - {minutes})"
+            )
+        if signed_at > now + self._max_skew:
+            raise errors.invalid_signature(
+                f"Signature not yet current: {amz_date} is still later than "
+                f"{_stamp(now + self._max_skew)} ({_stamp(now)} + {minutes})"
+            )
+
+    def _check_payload_hash(self, declared: list[str], body: bytes) -> None:
+        """A signed ``x-amz-content-sha256`` must be the body's hash (botocore trusts it)."""
+        if declared == [UNSIGNED_PAYLOAD] and self._unsigned_payload:
+            return
+        if declared != [hashlib.sha256(body).hexdigest()]:
+            raise errors.invalid_signature()
 
     def _signer(self, access_key: str, secret: str, service: str) -> _ReceivedRequestAuth:
         signer = self._signers.get((access_key, service))
@@ -198,11 +287,13 @@ class Verifier:
                 "Authorization header requires existence of either a 'X-Amz-Date' or a "
                 "'Date' header."
             )
+        signed_at = parse_amz_date(amz_date)
         if amz_date[:8] != auth.date:
             raise errors.invalid_signature(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
                 f"date from HTTP: '{auth.date[:16]}' != '{amz_date[:8]}', from '{amz_date[:32]}'."
             )
+        self._check_skew(amz_date, signed_at)
         if "host" not in auth.signed_headers:
             raise errors.invalid_signature(
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
@@ -216,6 +307,9 @@ class Verifier:
                 raise errors.invalid_signature()
             if found:
                 values[name.lower()] = list(found)
+        declared = values.get("x-amz-content-sha256")
+        if declared is not None:
+            self._check_payload_hash(declared, body)
         received = _ReceivedRequest(
             method, f"http://fleetsim{target}", _SignedHeaders(values), body, {}
         )

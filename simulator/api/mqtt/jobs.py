@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
+from simulator.api.wire import jobs_data as wire
 from simulator.core.errors import AwsError, InvalidRequestException, JobExecutionStateException
 from simulator.services.jobs import JobsDataService
 
@@ -78,14 +79,9 @@ def _parse(topic: str) -> tuple[str, Operation, str | None] | None:
     return thing, "invalid", None
 
 
-def _embed(result: dict[str, Any]) -> dict[str, Any]:
-    """Turn ``jobDocument`` bytes into JSON objects embedded as they are."""
-    execution = result.get("execution")
-    if isinstance(execution, dict) and isinstance(execution.get("jobDocument"), bytes):
-        execution["jobDocument"] = orjson.Fragment(execution["jobDocument"])
-    if isinstance(result.get("jobDocument"), bytes):
-        result["jobDocument"] = orjson.Fragment(result["jobDocument"])
-    return result
+def _fragment(document: bytes | None) -> orjson.Fragment | None:
+    """Over MQTT ``jobDocument`` is the object itself, embedded as it is (never re-parsed)."""
+    return None if document is None else orjson.Fragment(document)
 
 
 def _serve(
@@ -97,25 +93,27 @@ def _serve(
 ) -> dict[str, Any]:
     get = body.get
     if operation == "get":
-        return service.get_pending_job_executions(thing_name=thing)
+        return wire.pending_executions(service.get_pending_job_executions(thing_name=thing))
     if operation == "start-next":
-        return service.start_next_pending_job_execution(
+        view = service.start_next_pending_job_execution(
             thing_name=thing,
             status_details=get("statusDetails"),
             step_timeout_in_minutes=get("stepTimeoutInMinutes"),
         )
+        return wire.start_next(view, _fragment(view.document))
     assert job_id is not None
     if operation == "describe":
-        return service.describe_job_execution(
+        view = service.describe_job_execution(
             job_id=job_id,
             thing_name=thing,
             include_job_document=get("includeJobDocument"),
             execution_number=get("executionNumber"),
         )
+        return wire.describe_execution(view, _fragment(view.document))
     status = get("status")
     if not isinstance(status, str):
         raise InvalidRequestException("status is required and must be a string")
-    return service.update_job_execution(
+    result = service.update_job_execution(
         job_id=job_id,
         thing_name=thing,
         status=status,
@@ -126,6 +124,9 @@ def _serve(
         include_job_document=get("includeJobDocument"),
         execution_number=get("executionNumber"),
     )
+    if result.state is None and result.document is None:
+        return {}  # the common device update: nothing asked for back
+    return wire.update_execution(result, _fragment(result.document))
 
 
 def _rejected(
@@ -193,7 +194,7 @@ def _handle(
     except AwsError as exc:
         code = _CODES.get(exc.error_type, "InternalError")
         return _rejected(topic, code, exc.message, token, stamp)
-    reply = _embed(result) if result else result
+    reply = result
     reply["timestamp"] = stamp
     if isinstance(token, str):
         reply["clientToken"] = token

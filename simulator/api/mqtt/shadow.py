@@ -17,9 +17,10 @@ from typing import Any, Final, Literal, assert_never
 
 import orjson
 
+from simulator.api.mqtt.notices import shadow_topic_prefix
 from simulator.core.errors import AwsError
 from simulator.core.shadow import client_token_of
-from simulator.services.shadows import ShadowService, topic_prefix
+from simulator.services.shadows import ShadowService
 
 __all__ = ["Operation", "handle_shadow", "parse_shadow_topic"]
 
@@ -80,7 +81,7 @@ def handle_shadow(
         delete (the service published those), ``[(…/{operation}/rejected, error)]`` otherwise,
         with ``{code, message, timestamp?, clientToken?}``. Malformed input never raises.
     """
-    prefix = topic_prefix(thing, shadow_name)
+    prefix = shadow_topic_prefix(thing, shadow_name)
     client_token = client_token_of(payload)
     try:
         if operation == "get":

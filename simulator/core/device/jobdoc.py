@@ -21,17 +21,21 @@ uninstall       ``uninstall`` / ``remove``             ``[package, ...]``
 other           anything else                          free
 ==============  ====================================  =========================================
 
+A download whose URL is SigV4-presigned carries the URL's expiry (``X-Amz-Date + X-Amz-Expires``),
+read once with the plan: the device fails the download with HTTP 403 if it starts later.
+
 Anything else (no ``steps``, an unknown action type, an install without package and version) is
 refused: the device reports REJECTED with the reason, as the Device Client does.
 """
 
 from __future__ import annotations
 
+import calendar
 import enum
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["JobPlan", "Step", "StepKind", "plan_job"]
+__all__ = ["JobPlan", "Step", "StepKind", "plan_job", "presigned_expiry"]
 
 
 class StepKind(enum.Enum):
@@ -50,6 +54,8 @@ class Step:
     name: str
     args: tuple[str, ...]
     ignore_failure: bool = False
+    #: A download's presigned URL expires at this POSIX time (``None``: not presigned).
+    expires: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +109,8 @@ def _step(raw: Any, where: str) -> Step | str:
     if kind is StepKind.UNINSTALL and not raw_args:
         return f"{where}: an uninstall step needs args [package]"
     ignore = action.get("ignoreStepFailure") in ("true", True)
-    return Step(kind, name, tuple(raw_args), ignore)
+    expires = presigned_expiry(raw_args[0]) if kind is StepKind.DOWNLOAD and raw_args else None
+    return Step(kind, name, tuple(raw_args), ignore, expires)
 
 
 def plan_job(document: Any) -> JobPlan:
@@ -126,3 +133,28 @@ def plan_job(document: Any) -> JobPlan:
             return JobPlan((), step)
         out.append(step)
     return JobPlan(tuple(out))
+
+
+def presigned_expiry(url: str) -> int | None:
+    """``X-Amz-Date + X-Amz-Expires`` of a SigV4 presigned URL, ``None`` if it has none."""
+    start = url.find("X-Amz-Date=")
+    expires_at = url.find("X-Amz-Expires=")
+    if start < 0 or expires_at < 0:
+        return None
+    stamp = url[start + 11 : start + 27]  # e.g. 20261127T015335Z
+    end = url.find("&", expires_at)
+    try:
+        signed = calendar.timegm(
+            (
+                int(stamp[0:4]),
+                int(stamp[4:6]),
+                int(stamp[6:8]),
+                int(stamp[9:11]),
+                int(stamp[11:13]),
+                int(stamp[13:15]),
+            )
+        )
+        lifetime = int(url[expires_at + 14 : end if end > 0 else None])
+    except ValueError:
+        return None
+    return signed + lifetime

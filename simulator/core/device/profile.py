@@ -1,7 +1,9 @@
 """How a fleet's devices behave: step durations, failure, reject, reboot and rollback odds.
 
 One profile is shared by every device of a fleet; its random streams are consumed in event order,
-so a seeded run draws the same numbers every time.
+so a seeded run draws the same numbers every time. It also holds what the fleet's devices share:
+the plans of the job documents they received (:class:`~simulator.core.device.plans.PlanCache`)
+and the count of devices online.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from simulator.core.device.jobdoc import StepKind
+from simulator.core.device.plans import PlanCache
 from simulator.core.distributions import Distribution, stream
 
 __all__ = ["DeviceProfile", "StepBehaviour"]
@@ -35,6 +38,7 @@ class DeviceProfile:
         "_reject_draw",
         "_rollback_draw",
         "online",
+        "plans",
         "reboot_probability",
         "reject_probability",
         "report_steps",
@@ -72,6 +76,7 @@ class DeviceProfile:
         self.report_steps = report_steps
         self.response_timeout_s = response_timeout_s
         self.online = 0  # devices of this profile not OFFLINE (kept by the devices themselves)
+        self.plans = PlanCache()
 
     def duration(self, kind: StepKind) -> float:
         draw = self._durations.get(kind) or self._durations[StepKind.OTHER]

@@ -11,12 +11,16 @@ parses once and compiles to a predicate over :data:`IndexDocument` values built 
 :func:`build_document`. Every malformed or unsupported query raises
 :class:`~simulator.core.errors.InvalidQueryException`, and nothing else.
 
-Supported: ``field:value`` and bare terms, quoted phrases, ``*`` and ``?`` wildcards (never
-leading, except ``*`` alone: all things, or ``field:*``: the field exists), ranges
+Supported: ``field:value`` and bare terms (``-`` and ``+`` inside a term are term characters:
+``thingName:sensor-0042``), quoted phrases, ``*`` and ``?`` wildcards (``*`` alone: all things;
+``field:*``: the field exists; leading wildcards in one term of a short query), ranges
 ``field:[a TO b]`` with ``{``/``}`` for exclusive bounds, comparisons ``> >= < <=``, ``AND``,
-``OR``, ``NOT``, ``-x``, parentheses, field groups ``field:(a OR b)``, backslash escapes, the
-default operator AND and a term limit (:class:`QuerySyntax`). Field names are case-sensitive,
-values are not. See :mod:`.fields` for the fields and the version-field rules.
+``OR``, ``NOT``, ``-x``, ``+x``, parentheses, field groups ``field:(a OR b)``, backslash escapes,
+the default operator AND and a term limit. What AWS documents inconsistently or not at all is a
+:class:`QuerySyntax` option. Field names are case-sensitive, values are not. The grammar and its
+sources: :mod:`.lexer` and :mod:`.parser`; fields and the version-field rules: :mod:`.fields`;
+wildcard matching without backtracking, and the bound on a query's work: :mod:`.glob` and
+:mod:`.evaluate`.
 """
 
 from simulator.core.fleet_query.document import (
@@ -32,6 +36,7 @@ from simulator.core.fleet_query.evaluate import (
     compile_node,
     compile_query,
 )
+from simulator.core.fleet_query.glob import Glob, compile_glob
 from simulator.core.fleet_query.nodes import (
     And,
     Compare,
@@ -54,6 +59,7 @@ __all__ = [
     "Compare",
     "CompiledQuery",
     "Exists",
+    "Glob",
     "IndexDocument",
     "Leaf",
     "MatchAll",
@@ -67,6 +73,7 @@ __all__ = [
     "Term",
     "Wildcard",
     "build_document",
+    "compile_glob",
     "compile_node",
     "compile_query",
     "count_terms",

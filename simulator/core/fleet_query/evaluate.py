@@ -6,11 +6,19 @@ front. Per leaf value the rules are:
 
 * term and phrase: equal text (case-insensitive), or equal numbers when the document value is a
   JSON number and the query value spells a number (``battery:75`` matches ``75.0``);
-* prefix and wildcard: on the lower-cased text;
+* prefix and wildcard: on the lower-cased text; wildcards with :class:`~.glob.Glob`, which never
+  backtracks;
 * range and comparison: numeric when both sides parse as numbers, else lexicographic on the
   lower-cased text; each bound is decided on its own;
 * a multi-valued field (array, ``thingGroupNames``) matches when any value does;
 * a bare term looks at every field of the document.
+
+**The work a query may do** is bounded by the document, not by the query: each leaf looks at the
+values of its field (every value, for a bare term), a term or prefix test is one comparison, and a
+wildcard test scans each value at most once (:meth:`~.glob.Glob.steps` is at most the value's
+length, whatever the pattern). With at most ``max_terms`` leaves (12), evaluating one document
+costs at most ``12 x`` one pass over its values. Before, a wildcard was a backtracking regular
+expression: ``a*a*a*a*b`` against one 800-character attribute took 18-33 s.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from typing import Final, TypeAlias, assert_never
 
 from simulator.core.fleet_query.document import IndexDocument, Leaf, parse_number
 from simulator.core.fleet_query.fields import FieldInfo, check_field
+from simulator.core.fleet_query.glob import compile_glob
 from simulator.core.fleet_query.nodes import (
     And,
     Compare,
@@ -218,8 +227,8 @@ def _leaf_test(node: Term | Prefix | Wildcard | Exists | Range | Compare) -> _Le
         prefix = node.prefix.lower()
         return lambda leaf: leaf[0].startswith(prefix)
     if isinstance(node, Wildcard):
-        regex = re.compile(_wildcard_regex(node.pattern.lower()), re.DOTALL)
-        return lambda leaf: regex.fullmatch(leaf[0]) is not None
+        match = compile_glob(node.pattern.lower()).match
+        return lambda leaf: match(leaf[0])
     if isinstance(node, Exists):
         return lambda leaf: True
     if isinstance(node, Compare):
@@ -249,18 +258,3 @@ def _bound(value: str, op: str) -> _LeafTest:
         return bool(compare(n, number))
 
     return test
-
-
-def _wildcard_regex(pattern: str) -> str:
-    out: list[str] = []
-    chars = iter(pattern)
-    for c in chars:
-        if c == "\\":
-            out.append(re.escape(next(chars, "\\")))
-        elif c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        else:
-            out.append(re.escape(c))
-    return "".join(out)

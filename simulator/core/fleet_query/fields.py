@@ -56,7 +56,8 @@ class FieldInfo:
 def _key_pattern(segments: list[str]) -> re.Pattern[str] | None:
     if "*" not in segments:
         return None
-    return re.compile(r"\.".join("[^.]+" if s == "*" else re.escape(s) for s in segments))
+    # Possessive: a '*' segment can never give back characters to a '.', so no backtracking.
+    return re.compile(r"\.".join("[^.]++" if s == "*" else re.escape(s) for s in segments))
 
 
 def _shadow(segments: list[str], fail: Callable[[str], InvalidQueryException]) -> tuple[bool, bool]:

@@ -29,18 +29,37 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class QuerySyntax:
-    """Parser options for what AWS documents inconsistently.
+    """Parser options for what AWS documents inconsistently, or not at all.
+
+    The defaults follow the current AWS *Query syntax* page
+    (https://docs.aws.amazon.com/iot/latest/developerguide/query-syntax.html) and, where it is
+    silent, Lucene's classic query parser, which AWS says the language is based on.
 
     Attributes:
-        max_terms: the most leaf terms a query may hold. The archived developer guide says 5, the
-            page this project's reference was condensed from says 7, the current page says 12.
-        hyphen: what an unescaped ``-`` inside a term means. ``"escape"`` refuses it (public
-            workshop material says package names such as ``telemetry\\-agent`` must be escaped, an
-            inference); ``"literal"`` keeps it as part of the term, as Lucene's classic parser does.
+        max_terms: the most leaf terms a query may hold. The current page says 12; the archived
+            developer guide (``awsdocs/aws-iot-docs``) says 5, and the page this project's
+            reference was condensed from said 7.
+        hyphen: what an unescaped ``-`` inside a term means. ``"literal"``: a term character, as
+            in Lucene (``thingName:sensor-0042``); ``-`` is an operator only where a term starts.
+            ``"escape"`` refuses it unless escaped (``telemetry\\-agent``), as public workshop
+            material asks (an inference, not AWS documentation).
+        plus: ``"required"``: a ``+`` starting a term is Lucene's *required* operator, which
+            under the default operator AND changes nothing; ``"refused"``: an error. AWS
+            documents only ``AND``, ``OR``, ``NOT`` and ``-``.
+        leading_wildcard: ``"limited"``: the current page's rule, a leading ``*``/``?`` allowed
+            in at most ``max_leading_wildcard_terms`` terms and only in queries of at most
+            ``max_leading_wildcard_query_length`` characters; ``"refused"``: the archived page's
+            "Leading wildcard search (such as "*xyz")" is not supported.
+        max_leading_wildcard_terms: see ``leading_wildcard`` (1 on the current page).
+        max_leading_wildcard_query_length: see ``leading_wildcard`` (100 on the current page).
     """
 
-    max_terms: int = 7
-    hyphen: Literal["escape", "literal"] = "escape"
+    max_terms: int = 12
+    hyphen: Literal["literal", "escape"] = "literal"
+    plus: Literal["required", "refused"] = "required"
+    leading_wildcard: Literal["limited", "refused"] = "limited"
+    max_leading_wildcard_terms: int = 1
+    max_leading_wildcard_query_length: int = 100
 
 
 @dataclass(frozen=True, slots=True)

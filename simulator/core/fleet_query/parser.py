@@ -5,15 +5,32 @@ Grammar (precedence NOT > AND > OR; juxtaposition is AND, the default operator):
     query   := or EOF
     or      := and ("OR" and)*
     and     := unary (["AND"] unary)*
-    unary   := ("NOT" | "-") unary | primary
+    unary   := ("NOT" | "-" | "+") unary | primary
     primary := "(" or ")" | FIELD ":" value | FIELD ":" range | FIELD ":" "(" group ")"
              | FIELD cmp value | value
     range   := ("[" | "{") bound "TO" bound ("]" | "}")
-    value   := WORD | PHRASE           (a WORD may hold * and ? wildcards, never leading)
+    value   := WORD | PHRASE           (a WORD may hold * and ? wildcards)
 
-A field group holds the same grammar without fields; the field is pushed down to its leaves.
-Lucene's classic parser gives ``a OR b AND c`` odd meanings; conventional precedence is used here
-(inf: AWS does not document it).
+Sources: the AWS *Query syntax* and *Example thing queries* pages (current versions, and the
+archived ``awsdocs/aws-iot-docs`` ones where they differ) and Lucene's ``QueryParser.jj``.
+
+* **Phrases** ``"two words"`` match a whole value exactly (values are not tokenised: a thing name
+  is one term); ``*`` and ``?`` inside a phrase are literal (Lucene). [AWS: "Terms and phrases"]
+* **Field grouping** ``thingName:(tv* AND -plasma)`` (the AWS example) holds the same grammar
+  without fields; the field is pushed down to its leaves.
+* **Ranges** ``[a TO b]``, ``{a TO b]``... with ``*`` for an open bound and quoted bounds
+  (``["abcd" TO "abcf"]``, an AWS example). A wildcard inside a bound is refused (Lucene would
+  take ``1*`` literally; a refusal says more).
+* **``+``** is Lucene's *required* operator. AWS does not document it; with AND as the default
+  operator ``+x`` means ``x`` here (``QuerySyntax(plus="refused")`` refuses it) (inf).
+* **Leading wildcards** (``thingName:*my``, ``*my*``): the current AWS page allows them in one
+  term per query, in queries of at most 100 characters; the archived page (2023) did not allow
+  them at all: ``QuerySyntax(leading_wildcard=...)``. ``*`` alone (every thing) and ``field:*``
+  (the field exists) are not leading wildcards.
+* **The term limit** counts leaves (:func:`~.nodes.count_terms`): 12 on the current page (5 and 7
+  on earlier ones): ``QuerySyntax(max_terms=...)``. How AWS counts is not documented (inf).
+* **Precedence**: Lucene's classic parser gives ``a OR b AND c`` odd meanings; conventional
+  precedence is used here (inf: AWS does not document it).
 """
 
 from __future__ import annotations
@@ -42,7 +59,9 @@ __all__ = ["parse"]
 
 #: Nesting (parentheses and negations) deeper than this is refused rather than recursed into.
 MAX_DEPTH: Final = 64
-_STARTS: Final = frozenset({Kind.WORD, Kind.PHRASE, Kind.LPAREN, Kind.NOT, Kind.MINUS, Kind.LRANGE})
+_STARTS: Final = frozenset(
+    {Kind.WORD, Kind.PHRASE, Kind.LPAREN, Kind.NOT, Kind.MINUS, Kind.PLUS, Kind.LRANGE}
+)
 _OPS: Final[dict[str, Literal[">", ">=", "<", "<="]]] = {
     ">": ">",
     ">=": ">=",
@@ -68,21 +87,42 @@ def parse(text: str, /, *, syntax: QuerySyntax | None = None) -> Node:
     tokens = tokenize(text, hyphen_literal=syntax.hyphen == "literal")
     if tokens[0].kind is Kind.EOF:
         raise query_error("the query is empty", 0)
-    parser = _Parser(tokens)
+    parser = _Parser(tokens, syntax)
     node = parser.or_(None, 0)
     parser.expect(Kind.EOF, "an operator or the end of the query")
     terms = count_terms(node)
     if terms > syntax.max_terms:
         raise query_error(f"{terms} terms, more than the {syntax.max_terms} allowed", None)
+    _check_leading(parser.leading, len(text), syntax)
     return node
 
 
-class _Parser:
-    __slots__ = ("i", "tokens")
+def _check_leading(positions: list[int], length: int, syntax: QuerySyntax) -> None:
+    """The current AWS rule: leading wildcards in few terms, and only in short queries."""
+    if not positions:
+        return
+    most = syntax.max_leading_wildcard_terms
+    if len(positions) > most:
+        raise query_error(
+            f"leading wildcards are limited to {most} term{'s' if most != 1 else ''} per query",
+            positions[most],
+        )
+    if length > syntax.max_leading_wildcard_query_length:
+        raise query_error(
+            f"a query with a leading wildcard is limited to"
+            f" {syntax.max_leading_wildcard_query_length} characters (this one has {length})",
+            positions[0],
+        )
 
-    def __init__(self, tokens: list[Token]) -> None:
+
+class _Parser:
+    __slots__ = ("i", "leading", "syntax", "tokens")
+
+    def __init__(self, tokens: list[Token], syntax: QuerySyntax) -> None:
         self.tokens = tokens
+        self.syntax = syntax
         self.i = 0
+        self.leading: list[int] = []  # positions of terms with a leading wildcard
 
     def peek(self) -> Token:
         return self.tokens[self.i]
@@ -126,6 +166,11 @@ class _Parser:
         if token.kind in (Kind.NOT, Kind.MINUS):
             self.advance()
             return Not(self.unary(field, depth + 1))
+        if token.kind is Kind.PLUS:
+            if self.syntax.plus == "refused":
+                raise query_error("the '+' operator is not supported", token.pos)
+            self.advance()
+            return self.unary(field, depth + 1)  # required: what the default AND means anyway
         return self.primary(field, depth)
 
     def primary(self, field: FieldInfo | None, depth: int) -> Node:
@@ -147,7 +192,7 @@ class _Parser:
                 if field is not None:
                     raise query_error("a field inside a field group", token.pos)
                 return self.field_clause(token, depth)
-            return _value(field, token)
+            return self.value(field, token)
         raise query_error(f"expected a term, found {token.describe()}", token.pos)
 
     # -- fields ------------------------------------------------------------------------------
@@ -163,7 +208,7 @@ class _Parser:
             self.expect(Kind.RPAREN, "')' closing the field group")
             return node
         if token.kind is Kind.WORD:
-            return _value(field, token)
+            return self.value(field, token)
         if token.kind is Kind.PHRASE:
             return Term(field.name, token.text, phrase=True)
         if token.kind is Kind.LRANGE:
@@ -201,6 +246,25 @@ class _Parser:
             raise query_error("a range bound cannot hold wildcards (only '*' alone)", token.pos)
         return token.text
 
+    def value(self, field: FieldInfo | None, token: Token) -> Node:
+        text, wild = token.text, token.wild
+        name = field.name if field else None
+        if not wild:
+            return Term(name, text)
+        if text == "*":
+            return MatchAll() if field is None else Exists(field.name)
+        if wild[0] == 0:
+            if self.syntax.leading_wildcard == "refused":
+                raise query_error("a leading wildcard is not supported (only '*' alone)", token.pos)
+            self.leading.append(token.pos)
+        elif wild == (len(text) - 1,) and text[-1] == "*":
+            return Prefix(name, text[:-1])
+        marks = set(wild)
+        pattern = "".join(
+            c if i in marks else ("\\" + c if c in "*?\\" else c) for i, c in enumerate(text)
+        )
+        return Wildcard(name, pattern)
+
 
 def _refuse_ordering(field: FieldInfo, token: Token) -> None:
     if field.package_version:
@@ -209,21 +273,3 @@ def _refuse_ordering(field: FieldInfo, token: Token) -> None:
             " ($package version keys support exact and wildcard matches only)",
             token.pos,
         )
-
-
-def _value(field: FieldInfo | None, token: Token) -> Node:
-    text, wild = token.text, token.wild
-    name = field.name if field else None
-    if not wild:
-        return Term(name, text)
-    if text == "*":
-        return MatchAll() if field is None else Exists(field.name)
-    if wild[0] == 0:
-        raise query_error("a leading wildcard is not supported (only '*' alone)", token.pos)
-    if wild == (len(text) - 1,) and text[-1] == "*":
-        return Prefix(name, text[:-1])
-    marks = set(wild)
-    pattern = "".join(
-        c if i in marks else ("\\" + c if c in "*?\\" else c) for i, c in enumerate(text)
-    )
-    return Wildcard(name, pattern)

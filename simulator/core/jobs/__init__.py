@@ -22,6 +22,7 @@ from simulator.core.jobs.execution import (
     Actor,
     ExecutionStatus,
     Refusal,
+    StatusDetailsChecker,
     check_status_details,
     check_transition,
 )
@@ -30,6 +31,7 @@ from simulator.core.jobs.job import (
     JobEvent,
     JobStatus,
     TargetSelection,
+    initial_job_status,
     job_transition,
 )
 from simulator.core.jobs.rollout import RolloutWindow, plan_release, rate_per_minute
@@ -60,10 +62,12 @@ __all__ = [
     "RolloutConfig",
     "RolloutWindow",
     "SchedulingConfig",
+    "StatusDetailsChecker",
     "TargetSelection",
     "TimeoutConfig",
     "check_status_details",
     "check_transition",
+    "initial_job_status",
     "job_transition",
     "parse_abort_config",
     "parse_maintenance_windows",

@@ -35,6 +35,7 @@ __all__ = [
     "Actor",
     "ExecutionStatus",
     "Refusal",
+    "StatusDetailsChecker",
     "check_status_details",
     "check_transition",
 ]
@@ -145,10 +146,6 @@ def check_transition(
 MAX_STATUS_DETAILS: Final = 10
 _DETAIL_KEY_RE: Final = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 _MAX_DETAIL_VALUE: Final = 1024
-_MEMO_SIZE: Final = 1024
-#: statusDetails keys and values found valid (cleared when full).
-_VALID_KEYS: dict[str, None] = {}
-_VALID_VALUES: dict[str, None] = {}
 
 
 def _no_control_chars(text: str) -> bool:
@@ -158,46 +155,68 @@ def _no_control_chars(text: str) -> bool:
     return not any(unicodedata.category(ch).startswith("C") for ch in text)
 
 
-def check_status_details(details: object) -> dict[str, str]:
-    """Validate a ``statusDetails`` map and return it as a fresh ``dict``.
+class StatusDetailsChecker:
+    """Validates ``statusDetails`` maps, remembering the keys and values already found valid.
 
-    Rules [B]: at most 10 pairs; keys ``[a-zA-Z0-9:_-]+`` of 1-128 characters; values
-    ``[^\\p{C}]+`` of 1-1024 characters.
+    Devices send the same few keys and values over and over: those already checked skip their
+    check. The memos are bounded (cleared when full) and belong to this object, so each Jobs
+    store has its own and nothing is shared process-wide.
+    """
+
+    __slots__ = ("_keys", "_size", "_values")
+
+    def __init__(self, size: int = 1024) -> None:
+        self._keys: dict[str, None] = {}
+        self._values: dict[str, None] = {}
+        self._size = size
+
+    def __call__(self, details: object, /) -> dict[str, str]:
+        """Validate a ``statusDetails`` map and return it as a fresh ``dict``.
+
+        Rules [B]: at most 10 pairs; keys ``[a-zA-Z0-9:_-]+`` of 1-128 characters; values
+        ``[^\\p{C}]+`` of 1-1024 characters.
+
+        Raises:
+            InvalidRequestException: naming the first offending pair.
+        """
+        if not isinstance(details, dict):
+            raise InvalidRequestException("statusDetails must be a map of strings to strings")
+        if len(details) > MAX_STATUS_DETAILS:
+            raise InvalidRequestException(
+                f"statusDetails can have at most {MAX_STATUS_DETAILS} entries, got {len(details)}"
+            )
+        keys, values = self._keys, self._values
+        for key, value in details.items():
+            if key not in keys:
+                if not isinstance(key, str) or not _DETAIL_KEY_RE.fullmatch(key):
+                    raise InvalidRequestException(
+                        f"Invalid statusDetails key {key!r}: 1-128 characters of [a-zA-Z0-9:_-]"
+                    )
+                self._remember(keys, key)
+            if type(value) is str and value in values:
+                continue
+            if (
+                not isinstance(value, str)
+                or not 1 <= len(value) <= _MAX_DETAIL_VALUE
+                or not _no_control_chars(value)
+            ):
+                raise InvalidRequestException(
+                    f"Invalid statusDetails value for {key!r}: 1-{_MAX_DETAIL_VALUE} characters "
+                    "without control characters"
+                )
+            self._remember(values, value)
+        return dict(details)
+
+    def _remember(self, memo: dict[str, None], text: str) -> None:
+        if len(memo) >= self._size:
+            memo.clear()
+        memo[text] = None
+
+
+def check_status_details(details: object) -> dict[str, str]:
+    """Validate a ``statusDetails`` map once, with no memory (see :class:`StatusDetailsChecker`).
 
     Raises:
         InvalidRequestException: naming the first offending pair.
     """
-    if not isinstance(details, dict):
-        raise InvalidRequestException("statusDetails must be a map of strings to strings")
-    if len(details) > MAX_STATUS_DETAILS:
-        raise InvalidRequestException(
-            f"statusDetails can have at most {MAX_STATUS_DETAILS} entries, got {len(details)}"
-        )
-    for key, value in details.items():
-        # Devices send the same few keys and values over and over: those already found valid
-        # skip their check (bounded memos; anything else is checked in full).
-        if key not in _VALID_KEYS:
-            if not isinstance(key, str) or not _DETAIL_KEY_RE.fullmatch(key):
-                raise InvalidRequestException(
-                    f"Invalid statusDetails key {key!r}: 1-128 characters of [a-zA-Z0-9:_-]"
-                )
-            _remember(_VALID_KEYS, key)
-        if type(value) is str and value in _VALID_VALUES:
-            continue
-        if (
-            not isinstance(value, str)
-            or not 1 <= len(value) <= _MAX_DETAIL_VALUE
-            or not _no_control_chars(value)
-        ):
-            raise InvalidRequestException(
-                f"Invalid statusDetails value for {key!r}: 1-{_MAX_DETAIL_VALUE} characters "
-                "without control characters"
-            )
-        _remember(_VALID_VALUES, value)
-    return dict(details)
-
-
-def _remember(memo: dict[str, None], text: str) -> None:
-    if len(memo) >= _MEMO_SIZE:
-        memo.clear()
-    memo[text] = None
+    return StatusDetailsChecker(size=0)(details)

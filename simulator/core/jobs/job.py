@@ -17,7 +17,14 @@ import enum
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["JOB_TRANSITIONS", "JobEvent", "JobStatus", "TargetSelection", "job_transition"]
+__all__ = [
+    "JOB_TRANSITIONS",
+    "JobEvent",
+    "JobStatus",
+    "TargetSelection",
+    "initial_job_status",
+    "job_transition",
+]
 
 
 class JobStatus(enum.Enum):
@@ -74,3 +81,8 @@ JOB_TRANSITIONS: Final[Mapping[tuple[JobStatus, JobEvent], JobStatus]] = {
 def job_transition(current: JobStatus, event: JobEvent) -> JobStatus | None:
     """The job's status after ``event``, or ``None`` when the event is not allowed now."""
     return JOB_TRANSITIONS.get((current, event))
+
+
+def initial_job_status(start: float | None, now: float) -> JobStatus:
+    """The status a new job is created in: SCHEDULED until a start time still to come."""
+    return _J.SCHEDULED if start is not None and start > now else _J.IN_PROGRESS

@@ -3,11 +3,18 @@
 Time is passed in (``now``, epoch seconds); documents carry it as whole seconds, as AWS does.
 The store returns documents as dicts that share subtrees with the stored state: serialise them
 (or copy them) before anything else changes the store, and never mutate them.
+
+A fleet's shadows are mostly alike (every device's ``$package`` says the same few versions), so
+the store keeps one copy of each state tree it sees repeatedly: a stored tree that serialises to
+the same bytes as one stored before is replaced by that one (the size check serialises every
+tree anyway). That, one dict per shadow name rather than one per thing, and one shared empty
+tree make a million ``$package`` shadows cost about 100 bytes each rather than 800.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import orjson
 
@@ -31,6 +38,13 @@ __all__ = ["Shadow", "ShadowStore", "UpdateOutcome"]
 
 VERSION_CONFLICT = "Version conflict"  # [AD:device-shadow-data-flow]
 TOO_LARGE = "The payload exceeds the maximum size allowed"  # [cur:device-shadow-error-messages]
+
+#: The one empty tree every shadow without a section shares (trees are never mutated).
+_EMPTY: Final[JsonObject] = {}
+#: Trees remembered for sharing: at most this many, each at most this long serialised. Small
+#: trees are the ones a fleet repeats; a bounded table keeps unique trees from piling up.
+_SHARED_TREES: Final = 4096
+_SHARED_TREE_BYTES: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +108,32 @@ def _apply(
     return merge(tree, patch), meta
 
 
-def _size(tree: JsonObject) -> int:
-    return len(orjson.dumps(tree)) if tree else 0
+class _SharedTrees:
+    """One copy of each small state tree, found by its serialisation."""
+
+    __slots__ = ("_by_json",)
+
+    def __init__(self) -> None:
+        self._by_json: dict[bytes, JsonObject] = {}
+
+    def share(self, tree: JsonObject, encoded: bytes) -> JsonObject:
+        """The tree already stored that serialises to ``encoded``, else ``tree`` (remembered).
+
+        Equal serialisations mean equal trees with keys in the same order (``1`` and ``1.0``
+        and ``true`` serialise apart), so documents built from the shared tree are the same.
+        """
+        if not tree:
+            return _EMPTY
+        if len(encoded) > _SHARED_TREE_BYTES:
+            return tree
+        by_json = self._by_json
+        found = by_json.get(encoded)
+        if found is not None:
+            return found
+        if len(by_json) >= _SHARED_TREES:
+            by_json.clear()  # forgetting only costs sharing, never correctness
+        by_json[encoded] = tree
+        return tree
 
 
 class ShadowStore:
@@ -103,8 +141,11 @@ class ShadowStore:
 
     def __init__(self, options: ShadowOptions | None = None) -> None:
         self.options = options or ShadowOptions()
-        self._things: dict[str, dict[str | None, Shadow]] = {}
+        # Shadow name -> thing -> shadow: a handful of names, so a thing's shadows cost a dict
+        # entry each (a dict per thing would cost ~200 bytes more per thing).
+        self._by_name: dict[str | None, dict[str, Shadow]] = {}
         self._deleted: dict[tuple[str, str | None], tuple[int, float]] = {}
+        self._trees = _SharedTrees()
 
     def has_metadata(self, shadow_name: str | None) -> bool:
         """Whether the shadow called ``shadow_name`` keeps metadata (``$package`` does not)."""
@@ -112,8 +153,8 @@ class ShadowStore:
 
     def find(self, thing: str, shadow_name: str | None) -> Shadow | None:
         """The shadow, or ``None`` if it does not exist."""
-        shadows = self._things.get(thing)
-        return None if shadows is None else shadows.get(shadow_name)
+        shadows = self._by_name.get(shadow_name)
+        return None if shadows is None else shadows.get(thing)
 
     def get(self, thing: str, shadow_name: str | None) -> Shadow:
         """The shadow; raises ResourceNotFoundException when it does not exist."""
@@ -126,7 +167,9 @@ class ShadowStore:
 
     def names(self, thing: str) -> list[str]:
         """The thing's named shadows (``$package`` included), sorted."""
-        return sorted(name for name in self._things.get(thing, ()) if name is not None)
+        return sorted(
+            name for name, shadows in self._by_name.items() if name is not None and thing in shadows
+        )
 
     def _base_version(self, key: tuple[str, str | None], now: float) -> int:
         # The version a new shadow continues from [AD:device-shadow-data-flow].
@@ -182,8 +225,8 @@ class ShadowStore:
             ConflictException: ``request.version`` is not the current version.
             RequestEntityTooLargeException: the resulting state is over the size limit.
         """
-        shadows = self._things.get(thing)
-        old = None if shadows is None else shadows.get(shadow_name)
+        shadows = self._by_name.get(shadow_name)
+        old = None if shadows is None else shadows.get(thing)
         current = self._base_version((thing, shadow_name), now) if old is None else old.version
         # On a shadow that does not exist (yet), the version checked against is the remembered
         # one, or 0 (inf).
@@ -191,14 +234,15 @@ class ShadowStore:
             raise ConflictException(VERSION_CONFLICT)
         with_meta = self.has_metadata(shadow_name)
         leaf = {"timestamp": int(now)}
-        desired, reported = ({}, {}) if old is None else (old.desired, old.reported)
-        desired_meta: JsonObject = {}
-        reported_meta: JsonObject = {}
+        desired, reported = (_EMPTY, _EMPTY) if old is None else (old.desired, old.reported)
+        desired_meta: JsonObject = _EMPTY
+        reported_meta: JsonObject = _EMPTY
         if with_meta and old is not None:
-            desired_meta, reported_meta = old.desired_meta or {}, old.reported_meta or {}
+            desired_meta = old.desired_meta or _EMPTY
+            reported_meta = old.reported_meta or _EMPTY
         state = request.state
         if state is None:
-            desired, reported, desired_meta, reported_meta = {}, {}, {}, {}
+            desired = reported = desired_meta = reported_meta = _EMPTY
         else:
             if "desired" in state:
                 desired, desired_meta = _apply(
@@ -208,19 +252,22 @@ class ShadowStore:
                 reported, reported_meta = _apply(
                     reported, reported_meta, state["reported"], leaf, with_meta
                 )
-        if _size(desired) + _size(reported) > MAX_STATE_BYTES:
+        desired_json = orjson.dumps(desired) if desired else b""
+        reported_json = orjson.dumps(reported) if reported else b""
+        if len(desired_json) + len(reported_json) > MAX_STATE_BYTES:
             raise RequestEntityTooLargeException(TOO_LARGE)
 
+        trees = self._trees
         new = Shadow(
             current + 1,
-            desired,
-            reported,
-            desired_meta if with_meta else None,
-            reported_meta if with_meta else None,
+            trees.share(desired, desired_json),
+            trees.share(reported, reported_json),
+            (desired_meta or _EMPTY) if with_meta else None,
+            (reported_meta or _EMPTY) if with_meta else None,
         )
         if shadows is None:
-            shadows = self._things[thing] = {}
-        shadows[shadow_name] = new
+            shadows = self._by_name[shadow_name] = {}
+        shadows[thing] = new
         if old is None:
             self._deleted.pop((thing, shadow_name), None)
         return old, new
@@ -276,21 +323,26 @@ class ShadowStore:
             ResourceNotFoundException: the shadow does not exist.
         """
         shadow = self.get(thing, shadow_name)
-        shadows = self._things[thing]
-        del shadows[shadow_name]
+        shadows = self._by_name[shadow_name]
+        del shadows[thing]
         if not shadows:
-            del self._things[thing]
+            del self._by_name[shadow_name]
         self._deleted[(thing, shadow_name)] = (shadow.version, now)
         return {"version": shadow.version, "timestamp": int(now)}
 
     def drop_thing(self, thing: str, *, now: float) -> list[str | None]:
-        """Delete every shadow of ``thing`` (versions remembered); returns their names."""
-        shadows = self._things.pop(thing, None)
-        if shadows is None:
-            return []
-        for name, shadow in shadows.items():
+        """Delete every shadow of ``thing`` (versions remembered); returns their names, in the
+        order their names were first used in the store."""
+        dropped: list[str | None] = []
+        for name, shadows in list(self._by_name.items()):
+            shadow = shadows.pop(thing, None)
+            if shadow is None:
+                continue
+            if not shadows:
+                del self._by_name[name]
             self._deleted[(thing, name)] = (shadow.version, now)
-        return list(shadows)
+            dropped.append(name)
+        return dropped
 
     def state(self, thing: str, shadow_name: str | None) -> JsonObject | None:
         """``{"desired", "reported", "delta"}`` (empty ones omitted) or ``None``; shared trees."""

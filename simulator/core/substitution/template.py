@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Final, NamedTuple
 
 import msgspec
@@ -36,7 +35,7 @@ from simulator.core.substitution.placeholders import (
     scan,
 )
 
-__all__ = ["Template", "cached_compile", "clear_memo", "compile_document"]
+__all__ = ["Compiler", "PlaceholderMemo", "Template", "compile_document"]
 
 MSG_INVALID_JSON: Final = "The job document is not valid JSON."
 _VALIDATOR: Final = msgspec.json.Decoder(msgspec.Raw)
@@ -118,8 +117,13 @@ def _as_bytes(document: bytes | str) -> bytes:
     return document.encode() if isinstance(document, str) else bytes(document)
 
 
-def compile_document(document: bytes | str, /) -> Template:
-    """Compile a job document (uncached; see :data:`cached_compile`).
+def compile_document(document: bytes | str, /, memo: PlaceholderMemo | None = None) -> Template:
+    """Compile a job document (uncached; :class:`Compiler` caches whole documents).
+
+    Args:
+        document: the job document, JSON.
+        memo: placeholders already parsed (by body), filled as new ones are found. Without one,
+            every placeholder is parsed afresh (a cold compile).
 
     Raises:
         DocumentError: the document is not valid JSON, or a placeholder is malformed.
@@ -133,10 +137,11 @@ def compile_document(document: bytes | str, /) -> Template:
         raw.decode()
     except (msgspec.DecodeError, UnicodeError):
         raise DocumentError(MSG_INVALID_JSON) from None
-    pieces = _split(raw)
+    memo = PlaceholderMemo() if memo is None else memo
+    pieces = _split(raw, memo.placeholders)
     if pieces is None:
         return _compile_general(raw)
-    return _compile_simple(pieces, pieces[1::2])
+    return _compile_simple(pieces, pieces[1::2], memo)
 
 
 _PREFIX: Final = b"${aws:iot:package:"
@@ -146,7 +151,7 @@ _SIMPLE: Final = re.compile(
 )
 
 
-def _split(raw: bytes) -> list[bytes] | None:
+def _split(raw: bytes, memo: dict[bytes, Placeholder]) -> list[bytes] | None:
     """``[literal, body, literal, body, ..., literal]`` when every ``${`` in the document opens a
     plain package placeholder (``body`` is what follows ``${aws:iot:package:`` up to ``}``);
     ``None`` when the general path must look (another placeholder form, or a malformed one).
@@ -161,7 +166,6 @@ def _split(raw: bytes) -> list[bytes] | None:
     # and equal counts prove it when no other `$` appears; otherwise count exactly.
     if raw.count(b"$") != count and raw.count(b"${") != count:
         return None
-    memo = _MEMO
     pieces = [parts[0]]
     append = pieces.append
     for part in parts[1:]:
@@ -173,48 +177,50 @@ def _split(raw: bytes) -> list[bytes] | None:
     return pieces
 
 
-#: Placeholder objects by their body bytes: fleets reuse a handful of placeholders across many
-#: documents, so most compiles find theirs here. Bounded; cleared whole when full.
-_MEMO: Final[dict[bytes, Placeholder]] = {}
-_MEMO_SIZE: Final = 4096
+class PlaceholderMemo:
+    """Placeholder objects by their body bytes: fleets reuse a handful of placeholders across many
+    documents, so most compiles find theirs here. Bounded; cleared whole when full. Owned by a
+    :class:`Compiler` (or by a caller of :func:`compile_document`): there is no global one.
+    """
+
+    __slots__ = ("limit", "placeholders", "whole")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self.placeholders: dict[bytes, Placeholder] = {}
+        #: The bodies that are all-attributes placeholders (they take the quotes around them).
+        self.whole: set[bytes] = set()
+
+    def __len__(self) -> int:
+        return len(self.placeholders)
 
 
-def clear_memo() -> None:
-    """Forget memoised placeholders (benchmarks call this to time a cold compile)."""
-    _MEMO.clear()
-    _WHOLE.clear()
-
-
-def _compile_simple(pieces: list[bytes], keys: list[bytes]) -> Template:
+def _compile_simple(pieces: list[bytes], keys: list[bytes], known: PlaceholderMemo) -> Template:
     """``pieces`` alternate literal bytes and plain package placeholders (``keys``).
 
     The per-slot work is C-level (set difference, ``map``); Python code runs per *distinct*
     new placeholder and per all-attributes slot only.
     """
-    memo = _MEMO
+    memo, whole = known.placeholders, known.whole
     try:
         slots: list[Placeholder] = list(map(memo.__getitem__, keys))
     except KeyError:  # a placeholder seen for the first time
-        if len(memo) > _MEMO_SIZE:
+        if len(memo) > known.limit:
             memo.clear()
-            _WHOLE.clear()
+            whole.clear()
         for key in set(keys).difference(memo):
             slot = memo[key] = _parse_simple(key)
             if type(slot) is AllAttributes:
-                _WHOLE.add(key)
+                whole.add(key)
         slots = list(map(memo.__getitem__, keys))
-    if not _WHOLE.isdisjoint(keys):
-        for key in _WHOLE.intersection(keys):
+    if not whole.isdisjoint(keys):
+        for key in whole.intersection(keys):
             index = -1
             for _ in range(keys.count(key)):
                 index = keys.index(key, index + 1)
                 _take_quotes(pieces, 2 * index)
     # ``pieces`` alternates chunk, key, chunk...: render overwrites the keys, so it is the skeleton.
     return Template(tuple(slots), pieces)
-
-
-#: The memoised placeholders that are all-attributes ones (they take the quotes around them).
-_WHOLE: Final[set[bytes]] = set()
 
 
 def _take_quotes(pieces: list[bytes], at: int) -> None:
@@ -291,6 +297,41 @@ def _compile_general(raw: bytes) -> Template:
     return Template.build(chunks, slots)
 
 
-#: :func:`compile_document` behind an LRU cache keyed by the document text. Templates are
-#: immutable, so a document shared by many jobs is compiled once.
-cached_compile: Final = lru_cache(maxsize=512)(compile_document)
+class Compiler:
+    """Compiles job documents and remembers them: a document shared by many jobs is compiled once.
+
+    Holds the :class:`PlaceholderMemo` and the templates of the last ``max_templates`` distinct
+    documents (templates are immutable, so sharing them is safe). Counters: :attr:`compiled`
+    (documents actually compiled) and :attr:`hits` (compiles answered from the cache).
+    """
+
+    __slots__ = ("_templates", "compiled", "hits", "max_templates", "memo")
+
+    def __init__(self, *, max_templates: int = 512, max_placeholders: int = 4096) -> None:
+        self.max_templates = max_templates
+        self.memo = PlaceholderMemo(max_placeholders)
+        self._templates: dict[bytes, Template] = {}
+        self.compiled = 0
+        self.hits = 0
+
+    def compile(self, document: bytes | str, /) -> Template:
+        """The template of ``document``, compiled on first sight (see :func:`compile_document`).
+
+        Raises:
+            DocumentError: the document is not valid JSON, or a placeholder is malformed.
+        """
+        raw = document if type(document) is bytes else _as_bytes(document)
+        templates = self._templates
+        template = templates.get(raw)
+        if template is not None:
+            self.hits += 1
+            # Least recently used goes first: move the hit to the end.
+            del templates[raw]
+            templates[raw] = template
+            return template
+        template = compile_document(raw, self.memo)
+        self.compiled += 1
+        if len(templates) >= self.max_templates:
+            del templates[next(iter(templates))]
+        templates[raw] = template
+        return template

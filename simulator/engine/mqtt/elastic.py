@@ -2,10 +2,10 @@
 
 The Locust driver (:mod:`simulator.locustrun`) adds a device when a Locust user starts and hangs
 it up when the user stops. :class:`ElasticFleet` runs those devices exactly as
-:class:`~simulator.engine.mqtt.runner.MqttRun` runs a whole fleet: the same
+:class:`~simulator.engine.runner.Runner` runs a whole fleet: the same
 :class:`~simulator.core.device.Device` state machine with the scenario's inventory draws and
 behaviour, one :class:`~simulator.transport.mqtt.ConnectionPool` connection per device (client
-id = thing name), one :class:`~simulator.engine.mqtt.clock.WallClockHeap` for every timer. Each
+id = thing name), one :class:`~simulator.engine.heap.WallClockHeap` for every timer. Each
 request/response pair goes through a :class:`~simulator.engine.mqtt.requests.RequestTimer`,
 whose :attr:`ElasticFleet.requests` deque another thread drains.
 
@@ -33,7 +33,7 @@ import uvloop
 from simulator.core.device import Device
 from simulator.core.errors import FleetsimError
 from simulator.engine.draws import draw_fleet
-from simulator.engine.mqtt.clock import WallClockHeap
+from simulator.engine.heap import WallClockHeap
 from simulator.engine.mqtt.link import MqttDeviceLink
 from simulator.engine.mqtt.options import MqttOptions
 from simulator.engine.mqtt.requests import Request, RequestTimer

@@ -9,7 +9,7 @@ connection per device, client id = thing name, QoS 1. What differs from the in-p
   messages), so a device re-sends an unanswered request after its response timeout, with a
   fresh clientToken; the device ignores answers to earlier tokens, and the emulator treats a
   repeated request as AWS does (see :mod:`simulator.core.device.machine`);
-* timers sit on the run's shared :class:`~simulator.engine.mqtt.clock.WallClockHeap`;
+* timers sit on the run's shared :class:`~simulator.engine.heap.WallClockHeap`;
   messages from the pool reach ``device.on_message`` directly in the read callback, after
   ``now`` is advanced to the wall clock;
 * a device comes online when its connection does (the pool's connect ramp replaces the
@@ -19,26 +19,24 @@ connection per device, client id = thing name, QoS 1. What differs from the in-p
   Device Client looks for pending jobs when its connection resumes. A device whose connection
   is down keeps its state: its publishes queue in the connection until it is back.
 
-:class:`RunLedger` is the link's record of what each device did, kept for tests and reports:
-which executions it started (a device must never run one twice), and the message counts and
-times that bound a rollout for the benchmark.
+What the devices did is kept in a :class:`~simulator.engine.mqtt.ledger.RunLedger`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import orjson
 
 from simulator.core.device import Device, DeviceState
 from simulator.engine.eventlog import EventLog
-from simulator.engine.mqtt.clock import WallClockHeap
+from simulator.engine.heap import WallClockHeap
+from simulator.engine.mqtt.ledger import RunLedger
 from simulator.transport.mqtt import MessageCallback, PoolStats
 
-__all__ = ["DeviceTransport", "MqttDeviceLink", "RunLedger", "device_topics"]
+__all__ = ["DeviceTransport", "MqttDeviceLink", "TransportFactory", "device_topics"]
 
 _S = DeviceState
 
@@ -81,35 +79,6 @@ def device_topics(name: str) -> list[str]:
         f"{jobs}/+/update/accepted",
         f"{jobs}/+/update/rejected",
     ]
-
-
-@dataclass(slots=True)
-class RunLedger:
-    """What the devices did, as the link saw it.
-
-    Attributes:
-        started: per device index, the (jobId, executionNumber) of every execution it started.
-        terminal_answers: terminal updates answered (accepted, or refused as already applied).
-        wakeups: ``notify-next`` wake-ups handed to idle devices after a lost session.
-        offline: times a connection went offline (dropped, or closed at the end).
-        first_notify_at: wall time of the first ``notify-next`` any device received.
-        last_terminal_at: wall time of the last terminal update answered.
-        messages_at_first_notify: messages (sent + received) when the first one arrived.
-        messages_at_last_terminal: messages (sent + received) at ``last_terminal_at``.
-    """
-
-    started: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
-    terminal_answers: int = 0
-    wakeups: int = 0
-    offline: int = 0
-    first_notify_at: float | None = None
-    last_terminal_at: float | None = None
-    messages_at_first_notify: int = 0
-    messages_at_last_terminal: int = 0
-
-    def repeated_runs(self) -> dict[int, list[tuple[str, int]]]:
-        """Devices that started some execution more than once, with what they started."""
-        return {i: runs for i, runs in self.started.items() if len(set(runs)) != len(runs)}
 
 
 class MqttDeviceLink:

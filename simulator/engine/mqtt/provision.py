@@ -1,8 +1,9 @@
 """Setting a scenario up in an external control plane through boto3 (``fleetsim serve`` or AWS).
 
-Blocking calls, meant for worker threads (:class:`simulator.engine.remote.RemotePlane` runs them
-off the event loop). Every step is idempotent: what exists already (a package, a group, a thing,
-a membership) is left as it is, so shards can each run them and a re-run finds the last one's.
+Blocking calls, meant for worker threads (:class:`~simulator.engine.planes.remote.RemotePlane`
+runs them off the event loop). Every step is idempotent: what exists already (a package, a
+group, a thing, a membership) is left as it is, so shards can each run them and a re-run finds
+the last one's.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import orjson
 
 from simulator.core.catalog.spec import CatalogSpec
 from simulator.core.errors import UsageError
+from simulator.engine.draws import FleetDraws
 from simulator.engine.mqtt.options import MqttOptions
-from simulator.engine.mqtt.plane import TERMINAL, JobInfo, epoch, job_info
+from simulator.engine.planes.base import TERMINAL_NAMES, JobInfo, epoch, job_info
 from simulator.engine.scenario import DynamicGroupSpec, JobSpec, Scenario
+from simulator.engine.setup_requests import INDEXING_CONFIGURATION, create_job_request
 
 __all__ = [
     "ALREADY",
@@ -192,6 +195,24 @@ def create_catalog(iot: Any, spec: CatalogSpec) -> None:
     )
 
 
+def fleet_things(
+    scenario: Scenario, draws: FleetDraws, indices: Iterable[int]
+) -> list[tuple[str, list[str], dict[str, str]]]:
+    """What :func:`register_things` registers for the fleet indexes ``indices``: each thing's
+    name, its groups (the fleet group and the subgroups it drew) and its initial ``$package``,
+    as an in-process run of ``scenario`` draws them."""
+    fleet = scenario.fleet
+    offset = fleet.first_index
+    return [
+        (
+            scenario.thing_name(index),
+            [fleet.group, *(g for g, members in draws.subgroups if index - offset in members)],
+            draws.in_shadow[index - offset],
+        )
+        for index in indices
+    ]
+
+
 def create_groups(iot: Any, names: Iterable[str]) -> None:
     for name in names:
         tolerate(ALREADY, functools.partial(iot.create_thing_group, thingGroupName=name))
@@ -253,13 +274,7 @@ def create_dynamic_groups(iot: Any, groups: Sequence[DynamicGroupSpec]) -> None:
     """Fleet indexing of registry and ``$package``, then the dynamic groups (if any)."""
     if not groups:
         return
-    iot.update_indexing_configuration(
-        thingIndexingConfiguration={
-            "thingIndexingMode": "REGISTRY_AND_SHADOW",
-            "namedShadowIndexingMode": "ON",
-            "filter": {"namedShadowNames": ["$package"]},
-        }
-    )
+    iot.update_indexing_configuration(thingIndexingConfiguration=INDEXING_CONFIGURATION)
     for group in groups:
         create = functools.partial(
             iot.create_dynamic_thing_group, thingGroupName=group.name, queryString=group.query
@@ -270,30 +285,13 @@ def create_dynamic_groups(iot: Any, groups: Sequence[DynamicGroupSpec]) -> None:
 def create_job(iot: Any, scenario: Scenario, job: JobSpec, *, job_id: str | None = None) -> None:
     """CreateJob for the scenario's ``job`` (as ``job_id``, default its own id), its targets
     resolved to ARNs by name."""
-    index = scenario.jobs.index(job)
-    targets = []
-    for target in job.targets:
-        kind, _, name = target.partition(":")
+
+    def arn(kind: str, name: str) -> str:
         if kind == "thing":
-            targets.append(iot.describe_thing(thingName=name)["thingArn"])
-        else:
-            targets.append(iot.describe_thing_group(thingGroupName=name)["thingGroupArn"])
-    document = scenario.documents[index]
-    iot.create_job(
-        jobId=job_id or job.id,
-        targets=targets,
-        targetSelection=job.target_selection,
-        **some(
-            document=None if document is None else document.decode(),
-            destinationPackageVersions=scenario.destinations[index] or None,
-            description=job.description,
-            jobExecutionsRolloutConfig=job.rollout,
-            abortConfig=job.abort,
-            timeoutConfig=job.timeout,
-            jobExecutionsRetryConfig=job.retry,
-            presignedUrlConfig=job.presigned_url,
-        ),
-    )
+            return str(iot.describe_thing(thingName=name)["thingArn"])
+        return str(iot.describe_thing_group(thingGroupName=name)["thingGroupArn"])
+
+    iot.create_job(**create_job_request(scenario, job, arn, job_id=job_id))
 
 
 def describe_jobs(
@@ -327,7 +325,7 @@ def terminal_executions(
                 summary = item["jobExecutionSummary"]
                 updated = epoch(summary.get("lastUpdatedAt"))
                 ours = things is None or thing in things
-                if ours and summary["status"] in TERMINAL and updated:
+                if ours and summary["status"] in TERMINAL_NAMES and updated:
                     latencies.append(updated - job.created_at)
                     statuses.append(summary["status"])
             token = page.get("nextToken")

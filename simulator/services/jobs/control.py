@@ -1,13 +1,15 @@
 """The Jobs control plane (``iot`` 2015-05-28): jobs, their executions and job templates.
 
-Operation names, keyword arguments and results follow the service model (see
-:mod:`simulator.services.catalog` for the convention). The state lives in one
-:class:`~.engine.JobsEngine`, shared with :class:`~.data.JobsDataService`.
+Operation names and keyword arguments follow the service model (see
+:mod:`simulator.services.catalog` for the convention); results are the typed records of
+:mod:`.results`. The state lives in one :class:`~.store.JobsStore`, shared with
+:class:`~.data.JobsDataService`, and its collaborators: :class:`~.rollout.Rollout`,
+:class:`~.membership.Membership`, :class:`~.teardown.Teardown` and :class:`~.outcomes.Outcomes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from simulator.core.arn import parse_package_version_arn
@@ -17,8 +19,15 @@ from simulator.core.errors import (
     ResourceAlreadyExistsException,
     ValidationException,
 )
-from simulator.core.jobs import JobEvent, JobStatus, TargetSelection
+from simulator.core.jobs import (
+    ExecutionStatus,
+    JobEvent,
+    JobStatus,
+    TargetSelection,
+    initial_job_status,
+)
 from simulator.core.paging import page
+from simulator.core.substitution import Compiler, SubstitutionStats
 from simulator.services.jobs.checks import (
     check_comment,
     check_description,
@@ -28,20 +37,28 @@ from simulator.services.jobs.checks import (
     flag,
 )
 from simulator.services.jobs.create import JobConfigs, parse_configs, prepare_document
-from simulator.services.jobs.engine import JobsEngine, PackageShadows
+from simulator.services.jobs.documents import DocumentRenderer
 from simulator.services.jobs.executions import ExecutionOps
+from simulator.services.jobs.membership import Membership
+from simulator.services.jobs.notices import JobsNotices
 from simulator.services.jobs.options import JobsOptions
-from simulator.services.jobs.records import JobRecord
+from simulator.services.jobs.outcomes import Outcomes, PackageShadows
+from simulator.services.jobs.records import ExecutionRecord, JobRecord
+from simulator.services.jobs.results import (
+    JobDescription,
+    JobDocumentText,
+    JobPage,
+    JobRef,
+    JobState,
+)
+from simulator.services.jobs.rollout import Rollout
+from simulator.services.jobs.store import JobsStore
+from simulator.services.jobs.teardown import Teardown
 from simulator.services.jobs.templates import TemplateOps
-from simulator.services.jobs.wire import process_details
 from simulator.services.registry import Registry
 from simulator.services.runtime import Runtime
 
 __all__ = ["JobsService"]
-
-
-def _drop_none(out: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in out.items() if v is not None}
 
 
 class JobsService(TemplateOps, ExecutionOps):
@@ -55,8 +72,45 @@ class JobsService(TemplateOps, ExecutionOps):
         shadows: PackageShadows,
         options: JobsOptions | None = None,
     ) -> None:
-        self.options = options or JobsOptions()
-        self.engine = JobsEngine(runtime, registry, catalog, shadows, self.options)
+        self.options = options = options or JobsOptions()
+        self.runtime = runtime
+        self.registry = registry
+        self.catalog = catalog
+        self.scope = scope = registry.scope
+        self.store = store = JobsStore(
+            runtime, scope, queued_to_terminal=options.allow_queued_to_terminal
+        )
+        #: Substitution's work: documents prepared and compiled, renders, URLs minted.
+        self.substitution = SubstitutionStats(timer=runtime.stopwatch)
+        self._compiler = Compiler()  # a document compiled once serves every job that uses it
+        self.documents = DocumentRenderer(options, scope, self.substitution)
+        self.teardown = teardown = Teardown(store, runtime.scheduler, options)
+        self.rollout = rollout = Rollout(store, registry, runtime.scheduler, teardown, options)
+        self.membership = Membership(store, registry, rollout, scope, options)
+        self._outcomes = Outcomes(store, teardown, catalog, shadows, options)
+
+    # -- for drivers and the API layer -------------------------------------------------------
+
+    def notify_to(self, notices: JobsNotices) -> None:
+        """Send the pending-list notifications to ``notices`` (the MQTT API) from now on."""
+        self.store.pending.listen(notices)
+
+    def job_state(self, job_id: str) -> JobState:
+        """A typed snapshot of one job (ResourceNotFoundException if there is none)."""
+        return self.store.job_state(job_id)
+
+    def executions(self, job_id: str) -> Iterator[ExecutionRecord]:
+        """Every execution of a job in ListJobExecutionsForJob's order (read-only records)."""
+        return self.store.executions(job_id)
+
+    def terminal_executions(self, job_id: str) -> Iterator[tuple[ExecutionStatus, float]]:
+        """``(status, lastUpdatedAt)`` of each terminal execution of a job."""
+        return self.store.terminal_executions(job_id)
+
+    @property
+    def package_write_failures(self) -> int:
+        """``$package`` writes that failed after a SUCCEEDED execution."""
+        return self._outcomes.package_write_failures
 
     # -- CreateJob ---------------------------------------------------------------------------
 
@@ -80,15 +134,15 @@ class JobsService(TemplateOps, ExecutionOps):
         document_parameters: dict[str, str] | None = None,
         scheduling_config: dict[str, Any] | None = None,
         destination_package_versions: list[str] | None = None,
-    ) -> dict[str, Any]:
-        engine = self.engine
+    ) -> JobRef:
+        store = self.store
         check_id(job_id, "jobId")
-        existing = engine.jobs.get(job_id)
+        existing = store.jobs.get(job_id)
         if existing is not None:
             raise ResourceAlreadyExistsException(
                 f"Job {job_id} already exists.", resource_id=job_id, resource_arn=existing.arn
             )
-        parsed = engine.parse_targets(targets)
+        parsed = self.membership.parse_targets(targets)
         selection = enum_value(TargetSelection, target_selection, "targetSelection")
         selection = selection or TargetSelection(self.options.default_target_selection)
         check_description(description)
@@ -97,7 +151,7 @@ class JobsService(TemplateOps, ExecutionOps):
                 "Specify only one of document, documentSource and jobTemplateArn."
             )
         template = None if job_template_arn is None else self._template_by_arn(job_template_arn)
-        now = engine.now()
+        now = store.now()
         configs = parse_configs(
             template,
             now=now,
@@ -117,18 +171,23 @@ class JobsService(TemplateOps, ExecutionOps):
         if destinations is None and template is not None:
             destinations = template.destination_package_versions
         prepared = prepare_document(
-            engine,
+            self.catalog,
+            self.scope,
+            self.options.substitution,
             document=document if template is None else template.document,
             document_source=document_source if template is None else template.document_source,
             destinations=destinations or [],
             presign=configs.presign,
             parameters=document_parameters,
+            compiler=self._compiler,
+            stats=self.substitution,
         )
         # Every check passed: from here on the job exists.
+        start = None if configs.scheduling is None else configs.scheduling.start
         job = JobRecord(
             job_id=job_id,
-            arn=engine.scope.arn(f"job/{job_id}"),
-            status=JobStatus.IN_PROGRESS,
+            arn=self.scope.arn(f"job/{job_id}"),
+            status=initial_job_status(start, now),
             target_selection=selection,
             targets=list(targets),
             document=prepared,
@@ -153,61 +212,27 @@ class JobsService(TemplateOps, ExecutionOps):
         for arn in prepared.destinations_after:
             pv = parse_package_version_arn(arn)
             if not pv.is_null:
-                engine.catalog.mark_deployed(pv.package, pv.version)
-        engine.jobs[job_id] = job
-        if selection is TargetSelection.CONTINUOUS:
-            engine.continuous[job_id] = job
-        engine.start_job(job, list(engine.expand(parsed)), now)
-        return _drop_none({"jobArn": job.arn, "jobId": job_id, "description": description})
+                self.catalog.mark_deployed(pv.package, pv.version)
+        store.add_job(job)
+        self.membership.follow(job)
+        self.rollout.start(job, list(self.membership.expand(parsed)), now)
+        return JobRef(job.arn, job_id, description)
 
     # -- reading jobs ------------------------------------------------------------------------
 
     def describe_job(
         self, *, job_id: str, before_substitution: bool | None = None
-    ) -> dict[str, Any]:
-        job = self.engine.job(job_id)
-        before = flag(before_substitution, "beforeSubstitution")
-        doc = job.document
-        dpv = doc.destinations_before if before else doc.destinations_after
-        body = _drop_none(
-            {
-                "jobArn": job.arn,
-                "jobId": job.job_id,
-                "targetSelection": job.target_selection.value,
-                "status": job.status.value,
-                "forceCanceled": job.force_canceled if job.status is JobStatus.CANCELED else None,
-                "reasonCode": job.reason_code,
-                "comment": job.comment,
-                "targets": list(job.targets),
-                "description": job.description,
-                "presignedUrlConfig": None if job.presign is None else job.presign.to_wire(),
-                "jobExecutionsRolloutConfig": None
-                if job.rollout is None
-                else job.rollout.to_wire(),
-                "abortConfig": None if job.abort is None else job.abort.to_wire(),
-                "createdAt": job.created,
-                "lastUpdatedAt": job.updated,
-                "completedAt": job.completed,
-                "jobProcessDetails": process_details(job),
-                "timeoutConfig": None if job.timeout is None else job.timeout.to_wire(),
-                "namespaceId": job.namespace_id,
-                "jobTemplateArn": job.template_arn,
-                "jobExecutionsRetryConfig": None if job.retry is None else job.retry.to_wire(),
-                "documentParameters": job.document_parameters,
-                "isConcurrent": bool(job.backlog),
-                "schedulingConfig": None if job.scheduling is None else job.scheduling.to_wire(),
-                "destinationPackageVersions": list(dpv) if dpv else None,
-            }
-        )
-        return _drop_none({"documentSource": job.document_source, "job": body})
+    ) -> JobDescription:
+        job = self.store.job(job_id)
+        return JobDescription(job, flag(before_substitution, "beforeSubstitution"))
 
     def get_job_document(
         self, *, job_id: str, before_substitution: bool | None = None
-    ) -> dict[str, Any]:
-        job = self.engine.job(job_id)
+    ) -> JobDocumentText:
+        job = self.store.job(job_id)
         before = flag(before_substitution, "beforeSubstitution")
         raw = job.document.before if before else job.document.after
-        return {"document": raw.decode()}
+        return JobDocumentText(raw.decode())
 
     def list_jobs(
         self,
@@ -219,41 +244,27 @@ class JobsService(TemplateOps, ExecutionOps):
         thing_group_name: str | None = None,
         thing_group_id: str | None = None,
         namespace_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JobPage:
         wanted = enum_value(JobStatus, status, "status")
         selection = enum_value(TargetSelection, target_selection, "targetSelection")
-        groups = self.engine.registry.groups
+        groups = self.registry.groups
         if thing_group_id is not None:
             names = [g.name for g in groups.values() if g.group_id == thing_group_id]
             thing_group_name = names[0] if names else f"\0{thing_group_id}"
         jobs = [
             job
-            for job in self.engine.jobs.values()
+            for job in self.store.jobs.values()
             if (wanted is None or job.status is wanted)
             and (selection is None or job.target_selection is selection)
             and (thing_group_name is None or thing_group_name in job.group_targets)
             and (namespace_id is None or job.namespace_id == namespace_id)
         ]
         items, token = page(jobs, max_results, next_token, limit=250)
-        summaries = []
+        listed = []
         for job in items:
             group = next((groups[g] for g in sorted(job.group_targets) if g in groups), None)
-            summaries.append(
-                _drop_none(
-                    {
-                        "jobArn": job.arn,
-                        "jobId": job.job_id,
-                        "thingGroupId": None if group is None else group.group_id,
-                        "targetSelection": job.target_selection.value,
-                        "status": job.status.value,
-                        "createdAt": job.created,
-                        "lastUpdatedAt": job.updated,
-                        "completedAt": job.completed,
-                        "isConcurrent": bool(job.backlog),
-                    }
-                )
-            )
-        return _drop_none({"jobs": summaries, "nextToken": token})
+            listed.append((job, None if group is None else group.group_id))
+        return JobPage(tuple(listed), token)
 
     # -- changing jobs -----------------------------------------------------------------------
 
@@ -268,10 +279,10 @@ class JobsService(TemplateOps, ExecutionOps):
         timeout_config: dict[str, Any] | None = None,
         namespace_id: str | None = None,
         job_executions_retry_config: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        job = self.engine.job(job_id, deleting_ok=False)
+    ) -> None:
+        job = self.store.job(job_id, deleting_ok=False)
         check_description(description)
-        now = self.engine.now()
+        now = self.store.now()
         configs = parse_configs(
             None,
             now=now,
@@ -284,7 +295,6 @@ class JobsService(TemplateOps, ExecutionOps):
         )
         _apply_update(job, configs, description)
         job.updated = now
-        return {}
 
     def cancel_job(
         self,
@@ -293,23 +303,22 @@ class JobsService(TemplateOps, ExecutionOps):
         reason_code: str | None = None,
         comment: str | None = None,
         force: bool | None = None,
-    ) -> dict[str, Any]:
-        job = self.engine.job(job_id)
+    ) -> JobRef:
+        job = self.store.job(job_id)
         check_reason_code(reason_code)
         check_comment(comment)
         forced = flag(force, "force")
         event = JobEvent.FORCE_CANCEL if forced else JobEvent.CANCEL
-        self.engine.cancel_job(job, self.engine.now(), event=event)
+        self.teardown.cancel_job(job, self.store.now(), event=event)
         job.reason_code = reason_code
         job.comment = comment
-        return _drop_none({"jobArn": job.arn, "jobId": job.job_id, "description": job.description})
+        return JobRef(job.arn, job.job_id, job.description)
 
     def delete_job(
         self, *, job_id: str, force: bool | None = None, namespace_id: str | None = None
-    ) -> dict[str, Any]:
-        job = self.engine.job(job_id)
-        self.engine.delete_job(job, self.engine.now(), force=flag(force, "force"))
-        return {}
+    ) -> None:
+        job = self.store.job(job_id)
+        self.teardown.delete_job(job, self.store.now(), force=flag(force, "force"))
 
     def associate_targets_with_job(
         self,
@@ -318,15 +327,14 @@ class JobsService(TemplateOps, ExecutionOps):
         job_id: str,
         comment: str | None = None,
         namespace_id: str | None = None,
-    ) -> dict[str, Any]:
-        engine = self.engine
-        job = engine.job(job_id, deleting_ok=False)
+    ) -> JobRef:
+        job = self.store.job(job_id, deleting_ok=False)
         check_comment(comment)
         if job.target_selection is not TargetSelection.CONTINUOUS:
             raise InvalidRequestException("Targets can only be added to CONTINUOUS jobs.")
         if job.status is not JobStatus.IN_PROGRESS:
             raise InvalidRequestException(f"Job {job_id} is {job.status.value}, not IN_PROGRESS.")
-        parsed = engine.parse_targets(targets)
+        parsed = self.membership.parse_targets(targets)
         added = [arn for arn in dict.fromkeys(targets) if arn not in job.targets]
         if len(job.targets) + len(added) > self.options.max_targets:
             raise InvalidRequestException(
@@ -336,14 +344,12 @@ class JobsService(TemplateOps, ExecutionOps):
         job.thing_targets.update(parsed.things)
         job.group_targets.update(parsed.groups)
         waiting = set(job.backlog)
-        fresh = [t for t in engine.expand(parsed) if job.current(t) is None and t not in waiting]
-        job.backlog.extend(fresh)
-        if fresh and job.rollout_timer is None:
-            engine.release(job)
+        expanded = self.membership.expand(parsed)
+        self.rollout.add(job, [t for t in expanded if job.current(t) is None and t not in waiting])
         if comment is not None:
             job.comment = comment
-        job.updated = engine.now()
-        return _drop_none({"jobArn": job.arn, "jobId": job.job_id, "description": job.description})
+        job.updated = self.store.now()
+        return JobRef(job.arn, job.job_id, job.description)
 
 
 def _package_update(destinations: Sequence[str]) -> dict[str, str | None]:

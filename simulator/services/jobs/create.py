@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
-from simulator.core.arn import parse_package_version_arn
+from simulator.core.arn import Scope, parse_package_version_arn
+from simulator.core.catalog import Catalog
 from simulator.core.errors import DocumentError, InvalidRequestException, ValidationException
 from simulator.core.jobs import (
     AbortConfig,
@@ -29,11 +30,15 @@ from simulator.core.jobs import (
     parse_scheduling_config,
     parse_timeout_config,
 )
-from simulator.core.substitution import JobDocument, PresignConfig, prepare_job_document
+from simulator.core.substitution import (
+    Compiler,
+    JobDocument,
+    PresignConfig,
+    SubstitutionOptions,
+    SubstitutionStats,
+    prepare_job_document,
+)
 from simulator.services.jobs.records import TemplateRecord
-
-if TYPE_CHECKING:
-    from simulator.services.jobs.engine import JobsEngine
 
 __all__ = ["MAX_DOCUMENT_CHARS", "JobConfigs", "parse_configs", "prepare_document"]
 
@@ -106,7 +111,7 @@ def check_destinations(destinations: object) -> list[str]:
     return destinations
 
 
-def _recipe(engine: JobsEngine, destinations: Sequence[str]) -> str:
+def _recipe(catalog: Catalog, destinations: Sequence[str]) -> str:
     """The recipe of the one destination version that has one."""
     recipes: list[str] = []
     for text in destinations:
@@ -116,8 +121,8 @@ def _recipe(engine: JobsEngine, destinations: Sequence[str]) -> str:
             raise InvalidRequestException(exc.message) from None
         version = arn.version
         if arn.is_default:
-            version = engine.catalog.default_version_of(arn.package) or version
-        found = engine.catalog.find_version(arn.package, version)
+            version = catalog.default_version_of(arn.package) or version
+        found = catalog.find_version(arn.package, version)
         if found is not None and found.recipe:
             recipes.append(found.recipe)
     if not recipes:
@@ -134,13 +139,17 @@ def _recipe(engine: JobsEngine, destinations: Sequence[str]) -> str:
 
 
 def prepare_document(
-    engine: JobsEngine,
+    catalog: Catalog,
+    scope: Scope,
+    options: SubstitutionOptions,
     *,
     document: object,
     document_source: object,
     destinations: object,
     presign: PresignedUrlConfig | None,
     parameters: Mapping[str, str] | None,
+    compiler: Compiler | None = None,
+    stats: SubstitutionStats | None = None,
 ) -> JobDocument:
     """Choose the job's document and run phase one of substitution on it.
 
@@ -151,7 +160,7 @@ def prepare_document(
     dpv = check_destinations(destinations)
     if document_source is not None:
         raise InvalidRequestException(MSG_SOURCE)
-    text = check_document(_recipe(engine, dpv) if document is None else document)
+    text = check_document(_recipe(catalog, dpv) if document is None else document)
     config = PresignConfig(
         None if presign is None else presign.role_arn,
         3600 if presign is None else presign.expires_in_sec,
@@ -160,26 +169,15 @@ def prepare_document(
         return prepare_job_document(
             text,
             dpv,
-            engine.catalog,
-            scope=engine.scope,
+            catalog,
+            scope=scope,
             presign=config,
             parameters=parameters,
-            options=engine.options.substitution,
+            options=options,
+            compiler=compiler,
+            stats=stats,
         )
     except DocumentError:
         raise
     except RecursionError:  # pathological nesting in the JSON text
         raise InvalidRequestException("The job document is nested too deeply.") from None
-
-
-def template_fields(template: TemplateRecord) -> dict[str, Any]:
-    """The stored configuration of a template in DescribeJobTemplate's shape."""
-    return {
-        "presignedUrlConfig": None if template.presign is None else template.presign.to_wire(),
-        "jobExecutionsRolloutConfig": None
-        if template.rollout is None
-        else template.rollout.to_wire(),
-        "abortConfig": None if template.abort is None else template.abort.to_wire(),
-        "timeoutConfig": None if template.timeout is None else template.timeout.to_wire(),
-        "jobExecutionsRetryConfig": None if template.retry is None else template.retry.to_wire(),
-    }

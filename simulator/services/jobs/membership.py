@@ -1,134 +1,167 @@
 """Job targets: resolve thing and thing-group ARNs, and follow membership for CONTINUOUS jobs.
 
-SNAPSHOT jobs freeze their targets' membership at creation. CONTINUOUS jobs subscribe to the
+SNAPSHOT jobs freeze their targets' membership at creation. CONTINUOUS jobs follow the
 registry's events: a thing that joins a targeted group (static, recursively, or dynamic) gets an
 execution at once (rollout rates apply only to the things targeted at creation [AD]); one that
 leaves has its unfinished execution REMOVED and its retry count reset. A deleted thing's
 unfinished executions of any job become REMOVED.
+
+:class:`Membership` owns the set of CONTINUOUS jobs it follows (IN_PROGRESS or SCHEDULED); a
+job leaves it when canceled or deleted.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass
+from typing import Final
 
+from simulator.core.arn import Scope
 from simulator.core.errors import InvalidRequestException, ResourceNotFoundException
-from simulator.core.jobs import Actor, ExecutionStatus, JobStatus
+from simulator.core.jobs import Actor, ExecutionStatus, JobStatus, TargetSelection
+from simulator.services.jobs.options import JobsOptions
 from simulator.services.jobs.records import JobRecord
-from simulator.services.registry import RegistryEvent
+from simulator.services.jobs.rollout import Rollout
+from simulator.services.jobs.store import JobsStore
+from simulator.services.registry import Registry, RegistryEvent
 
-if TYPE_CHECKING:
-    from simulator.services.jobs.engine import JobsEngine
-
-__all__ = ["Targets", "expand", "is_target", "on_registry_event", "parse_targets", "reconcile"]
+__all__ = ["Membership", "Targets"]
 
 _TARGET_RE: Final = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):iot:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
     r"(?P<kind>thing|thinggroup)/(?P<name>[a-zA-Z0-9:_-]{1,128})"
 )
+_ENDED: Final = frozenset({JobStatus.CANCELED, JobStatus.DELETION_IN_PROGRESS})
 
 
+@dataclass(frozen=True, slots=True)
 class Targets:
     """Parsed job targets: thing names and group names, in the order given."""
 
-    __slots__ = ("groups", "things")
-
-    def __init__(self, things: list[str], groups: list[str]) -> None:
-        self.things = things
-        self.groups = groups
+    things: tuple[str, ...]
+    groups: tuple[str, ...]
 
 
-def parse_targets(engine: JobsEngine, targets: object) -> Targets:
-    """Check target ARNs (thing or thinggroup of this account) and that they exist."""
-    if not isinstance(targets, list) or not targets:
-        raise InvalidRequestException("targets must be a list of at least one ARN")
-    if len(targets) > engine.options.max_targets:
-        raise InvalidRequestException(
-            f"A job can have at most {engine.options.max_targets} targets"
-        )
-    things: list[str] = []
-    groups: list[str] = []
-    for arn in targets:
-        match = _TARGET_RE.fullmatch(arn) if isinstance(arn, str) and len(arn) <= 2048 else None
-        if match is None:
-            raise InvalidRequestException(f"Invalid target ARN: {arn!r}")
-        if (match["region"], match["account"]) != (engine.scope.region, engine.scope.account):
-            raise InvalidRequestException(f"Target {arn} is not in this account and region")
-        name = match["name"]
-        if match["kind"] == "thing":
-            if name not in engine.registry.things:
-                raise ResourceNotFoundException(f"Thing {name} cannot be found.")
-            things.append(name)
-        else:
-            if name not in engine.registry.groups:
-                raise ResourceNotFoundException(f"Thing group {name} cannot be found.")
-            groups.append(name)
-    return Targets(things, groups)
+class Membership:
+    """Resolves targets and keeps CONTINUOUS jobs in line with group membership."""
 
+    def __init__(
+        self,
+        store: JobsStore,
+        registry: Registry,
+        rollout: Rollout,
+        scope: Scope,
+        options: JobsOptions,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._rollout = rollout
+        self._scope = scope
+        self._options = options
+        self._continuous: dict[str, JobRecord] = {}
+        registry.subscribe(self._on_registry_event)
+        store.on_job_status(self._job_status)
 
-def expand(engine: JobsEngine, targets: Targets, exclude: Sequence[str] = ()) -> Iterator[str]:
-    """Each targeted thing once: direct things first, then group members (recursively)."""
-    seen = set(exclude)
-    for name in targets.things:
-        if name not in seen:
-            seen.add(name)
-            yield name
-    for group in targets.groups:
-        for name in engine.registry.members(group, recursive=True):
+    def parse_targets(self, targets: object) -> Targets:
+        """Check target ARNs (thing or thinggroup of this account) and that they exist."""
+        if not isinstance(targets, list) or not targets:
+            raise InvalidRequestException("targets must be a list of at least one ARN")
+        limit = self._options.max_targets
+        if len(targets) > limit:
+            raise InvalidRequestException(f"A job can have at most {limit} targets")
+        things: list[str] = []
+        groups: list[str] = []
+        scope = self._scope
+        for arn in targets:
+            match = _TARGET_RE.fullmatch(arn) if isinstance(arn, str) and len(arn) <= 2048 else None
+            if match is None:
+                raise InvalidRequestException(f"Invalid target ARN: {arn!r}")
+            if (match["region"], match["account"]) != (scope.region, scope.account):
+                raise InvalidRequestException(f"Target {arn} is not in this account and region")
+            name = match["name"]
+            if match["kind"] == "thing":
+                if name not in self._registry.things:
+                    raise ResourceNotFoundException(f"Thing {name} cannot be found.")
+                things.append(name)
+            else:
+                if name not in self._registry.groups:
+                    raise ResourceNotFoundException(f"Thing group {name} cannot be found.")
+                groups.append(name)
+        return Targets(tuple(things), tuple(groups))
+
+    def expand(self, targets: Targets, exclude: Sequence[str] = ()) -> Iterator[str]:
+        """Each targeted thing once: direct things first, then group members (recursively)."""
+        seen = set(exclude)
+        for name in targets.things:
             if name not in seen:
                 seen.add(name)
                 yield name
+        for group in targets.groups:
+            for name in self._registry.members(group, recursive=True):
+                if name not in seen:
+                    seen.add(name)
+                    yield name
 
+    def follow(self, job: JobRecord) -> None:
+        """Follow a new job's membership if it is CONTINUOUS."""
+        if job.target_selection is TargetSelection.CONTINUOUS:
+            self._continuous[job.job_id] = job
 
-def is_target(engine: JobsEngine, job: JobRecord, thing: str) -> bool:
-    if thing not in engine.registry.things:
-        return False
-    if thing in job.thing_targets:
-        return True
-    groups = job.group_targets
-    return any(g in groups for g in engine.registry.groups_of(thing))
+    # -- internals ---------------------------------------------------------------------------
 
+    def _is_target(self, job: JobRecord, thing: str) -> bool:
+        registry = self._registry
+        if thing not in registry.things:
+            return False
+        if thing in job.thing_targets:
+            return True
+        groups = job.group_targets
+        return any(g in groups for g in registry.groups_of(thing))
 
-def on_registry_event(engine: JobsEngine, event: RegistryEvent) -> None:
-    if event.kind == "thing-deleted":
-        now = engine.now()
-        for job_id in list(engine.by_thing.get(event.thing, ())):
-            job = engine.jobs.get(job_id)
-            ex = None if job is None else job.current(event.thing)
-            if (
-                job is not None
-                and ex is not None
-                and not ex.status.terminal
-                and job.status is not JobStatus.DELETION_IN_PROGRESS
+    def _job_status(self, job: JobRecord, previous: JobStatus, now: float) -> None:
+        if job.status in _ENDED:
+            self._continuous.pop(job.job_id, None)
+
+    def _on_registry_event(self, event: RegistryEvent) -> None:
+        store = self._store
+        if event.kind == "thing-deleted":
+            now = store.now()
+            for job_id in store.job_ids_of(event.thing):
+                job = store.jobs.get(job_id)
+                ex = None if job is None else job.current(event.thing)
+                if (
+                    job is not None
+                    and ex is not None
+                    and not ex.status.terminal
+                    and job.status is not JobStatus.DELETION_IN_PROGRESS
+                ):
+                    store.move(ex, Actor.REMOVE, ExecutionStatus.REMOVED, now)
+        elif event.kind in ("joined", "left") and self._continuous:
+            now = store.now()
+            for job in list(self._continuous.values()):
+                self._reconcile(job, event.thing, now)
+
+    def _reconcile(self, job: JobRecord, thing: str, now: float) -> None:
+        """Bring one thing's execution of a CONTINUOUS job in line with its membership."""
+        store = self._store
+        ex = job.current(thing)
+        if self._is_target(job, thing):
+            if job.status is JobStatus.SCHEDULED:
+                if ex is None:
+                    self._rollout.enqueue(job, thing)
+                return
+            if ex is None:
+                if thing in job.backlog:
+                    return  # the rollout will reach it
+                job.notified += 1
+                store.create_execution(job, thing, now)
+            elif ex.status is ExecutionStatus.REMOVED or (
+                self._options.rejoin_reruns_terminal and ex.status.terminal
             ):
-                engine.move(ex, Actor.REMOVE, ExecutionStatus.REMOVED, now)
-    elif event.kind in ("joined", "left") and engine.continuous:
-        now = engine.now()
-        for job in list(engine.continuous.values()):
-            reconcile(engine, job, event.thing, now)
-
-
-def reconcile(engine: JobsEngine, job: JobRecord, thing: str, now: float) -> None:
-    """Bring one thing's execution of a CONTINUOUS job in line with its membership."""
-    ex = job.current(thing)
-    if is_target(engine, job, thing):
-        if job.status is JobStatus.SCHEDULED:
-            if ex is None and thing not in job.backlog:
-                job.backlog.append(thing)
+                store.create_execution(job, thing, now)
             return
-        if ex is None:
-            if thing in job.backlog:
-                return  # the rollout will reach it
-            job.notified += 1
-            engine.create_execution(job, thing, now)
-        elif ex.status is ExecutionStatus.REMOVED or (
-            engine.options.rejoin_reruns_terminal and ex.status.terminal
-        ):
-            engine.create_execution(job, thing, now)
-        return
-    job.retries.pop(thing, None)  # [AD]: the retry count resets when membership changes
-    if thing in job.backlog:
-        job.backlog.remove(thing)
-    if ex is not None and not ex.status.terminal:
-        engine.move(ex, Actor.REMOVE, ExecutionStatus.REMOVED, now)
+        job.retries.pop(thing, None)  # [AD]: the retry count resets when membership changes
+        self._rollout.drop(job, thing)
+        if ex is not None and not ex.status.terminal:
+            store.move(ex, Actor.REMOVE, ExecutionStatus.REMOVED, now)

@@ -1,26 +1,21 @@
-"""Each thing's pending executions in notification order, and the messages their changes emit.
+"""Each thing's pending executions in notification order; every change is a notification.
 
 The order is IN_PROGRESS first, then QUEUED, each by ``queuedAt`` (ties: creation order)
 [AD:jobs-comm-notifications]. A thing rarely has more than a few pending executions, so a sorted
 list per thing makes every change O(pending of that thing), independent of the fleet size.
 
-Every change of a list publishes ``$aws/things/{thing}/jobs/notify`` (the first
-``notify_limit`` entries); ``.../notify-next`` is published only when the head changes, with the
-new head's execution and document, or just ``{"timestamp"}`` when the list empties.
+Every change calls :meth:`~.notices.JobsNotices.pending_changed` with the new list and the old
+head; what is published (``notify``, ``notify-next``) is the MQTT API's business.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, Final
+from typing import Final
 
-import orjson
-
-from simulator.services.jobs.records import RANK_IN_PROGRESS, ExecutionRecord
-from simulator.services.jobs.wire import data_summary
-from simulator.services.runtime import Publisher
+from simulator.services.jobs.notices import JobsNotices, NoNotices
+from simulator.services.jobs.records import ExecutionRecord
 
 __all__ = ["PendingIndex"]
 
@@ -29,23 +24,17 @@ _EMPTY: Final[list[ExecutionRecord]] = []
 
 
 class PendingIndex:
-    """Per-thing sorted pending lists that publish ``notify`` / ``notify-next`` on change."""
+    """Per-thing sorted pending lists that notify their listener on every change."""
 
-    __slots__ = ("_head_payload", "_limit", "_lists", "_publisher", "_stamp")
+    __slots__ = ("_lists", "_notices")
 
-    def __init__(
-        self,
-        publisher: Publisher,
-        *,
-        limit: int,
-        stamp: Callable[[float], int],
-        head_payload: Callable[[ExecutionRecord, float], dict[str, Any]],
-    ) -> None:
+    def __init__(self) -> None:
         self._lists: dict[str, list[ExecutionRecord]] = {}
-        self._publisher = publisher
-        self._limit = limit
-        self._stamp = stamp
-        self._head_payload = head_payload
+        self._notices: JobsNotices = NoNotices()
+
+    def listen(self, notices: JobsNotices) -> None:
+        """Send every change to ``notices`` from now on (replacing the previous listener)."""
+        self._notices = notices
 
     def items(self, thing: str) -> list[ExecutionRecord]:
         """The thing's pending executions in order (do not mutate)."""
@@ -60,11 +49,11 @@ class PendingIndex:
         items = self._lists.get(ex.thing)
         if items is None:
             items = self._lists[ex.thing] = [ex]
-            self._changed(ex.thing, items, None, now)
+            self._notices.pending_changed(ex.thing, items, None, now)
             return
         old = items[0] if items else None
         bisect.insort(items, ex, key=_KEY)
-        self._changed(ex.thing, items, old, now)
+        self._notices.pending_changed(ex.thing, items, old, now)
 
     def resort(self, ex: ExecutionRecord, now: float) -> None:
         """``ex`` changed status but is still pending (QUEUED -> IN_PROGRESS)."""
@@ -75,7 +64,7 @@ class PendingIndex:
         if old is not ex:
             items.remove(ex)
             bisect.insort(items, ex, key=_KEY)
-        self._changed(ex.thing, items, old, now)
+        self._notices.pending_changed(ex.thing, items, old, now)
 
     def discard(self, ex: ExecutionRecord, now: float) -> None:
         """``ex`` left the list (terminal, deleted, or its job is being deleted)."""
@@ -92,42 +81,4 @@ class PendingIndex:
                 return
         if not items:
             del self._lists[ex.thing]
-        self._changed(ex.thing, items, old, now)
-
-    def _changed(
-        self, thing: str, items: list[ExecutionRecord], old: ExecutionRecord | None, now: float
-    ) -> None:
-        stamp = self._stamp(now)
-        publisher = self._publisher
-        publish = publisher.publish
-        notify = f"$aws/things/{thing}/jobs/notify"
-        if not items:
-            if publisher.subscribed(notify):
-                publish(notify, b'{"timestamp":%d,"jobs":{}}' % stamp)
-            if old is not None:
-                publish(f"{notify}-next", b'{"timestamp":%d}' % stamp)
-            return
-        head = items[0]
-        if publisher.subscribed(notify):
-            jobs = self._summaries(items, head)
-            publish(notify, orjson.dumps({"timestamp": stamp, "jobs": jobs}))
-        if head is not old:
-            payload = {"timestamp": stamp, "execution": self._head_payload(head, now)}
-            publish(f"{notify}-next", orjson.dumps(payload))
-
-    def _summaries(self, items: list[ExecutionRecord], head: ExecutionRecord) -> dict[str, Any]:
-        """The ``jobs`` member of a notify message: IN_PROGRESS first, then QUEUED."""
-        if len(items) == 1:  # the common case: one pending execution
-            group = "IN_PROGRESS" if head.key[0] == RANK_IN_PROGRESS else "QUEUED"
-            jobs: dict[str, Any] = {group: [data_summary(head)]}
-        else:
-            in_progress: list[dict[str, Any]] = []
-            queued: list[dict[str, Any]] = []
-            for ex in items[: self._limit]:
-                (in_progress if ex.key[0] == RANK_IN_PROGRESS else queued).append(data_summary(ex))
-            jobs = {}
-            if in_progress:
-                jobs["IN_PROGRESS"] = in_progress
-            if queued:
-                jobs["QUEUED"] = queued
-        return jobs
+        self._notices.pending_changed(ex.thing, items, old, now)

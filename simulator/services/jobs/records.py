@@ -1,23 +1,24 @@
 """The mutable records the Jobs store keeps: jobs, executions and templates.
 
-Records are slotted and mutated in place (no copies on the hot path). Only the services of this
-package touch them; the wire shapes they are turned into live in :mod:`.wire`.
+Records are slotted and mutated in place (no copies on the hot path). Only the Jobs store and its
+collaborators change them; the API layer (:mod:`simulator.api.wire`) reads them to build the
+wire shapes, and nothing outside this package writes them.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from simulator.core.jobs import (
     AbortConfig,
     ExecutionStatus,
     JobStatus,
+    MaintenanceWindow,
     PresignedUrlConfig,
     RetryConfig,
     RolloutConfig,
-    RolloutWindow,
     SchedulingConfig,
     TargetSelection,
     TimeoutConfig,
@@ -107,10 +108,9 @@ class JobRecord:
     counts: dict[ExecutionStatus, int] = field(
         default_factory=lambda: dict.fromkeys(ExecutionStatus, 0)
     )
-    # Rollout: things waiting for an execution, in release order; the window; the tick timer.
+    #: Things waiting for an execution, in release order (only :class:`~.rollout.Rollout`
+    #: changes it; its window and timers are the rollout's own).
     backlog: deque[str] = field(default_factory=deque)
-    window: RolloutWindow | None = None
-    rollout_timer: TimerHandle | None = None
     #: Things notified (given an execution) and cumulative SUCCEEDED results (rollout criteria).
     notified: int = 0
     succeeded: int = 0
@@ -118,7 +118,6 @@ class JobRecord:
     results: dict[ExecutionStatus, int] = field(default_factory=dict)
     #: thing -> retries used [FAILED, TIMED_OUT].
     retries: dict[str, list[int]] = field(default_factory=dict)
-    timers: list[TimerHandle] = field(default_factory=list)
 
     @property
     def active(self) -> int:
@@ -146,6 +145,6 @@ class TemplateRecord:
     abort: AbortConfig | None = None
     timeout: TimeoutConfig | None = None
     retry: RetryConfig | None = None
-    maintenance_windows: list[dict[str, Any]] | None = None
+    maintenance_windows: list[MaintenanceWindow] | None = None
     destination_package_versions: list[str] | None = None
     tags: list[dict[str, str]] | None = None

@@ -13,36 +13,28 @@ from simulator.core.errors import (
 from simulator.core.jobs import parse_maintenance_windows
 from simulator.core.paging import page
 from simulator.services.jobs.checks import check_description, check_id
-from simulator.services.jobs.create import (
-    check_destinations,
-    check_document,
-    parse_configs,
-    template_fields,
-)
-from simulator.services.jobs.engine import JobsEngine
+from simulator.services.jobs.create import check_destinations, check_document, parse_configs
 from simulator.services.jobs.options import JobsOptions
 from simulator.services.jobs.records import TemplateRecord
+from simulator.services.jobs.results import TemplateDescription, TemplatePage, TemplateRef
+from simulator.services.jobs.store import JobsStore
 
 __all__ = ["TemplateOps"]
 
 _TEMPLATE_ARN_RE: Final = re.compile(r"arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:jobtemplate/(.+)")
 
 
-def _drop_none(out: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in out.items() if v is not None}
-
-
 class TemplateOps:
     """CreateJobTemplate, DescribeJobTemplate, ListJobTemplates, DeleteJobTemplate."""
 
-    engine: JobsEngine
+    store: JobsStore
     options: JobsOptions
 
     def _template_by_arn(self, arn: object) -> TemplateRecord:
         match = _TEMPLATE_ARN_RE.fullmatch(arn) if isinstance(arn, str) else None
         if match is None:
             raise InvalidRequestException(f"Invalid jobTemplateArn: {arn!r}")
-        template = self.engine.templates.get(match[1])
+        template = self.store.templates.get(match[1])
         if template is None or template.arn != arn:
             raise ResourceNotFoundException(f"Job template {match[1]} cannot be found.")
         return template
@@ -63,13 +55,13 @@ class TemplateOps:
         job_executions_retry_config: dict[str, Any] | None = None,
         maintenance_windows: list[dict[str, Any]] | None = None,
         destination_package_versions: list[str] | None = None,
-    ) -> dict[str, Any]:
-        engine = self.engine
+    ) -> TemplateRef:
+        store = self.store
         check_id(job_template_id, "jobTemplateId")
         if description is None:
             raise InvalidRequestException("description is required")
         check_description(description)
-        if job_template_id in engine.templates:
+        if job_template_id in store.templates:
             raise ConflictException(
                 f"Job template {job_template_id} already exists.", resource_id=job_template_id
             )
@@ -85,7 +77,7 @@ class TemplateOps:
             raise InvalidRequestException("documentSource must be 1 to 1350 characters")
         configs = parse_configs(
             None,
-            now=engine.now(),
+            now=store.now(),
             presigned_url_config=presigned_url_config,
             rollout=job_executions_rollout_config,
             abort=abort_config,
@@ -96,7 +88,7 @@ class TemplateOps:
         windows = (
             None
             if maintenance_windows is None
-            else [w.to_wire() for w in parse_maintenance_windows(maintenance_windows, "mw")]
+            else list(parse_maintenance_windows(maintenance_windows, "mw"))
         )
         dpv = (
             None
@@ -105,9 +97,9 @@ class TemplateOps:
         )
         template = TemplateRecord(
             template_id=job_template_id,
-            arn=engine.scope.arn(f"jobtemplate/{job_template_id}"),
+            arn=store.scope.arn(f"jobtemplate/{job_template_id}"),
             description=description,
-            created=engine.now(),
+            created=store.now(),
             document=document,
             document_source=document_source,
             presign=configs.presign,
@@ -120,7 +112,7 @@ class TemplateOps:
             tags=tags,
         )
         if job_arn is not None:
-            job = engine.job(str(job_arn).rsplit("/", 1)[-1])
+            job = store.job(str(job_arn).rsplit("/", 1)[-1])
             if job.arn != job_arn:
                 raise ResourceNotFoundException(f"Job {job_arn} cannot be found.")
             template.document = job.document.before.decode()
@@ -132,50 +124,24 @@ class TemplateOps:
             template.retry = template.retry or job.retry
             if dpv is None and job.document.destinations_before:
                 template.destination_package_versions = list(job.document.destinations_before)
-        engine.templates[job_template_id] = template
-        return {"jobTemplateArn": template.arn, "jobTemplateId": job_template_id}
+        store.templates[job_template_id] = template
+        return TemplateRef(template.arn, job_template_id)
 
-    def describe_job_template(self, *, job_template_id: str) -> dict[str, Any]:
+    def describe_job_template(self, *, job_template_id: str) -> TemplateDescription:
         check_id(job_template_id, "jobTemplateId")
-        template = self.engine.templates.get(job_template_id)
+        template = self.store.templates.get(job_template_id)
         if template is None:
             raise ResourceNotFoundException(f"Job template {job_template_id} cannot be found.")
-        return _drop_none(
-            {
-                "jobTemplateArn": template.arn,
-                "jobTemplateId": template.template_id,
-                "description": template.description,
-                "documentSource": template.document_source,
-                "document": template.document,
-                "createdAt": template.created,
-                **template_fields(template),
-                "maintenanceWindows": template.maintenance_windows,
-                "destinationPackageVersions": template.destination_package_versions,
-            }
-        )
+        return TemplateDescription(template)
 
     def list_job_templates(
         self, *, max_results: int | None = None, next_token: str | None = None
-    ) -> dict[str, Any]:
-        templates = list(self.engine.templates.values())
+    ) -> TemplatePage:
+        templates = list(self.store.templates.values())
         items, token = page(templates, max_results, next_token, limit=250)
-        return _drop_none(
-            {
-                "jobTemplates": [
-                    {
-                        "jobTemplateArn": t.arn,
-                        "jobTemplateId": t.template_id,
-                        "description": t.description,
-                        "createdAt": t.created,
-                    }
-                    for t in items
-                ],
-                "nextToken": token,
-            }
-        )
+        return TemplatePage(tuple(items), token)
 
-    def delete_job_template(self, *, job_template_id: str) -> dict[str, Any]:
+    def delete_job_template(self, *, job_template_id: str) -> None:
         check_id(job_template_id, "jobTemplateId")
-        if self.engine.templates.pop(job_template_id, None) is None:
+        if self.store.templates.pop(job_template_id, None) is None:
             raise ResourceNotFoundException(f"Job template {job_template_id} cannot be found.")
-        return {}

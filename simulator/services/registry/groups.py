@@ -21,6 +21,7 @@ from simulator.services.registry.model import (
     Thing,
     apply_attributes,
     check_name,
+    format_id,
 )
 from simulator.services.runtime import Runtime
 
@@ -28,6 +29,7 @@ __all__ = ["GroupOps", "id_base"]
 
 _NAMESPACE: Final = uuid.UUID("6f1c2c1e-3b1a-4c39-9a51-2f0b9d1e7a10")
 _ID_MASK: Final = 0xFFFFFFFFFFFF  # ids: a per-account UUID whose last 48 bits count creations
+_GROUP_SETS: Final = 4096  # distinct group tuples remembered for sharing
 
 
 def id_base(account: str) -> int:
@@ -45,6 +47,7 @@ class GroupOps:
     _subscribers: list[Callable[[RegistryEvent], None]]
     _ids: int
     _id_base: int
+    _group_sets: dict[tuple[str, ...], tuple[str, ...]]
 
     def subscribe(self, callback: Callable[[RegistryEvent], None]) -> None:
         self._subscribers.append(callback)
@@ -55,10 +58,24 @@ class GroupOps:
 
     def _new_id(self, name: str) -> str:
         """A UUID, deterministic per account and creation order (reproducible runs)."""
+        return format_id(self._id_base, self._new_serial())
+
+    def _new_serial(self) -> int:
+        """The next creation number (things keep it and format their ID when asked)."""
         self._ids += 1
-        # str(uuid.UUID(int=...)) without building the UUID: a tenth of the cost, per thing.
-        digits = f"{self._id_base | (self._ids & _ID_MASK):032x}"
-        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+        return self._ids
+
+    def _groups_of(self, groups: tuple[str, ...]) -> tuple[str, ...]:
+        """``groups``, or the equal tuple another thing already holds (a fleet's things are
+        mostly in the same few groups: one tuple serves them all)."""
+        sets = self._group_sets
+        shared = sets.get(groups)
+        if shared is not None:
+            return shared
+        if len(sets) >= _GROUP_SETS:
+            sets.clear()
+        sets[groups] = groups
+        return groups
 
     def _now(self) -> float:
         return self.runtime.clock()
@@ -311,7 +328,7 @@ class GroupOps:
         if thing_name in group.things:
             return
         group.things[thing_name] = None
-        thing.groups[group_name] = None
+        thing.groups = self._groups_of((*thing.groups, group_name))
         self._emit(RegistryEvent("joined", thing_name, group_name))
 
     def _leave(self, group_name: str, thing_name: str) -> None:
@@ -319,7 +336,7 @@ class GroupOps:
         if thing_name not in group.things:
             return
         del group.things[thing_name]
-        del thing.groups[group_name]
+        thing.groups = self._groups_of(tuple(g for g in thing.groups if g != group_name))
         self._emit(RegistryEvent("left", thing_name, group_name))
 
     leave = _leave

@@ -119,12 +119,12 @@ class TagService:
         )
 
     def _job(self, job_id: str) -> Found:
-        job = self._jobs.engine.jobs.get(job_id)
+        job = self._jobs.store.jobs.get(job_id)
         initial = _tag_map(job.tags if job is not None else None)
         return self._overlay(self.scope.arn(f"job/{job_id}"), job, initial)
 
     def _template(self, template_id: str) -> Found:
-        template = self._jobs.engine.templates.get(template_id)
+        template = self._jobs.store.templates.get(template_id)
         initial = _tag_map(template.tags if template is not None else None)
         return self._overlay(self.scope.arn(f"jobtemplate/{template_id}"), template, initial)
 

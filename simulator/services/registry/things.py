@@ -24,9 +24,11 @@ from simulator.core.paging import page
 from simulator.services.registry.groups import GroupOps, id_base
 from simulator.services.registry.model import (
     MAX_ATTRIBUTES,
+    NO_ATTRIBUTES,
     Group,
     RegistryEvent,
     Thing,
+    ThingIds,
     apply_attributes,
     check_name,
 )
@@ -47,6 +49,8 @@ class Registry(GroupOps):
         self._subscribers: list[Callable[[RegistryEvent], None]] = []
         self._ids = 0
         self._id_base = id_base(scope.account)
+        self._thing_ids = ThingIds(self.thing_arn(""), self._id_base)
+        self._group_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     # -- things -----------------------------------------------------------------------------
 
@@ -61,7 +65,7 @@ class Registry(GroupOps):
         check_name(thing_name, "thingName")
         if thing_type_name is not None and thing_type_name not in self.thing_types:
             raise ResourceNotFoundException(f"Thing type {thing_type_name} cannot be found.")
-        attrs = apply_attributes(attribute_payload, current={})
+        attrs = apply_attributes(attribute_payload, current=NO_ATTRIBUTES)
         self._check_attribute_count(attrs, typed=thing_type_name is not None)
         existing = self.things.get(thing_name)
         if existing is not None:
@@ -74,11 +78,11 @@ class Registry(GroupOps):
             )
         thing = Thing(
             name=thing_name,
-            arn=self.thing_arn(thing_name),
-            thing_id=self._new_id(thing_name),
+            ids=self._thing_ids,
+            serial=self._new_serial(),
             created=self.runtime.clock(),
             thing_type=thing_type_name,
-            attributes=attrs,
+            attributes=attrs or NO_ATTRIBUTES,
         )
         self.things[thing_name] = thing
         self._emit(RegistryEvent("thing-created", thing_name))
@@ -159,7 +163,7 @@ class Registry(GroupOps):
         new_type = None if remove_thing_type else (thing_type_name or thing.thing_type)
         attrs = apply_attributes(attribute_payload, current=thing.attributes)
         self._check_attribute_count(attrs, typed=new_type is not None)
-        thing.attributes = attrs
+        thing.attributes = attrs or NO_ATTRIBUTES
         thing.thing_type = new_type
         thing.version += 1
         self._emit(RegistryEvent("thing-updated", thing_name))

@@ -2,8 +2,9 @@
 
 * :mod:`.bridge`: :class:`Bridge`, K connections from the emulator to the broker that serve the
   Jobs and Shadow request topics and publish the services' broadcasts;
-* :mod:`.session`: one of those connections, an ``asyncio.Protocol`` over the sans-IO codec of
-  :mod:`simulator.transport.mqtt.codec`;
+* :mod:`.client`: :class:`~.client.BrokerClient`, one of those connections kept open (dial,
+  subscribe, back off, reconnect) around :class:`simulator.transport.mqtt.Connection`, the
+  same MQTT client the simulated devices use;
 * :mod:`.mosquitto`: ``fleetsim broker-config``'s writer: ``mosquitto.conf``, the per-thing
   ACL and (with TLS) certificates from :mod:`simulator.transport.certs`.
 

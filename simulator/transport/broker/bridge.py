@@ -36,15 +36,11 @@ import asyncio
 import contextlib
 import logging
 import random
-import ssl
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
 from simulator.core.errors import UsageError
-from simulator.transport.broker.session import Session, SubscriptionRefused
-from simulator.transport.mqtt.codec import Connect, Publish
-from simulator.transport.mqtt.errors import ConnectionRefused
-from simulator.transport.mqtt.ramp import Backoff
+from simulator.transport.broker.client import BrokerClient, ClientOptions
 from simulator.transport.mqtt.tls import TlsConfig
 from simulator.transport.mqtt.uri import BrokerConfig
 
@@ -136,104 +132,6 @@ def partition_filters(connections: int) -> list[tuple[str, ...]]:
     return [REQUEST_FILTERS[i::connections] for i in range(connections)]
 
 
-class _Link:
-    """Keeps one of the bridge's connections open: connect, wait until lost, back off, again."""
-
-    def __init__(self, bridge: Bridge, index: int, filters: tuple[str, ...]) -> None:
-        config = bridge.config
-        self.bridge = bridge
-        self.filters = filters
-        self.client_id = (
-            config.client_id if config.connections == 1 else f"{config.client_id}-{index}"
-        )
-        self.session: Session | None = None
-        self.first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._backoff = Backoff(config.reconnect_base, config.reconnect_cap, bridge.rng)
-
-    async def run(self) -> None:
-        config = self.bridge.config
-        attempt = 0
-        while True:
-            try:
-                session = await asyncio.wait_for(self._open(), config.connect_timeout)
-            except (ConnectionRefused, SubscriptionRefused, ssl.SSLError, UsageError) as exc:
-                if not self.first.done():  # retrying cannot fix it: report it and stop
-                    self.first.set_exception(UsageError(f"mqtt: {self._describe(exc)}"))
-                    return
-                _log.warning("mqtt: %s: %s", self.client_id, self._describe(exc))
-            except (OSError, TimeoutError) as exc:
-                delay = self._backoff.delay(attempt)
-                _log.warning(
-                    "mqtt: cannot reach %s (%s); retrying in %.1f s",
-                    config.broker.uri,
-                    self._describe(exc),
-                    delay,
-                )
-                attempt += 1
-                await asyncio.sleep(delay)
-                continue
-            except Exception:  # a bug must not end reconnecting for good
-                _log.exception("mqtt: %s: connecting failed", self.client_id)
-            else:
-                if self.first.done():
-                    _log.warning("mqtt: %s reconnected to %s", self.client_id, config.broker.uri)
-                else:
-                    self.first.set_result(None)
-                attempt = 0
-                self.session = session
-                await asyncio.shield(session.closed)  # cancelling run() must not cancel it
-                self.session = None
-                self.bridge.stats.dropped += session.dropped
-                self.bridge.stats.reconnects += 1
-                _log.warning("mqtt: %s lost the broker connection; reconnecting", self.client_id)
-            delay = self._backoff.delay(attempt)
-            attempt += 1
-            await asyncio.sleep(delay)
-
-    async def _open(self) -> Session:
-        config = self.bridge.config
-        loop = asyncio.get_running_loop()
-        connect = Connect(self.client_id, keepalive=config.keepalive, username=config.username)
-        session = Session(
-            connect,
-            self.filters,
-            request_qos=config.request_qos,
-            on_request=self.bridge._serve,
-        )
-        context: ssl.SSLContext | None = None
-        if config.broker.tls:
-            tls = config.tls or TlsConfig()
-            context = tls.context(config.broker.port)
-        try:
-            await loop.create_connection(
-                lambda: session,
-                config.broker.host,
-                config.broker.port,
-                ssl=context,
-                server_hostname=(config.tls.server_hostname if config.tls else None)
-                or (config.broker.host if context else None),
-            )
-            await session.ready
-        except BaseException:
-            session.abort()
-            raise
-        return session
-
-    @staticmethod
-    def _describe(exc: BaseException) -> str:
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return f"TLS: the broker's certificate was rejected: {exc.verify_message}"
-        if isinstance(exc, ssl.SSLError):
-            return f"TLS handshake failed: {exc.reason or exc}"
-        if isinstance(exc, TimeoutError):
-            return "timed out"
-        if isinstance(exc, OSError) and exc.strerror:
-            return exc.strerror
-        if isinstance(exc, UsageError):
-            return exc.message
-        return str(exc) or type(exc).__name__
-
-
 class Bridge:
     """K connections to one broker, serving requests and publishing for the services.
 
@@ -246,9 +144,9 @@ class Bridge:
         self.rng = rng or random.Random()
         self.stats = BridgeStats()
         self._handler: RequestHandler | None = None
-        self._links: list[_Link] = []
+        self._clients: list[BrokerClient] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._current: Session | None = None
+        self._current: BrokerClient | None = None
 
     # -- Publisher -------------------------------------------------------------------------
 
@@ -259,43 +157,42 @@ class Bridge:
         broadcasts its request caused in order with its reply); otherwise on the first open
         connection. Dropped and counted when none is open.
         """
-        session = self._current or self._open_session()
+        client = self._current or self._online_client()
         self.stats.broadcasts += 1
-        if session is None:
+        if client is None or not client.publish(topic, payload):
             self.stats.dropped += 1
-            return
-        session.publish(topic, payload)
 
     def subscribed(self, topic: str, /) -> bool:
         # The broker knows who listens, the bridge does not: build every message.
         return True
 
-    def _open_session(self) -> Session | None:
-        for link in self._links:
-            session = link.session
-            if session is not None and session.is_open:
-                return session
+    def _online_client(self) -> BrokerClient | None:
+        for client in self._clients:
+            if client.serving:
+                return client
         return None
 
     # -- serving ---------------------------------------------------------------------------
 
-    def _serve(self, session: Session, packet: Publish) -> None:
+    def _serve(self, index: int, topic: str, payload: bytes, /) -> None:
         handler = self._handler
         if handler is None:
             return
         self.stats.requests += 1
-        self._current = session
+        self._current = client = self._clients[index]
         try:
-            replies = handler.handle(packet.topic, packet.payload)
+            replies = handler.handle(topic, payload)
         except Exception:  # a bug must not take the emulator down: log it, keep serving
             self.stats.handler_errors += 1
-            _log.exception("mqtt: request on %s failed", packet.topic[:200])
+            _log.exception("mqtt: request on %s failed", topic[:200])
             return
         finally:
             self._current = None
         self.stats.replies += len(replies)
-        for topic, payload in replies:
-            session.publish(topic, payload)
+        publish = client.connection.publish  # inside its read: the replies join its write
+        for reply_topic, reply in replies:
+            if not publish(reply_topic, reply, 1, queue=False):
+                self.stats.dropped += 1
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -310,13 +207,37 @@ class Bridge:
             raise RuntimeError("bridge already started")
         self._handler = handler
         groups = partition_filters(self.config.connections)
-        self._links = [_Link(self, i, filters) for i, filters in enumerate(groups)]
-        self._tasks = [asyncio.create_task(link.run()) for link in self._links]
+        self._clients = [
+            BrokerClient(
+                self._client_options(i), i, filters, self._serve, on_lost=self._lost, rng=self.rng
+            )
+            for i, filters in enumerate(groups)
+        ]
+        self._tasks = [asyncio.create_task(client.run()) for client in self._clients]
         try:
-            await asyncio.gather(*(link.first for link in self._links))
+            await asyncio.gather(*(client.first for client in self._clients))
         except BaseException:
             await self.close()
             raise
+
+    def _lost(self) -> None:
+        self.stats.reconnects += 1
+
+    def _client_options(self, index: int) -> ClientOptions:
+        config = self.config
+        return ClientOptions(
+            broker=config.broker,
+            tls=config.tls,
+            client_id=(
+                config.client_id if config.connections == 1 else f"{config.client_id}-{index}"
+            ),
+            username=config.username,
+            keepalive=config.keepalive,
+            request_qos=config.request_qos,
+            reconnect_base=config.reconnect_base,
+            reconnect_cap=config.reconnect_cap,
+            connect_timeout=config.connect_timeout,
+        )
 
     async def close(self) -> None:
         """DISCONNECT every connection and stop reconnecting."""
@@ -325,10 +246,6 @@ class Bridge:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for link in self._links:
-            if link.session is not None:
-                link.session.disconnect()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(link.session.closed), 2.0)
-                link.session = None
+        for client in self._clients:
+            await client.close(timeout=2.0)
         self._tasks = []

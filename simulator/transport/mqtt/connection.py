@@ -1,9 +1,13 @@
-"""One device's MQTT connection: a slotted ``asyncio.Protocol`` that outlives its sockets.
+"""The MQTT 3.1.1 client connection: a slotted ``asyncio.Protocol`` that outlives its sockets.
 
-The same object is handed to every (re)connection of its device, so the session state it keeps
-(unacknowledged QoS 1 publishes, the packet-id counter) survives a dropped socket. It owns no
-task and no timer: the :class:`~simulator.transport.mqtt.pool.ConnectionPool` dials it, calls
-:meth:`Connection.keepalive_tick` from one shared sweep, and schedules its reconnects.
+The one client protocol implementation of the project: every simulated device (through the
+:class:`~simulator.transport.mqtt.pool.ConnectionPool`) and each of the emulator's bridge
+connections (:class:`~simulator.transport.broker.client.BrokerClient`) is a
+:class:`Connection`. The same object is handed to every (re)connection of its client, so the
+session state it keeps (unacknowledged QoS 1 publishes, the packet-id counter) survives a
+dropped socket. It owns no task and no timer: its :class:`Owner` dials it
+(:meth:`Connection.dial`), calls :meth:`Connection.keepalive_tick` every ``keepalive / 2``
+seconds, and schedules its reconnects.
 
 Life of a connection (``state``)::
 
@@ -13,15 +17,19 @@ Life of a connection (``state``)::
     any ──pool.close()──> CLOSED
 
 On CONNACK the connection subscribes (unless the broker resumed the session: CONNACK
-session-present), then re-sends every unacknowledged QoS 1 publish with DUP set, then sends the
-publishes queued while offline. Replies written while handling received bytes (PUBACKs, and
-whatever the ``on_message`` callback publishes) are gathered and written once per read.
+session-present), then re-sends every unacknowledged QoS 1 publish with DUP set (unless the
+owner called :meth:`Connection.discard_unacknowledged`), then sends the publishes queued while
+offline. Replies written while handling received bytes (PUBACKs, and whatever the
+``on_message`` callback publishes) are gathered and written once per read; an owner can gather
+a burst of its own the same way (:meth:`Connection.cork`). While the socket's send buffer is
+full, reading pauses, so a slow broker cannot make the client queue replies without bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import ssl
 from collections import deque
 from collections.abc import Sequence
 from typing import Literal, Protocol, cast
@@ -41,12 +49,12 @@ from simulator.transport.mqtt.codec import (
     encode_publish,
 )
 from simulator.transport.mqtt.errors import ConnectionRefused, ProtocolError
+from simulator.transport.mqtt.net import client_socket
 
-__all__ = ["Connection", "ConnectionState", "MessageCallback"]
+__all__ = ["Connection", "ConnectionState", "MessageCallback", "Owner"]
 
 #: AWS IoT Core accepts at most 8 topic filters per SUBSCRIBE.
 FILTERS_PER_SUBSCRIBE = 8
-_SUBSCRIBE_FIRST_BYTE = 0x82
 
 
 class ConnectionState(enum.Enum):
@@ -63,9 +71,18 @@ class MessageCallback(Protocol):
 
 
 class Owner(Protocol):
-    """What a connection needs from its pool."""
+    """What a connection needs from whoever drives it (the pool, or the bridge's client).
 
-    max_inflight: int
+    ``lost`` runs for every socket that closes, whatever the reason; the owner then sets
+    ``state`` (BACKOFF or CLOSED) and decides when to dial again. ``subscribe_failed`` may
+    abort the connection; it then does not go online.
+    """
+
+    @property
+    def max_inflight(self) -> int: ...  # unacknowledged QoS 1 publishes; more wait queued
+
+    @property
+    def subscription_qos(self) -> Literal[0, 1]: ...
 
     def connect_packet(self, conn: Connection, /) -> bytes: ...
 
@@ -79,14 +96,14 @@ class Owner(Protocol):
 
     def lost(self, conn: Connection, /) -> None: ...
 
-    def subscribe_failed(self, conn: Connection, filters: int, /) -> None: ...
+    def subscribe_failed(self, conn: Connection, refused: Sequence[str], /) -> None: ...
 
 
 _S = ConnectionState
 
 
 class Connection(asyncio.Protocol):
-    """The MQTT session of one device (client id = thing name)."""
+    """The MQTT session of one client (a device: client id = thing name)."""
 
     __slots__ = (
         "_backlog",
@@ -98,7 +115,7 @@ class Connection(asyncio.Protocol):
         "_owner",
         "_quiet",
         "_ready",
-        "_subacks",
+        "_subscribing",
         "_transport",
         "_wrote",
         "attempts",
@@ -120,10 +137,11 @@ class Connection(asyncio.Protocol):
         self._deliver = deliver
         self._transport: asyncio.Transport | None = None
         self._decoder = Decoder()
-        self._inflight: dict[int, bytes] = {}  # packet id -> PUBLISH (or SUBSCRIBE) bytes
+        self._inflight: dict[int, bytes] = {}  # packet id -> QoS 1 PUBLISH bytes
         self._backlog: deque[tuple[bytes, bytes]] | None = None  # (topic, payload), QoS 1
         self._next_id = 1
-        self._subacks = 0
+        # packet id -> topic filters of each SUBSCRIBE awaiting its SUBACK (None: none)
+        self._subscribing: dict[int, tuple[str, ...]] | None = None
         self._cork: list[bytes] | None = None
         self._wrote = False
         self._quiet = 0
@@ -146,27 +164,64 @@ class Connection(asyncio.Protocol):
     @property
     def unacknowledged(self) -> int:
         """QoS 1 publishes sent or queued and not yet acknowledged by the broker."""
-        return len(self._inflight) - self._subacks + (len(self._backlog) if self._backlog else 0)
+        return len(self._inflight) + (len(self._backlog) if self._backlog else 0)
 
-    def publish(self, topic: str, payload: bytes, qos: Literal[0, 1] = 1) -> bool:
-        """Send a message, or queue it (QoS 1) until the connection is up.
+    def publish(
+        self, topic: str, payload: bytes, qos: Literal[0, 1] = 1, *, queue: bool = True
+    ) -> bool:
+        """Send a message, or queue it (QoS 1) until the connection is up and the broker has
+        acknowledged enough of those in flight (the owner's ``max_inflight``).
 
-        Returns False when the message was dropped: QoS 0 while not connected, or any QoS
-        after :meth:`close`.
+        Returns False when the message was dropped: QoS 0 while not connected, any QoS after
+        :meth:`close`, or, with ``queue=False``, whatever would have waited in the queue.
         """
-        if not self.connected:
-            if qos == 0 or self.state is _S.CLOSED:
+        state = self.state
+        if state is not _S.ONLINE and state is not _S.SUBSCRIBING:
+            if qos == 0 or not queue or state is _S.CLOSED:
                 return False
             self._queue(topic.encode(), payload)
             return True
         if qos == 0:
             self._write(encode_publish(topic.encode(), payload))
             return True
-        if self._backlog or len(self._inflight) - self._subacks >= self._owner.max_inflight:
+        if self._backlog or len(self._inflight) >= self._owner.max_inflight:
+            if not queue:
+                return False
             self._queue(topic.encode(), payload)  # keep the order of queued messages
             return True
         self._send_qos1(topic.encode(), payload)
         return True
+
+    def discard_unacknowledged(self) -> int:
+        """Forget the QoS 1 publishes not acknowledged yet, and those queued; return how many.
+
+        For an owner whose sessions are clean and who would rather lose them than deliver
+        them late after a reconnect (the bridge: a reply to a request from before a broker
+        restart). Without it they are re-sent, with DUP, on the next CONNACK.
+        """
+        count = self.unacknowledged
+        self._inflight = {}
+        self._backlog = None
+        return count
+
+    def cork(self) -> bool:
+        """Gather what is written from now on until :meth:`uncork` writes it at once.
+
+        Returns False if writes were being gathered already (by a read in progress, or an
+        earlier call), in which case whoever started gathering writes them.
+        """
+        if self._cork is not None:
+            return False
+        self._cork = []
+        return True
+
+    def uncork(self) -> None:
+        """Write what was gathered since :meth:`cork`, in one piece."""
+        cork, self._cork = self._cork, None
+        transport = self._transport
+        if cork and transport is not None and not transport.is_closing():
+            transport.write(b"".join(cork) if len(cork) > 1 else cork[0])
+            self._wrote = True
 
     def close(self) -> None:
         """Stop for good: DISCONNECT (so the broker discards no will and logs no error)."""
@@ -174,10 +229,45 @@ class Connection(asyncio.Protocol):
         self.state = ConnectionState.CLOSED
         if was_online:
             self._owner.offline(self, False)
+        self.uncork()  # what was published before close() goes before the DISCONNECT
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.write(DISCONNECT)
             transport.close()
+
+    async def dial(
+        self,
+        family: int,
+        address: tuple[str, int],
+        *,
+        source: str | None = None,
+        context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> None:
+        """Open a socket to ``address`` (TCP, then TLS with ``context``), send CONNECT, wait
+        for CONNACK. The caller bounds it in time and, on failure, calls :meth:`abort`.
+
+        Raises:
+            OSError: the socket could not connect (``ssl.SSLError`` for TLS).
+            ConnectionRefused: CONNACK with a non-zero return code.
+            ProtocolError: the broker answered with something else than a CONNACK.
+            ConnectionResetError: the broker closed the socket before CONNACK.
+        """
+        loop = asyncio.get_running_loop()
+        sock = client_socket(family, source)
+        try:
+            await loop.sock_connect(sock, address)
+            ready = self.expect_connack(loop)
+            await loop.create_connection(
+                lambda: self,
+                sock=sock,
+                ssl=context,
+                server_hostname=server_hostname if context else None,
+            )
+        except BaseException:
+            sock.close()  # not owned by a transport yet (or closed with it already)
+            raise
+        await ready
 
     def abort(self) -> bool:
         """Drop the socket without DISCONNECT (as a network failure would); it reconnects.
@@ -230,17 +320,25 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
-        if self._subacks:  # SUBSCRIBEs are recomputed on the next CONNACK
-            self._inflight = {
-                k: v for k, v in self._inflight.items() if v[0] != _SUBSCRIBE_FIRST_BYTE
-            }
-            self._subacks = 0
+        self._subscribing = None  # SUBSCRIBEs are recomputed on the next CONNACK
+        self._cork = None  # gathered publishes stay in _inflight: re-sent or discarded
         ready, self._ready = self._ready, None
         if ready is not None and not ready.done():
-            ready.set_exception(ConnectionResetError("connection lost before CONNACK"))
+            # The socket's own error says more (a TLS alert: the broker wants a certificate).
+            lost = exc if isinstance(exc, OSError) else None
+            ready.set_exception(lost or ConnectionResetError("connection lost before CONNACK"))
         if self.state is _S.ONLINE:
             self._owner.offline(self, True)
         self._owner.lost(self)
+
+    def pause_writing(self) -> None:
+        # The send buffer is full: stop reading, which is what makes replies to write.
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         self._quiet = 0
@@ -251,8 +349,10 @@ class Connection(asyncio.Protocol):
             return
         if not packets:
             return
-        cork: list[bytes] = []
+        outer = self._cork  # the owner is gathering a burst already: add to it
+        cork: list[bytes] = [] if outer is None else outer
         self._cork = cork
+        deliver, index = self._deliver, self.index
         try:
             for packet in packets:
                 if type(packet) is Publish:
@@ -260,19 +360,19 @@ class Connection(asyncio.Protocol):
                         raise ProtocolError("PUBLISH before CONNACK")
                     if packet.qos:
                         cork.append(encode_puback(packet.packet_id))
-                    self._deliver(self.index, packet.topic, packet.payload)
+                    deliver(index, packet.topic, packet.payload)
                 elif type(packet) is PubAck:
-                    self._acknowledged(packet.packet_id)
+                    # _acknowledged, inlined: one per QoS 1 publish, the other hot path
+                    if self._inflight.pop(packet.packet_id, None) is not None and self._backlog:
+                        self._drain_backlog()
+                    # else: a duplicate PUBACK for a publish re-sent after a reconnect
                 else:
                     self._control(packet)
         except ProtocolError as exc:
             self._fail(exc)
         finally:
-            self._cork = None
-            transport = self._transport
-            if cork and transport is not None and not transport.is_closing():
-                transport.write(b"".join(cork) if len(cork) > 1 else cork[0])
-                self._wrote = True
+            if outer is None:
+                self.uncork()
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -291,9 +391,9 @@ class Connection(asyncio.Protocol):
             self._transport.write(data)
 
     def _take_id(self) -> int:
-        inflight = self._inflight
+        inflight, subscribing = self._inflight, self._subscribing
         packet_id = self._next_id
-        while packet_id in inflight:
+        while packet_id in inflight or (subscribing is not None and packet_id in subscribing):
             packet_id = packet_id % 0xFFFF + 1
         self._next_id = packet_id % 0xFFFF + 1
         return packet_id
@@ -307,40 +407,46 @@ class Connection(asyncio.Protocol):
         packet_id = self._take_id()
         packet = encode_publish(topic, payload, 1, packet_id)
         self._inflight[packet_id] = packet
-        self._write(packet)
+        self._wrote = True  # _write, inlined: this is the hot path
+        cork = self._cork
+        if cork is not None:
+            cork.append(packet)
+        elif self._transport is not None:
+            self._transport.write(packet)
 
     def _drain_backlog(self) -> None:
         backlog = self._backlog
         limit = self._owner.max_inflight
-        while backlog and len(self._inflight) - self._subacks < limit:
+        while backlog and len(self._inflight) < limit:
             self._send_qos1(*backlog.popleft())
         if not backlog:
             self._backlog = None
-
-    def _acknowledged(self, packet_id: int) -> None:
-        packet = self._inflight.get(packet_id)
-        if packet is not None and packet[0] & 0xF0 == 0x30:
-            del self._inflight[packet_id]
-            if self._backlog:
-                self._drain_backlog()
-        # else: a duplicate PUBACK for a publish re-sent after a reconnect; nothing to do
 
     def _control(self, packet: object) -> None:
         if type(packet) is ConnAck and self.state is _S.CONNECTING:
             self._connack(packet.session_present, packet.return_code)
         elif type(packet) is SubAck and self.state is not _S.CONNECTING:
-            sent = self._inflight.get(packet.packet_id)
-            if sent is None or sent[0] != _SUBSCRIBE_FIRST_BYTE:
-                raise ProtocolError(f"SUBACK for unknown packet id {packet.packet_id}")
-            del self._inflight[packet.packet_id]
-            self._subacks -= 1
-            failed = sum(1 for code in packet.return_codes if code & 0x80)
-            if failed:
-                self._owner.subscribe_failed(self, failed)
-            if not self._subacks and self.state is _S.SUBSCRIBING:
-                self._go_online()
+            self._suback(packet)
         elif type(packet) is not PingResp:
             raise ProtocolError(f"unexpected {type(packet).__name__} in state {self.state.value}")
+
+    def _suback(self, packet: SubAck) -> None:
+        subscribing = self._subscribing
+        topics = None if subscribing is None else subscribing.pop(packet.packet_id, None)
+        if topics is None:
+            raise ProtocolError(f"SUBACK for unknown packet id {packet.packet_id}")
+        codes = packet.return_codes
+        if len(codes) != len(topics):
+            raise ProtocolError(f"SUBACK with {len(codes)} return codes for {len(topics)} filters")
+        refused = [topic for topic, code in zip(topics, codes, strict=True) if code & 0x80]
+        if refused:
+            self._owner.subscribe_failed(self, refused)
+        if subscribing:
+            return
+        self._subscribing = None
+        transport = self._transport
+        if self.state is _S.SUBSCRIBING and transport is not None and not transport.is_closing():
+            self._go_online()
 
     def _connack(self, session_present: bool, return_code: int) -> None:
         ready, self._ready = self._ready, None
@@ -357,19 +463,20 @@ class Connection(asyncio.Protocol):
         if ready is not None and not ready.done():
             ready.set_result(None)
         unacked = list(self._inflight.items())
-        topics = () if session_present else self._owner.subscriptions(self.index)
+        topics = () if session_present else tuple(self._owner.subscriptions(self.index))
         self.state = ConnectionState.SUBSCRIBING
+        qos = self._owner.subscription_qos
         for start in range(0, len(topics), FILTERS_PER_SUBSCRIBE):
             chunk = topics[start : start + FILTERS_PER_SUBSCRIBE]
             packet_id = self._take_id()
-            packet = encode(Subscribe(packet_id, tuple((t, 1) for t in chunk)))
-            self._inflight[packet_id] = packet
-            self._subacks += 1
-            self._write(packet)
+            if self._subscribing is None:
+                self._subscribing = {}
+            self._subscribing[packet_id] = chunk
+            self._write(encode(Subscribe(packet_id, tuple((t, qos) for t in chunk))))
         for _, packet in unacked:  # re-send with DUP (bit 3 of the first byte)
             self._write(bytes((packet[0] | 0x08,)) + packet[1:])
         self._drain_backlog()
-        if not self._subacks:
+        if self._subscribing is None:
             self._go_online()
 
     def _go_online(self) -> None:

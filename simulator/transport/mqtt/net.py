@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import resource
@@ -30,6 +31,7 @@ __all__ = [
     "default_sources",
     "loopback_sources",
     "raise_open_file_limit",
+    "resolve",
 ]
 
 DEFAULT_LOOPBACK_SOURCES: Final = 64
@@ -89,3 +91,22 @@ def client_socket(family: int, source: str | None) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+async def resolve(
+    loop: asyncio.AbstractEventLoop, host: str, port: int
+) -> list[tuple[int, tuple[str, int]]]:
+    """``(family, (address, port))`` of ``host``, every one of the first family DNS answers.
+
+    An IP literal skips DNS. Raises ``OSError`` (``socket.gaierror``) when ``host`` does not
+    resolve.
+    """
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, (host, port))]
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    family = infos[0][0]
+    return [(f, (str(a[0]), int(a[1]))) for f, _, _, _, a in infos if f == family]

@@ -41,7 +41,7 @@ from simulator.core.errors import FleetsimError, UsageError
 from simulator.transport.mqtt.codec import Connect, encode
 from simulator.transport.mqtt.connection import Connection, ConnectionState, MessageCallback
 from simulator.transport.mqtt.errors import ConnectionRefused
-from simulator.transport.mqtt.net import client_socket, connection_capacity, default_sources
+from simulator.transport.mqtt.net import connection_capacity, default_sources, resolve
 from simulator.transport.mqtt.ramp import Backoff, TokenBucket
 from simulator.transport.mqtt.tls import TlsConfig
 from simulator.transport.mqtt.uri import BrokerConfig
@@ -147,6 +147,7 @@ class ConnectionPool:
         self.broker = broker
         self.options = options = options or PoolOptions()
         self.max_inflight = options.max_inflight
+        self.subscription_qos: Literal[0, 1] = 1
         self.connections = [
             Connection(i, cid, self, on_message) for i, cid in enumerate(client_ids)
         ]
@@ -351,9 +352,12 @@ class ConnectionPool:
             return
         self._schedule_retry(conn)
 
-    def subscribe_failed(self, conn: Connection, filters: int, /) -> None:
-        self._subscribe_failures += filters
-        self._last_error = f"{conn.client_id}: {filters} topic filter(s) refused in SUBACK"
+    def subscribe_failed(self, conn: Connection, refused: Sequence[str], /) -> None:
+        self._subscribe_failures += len(refused)
+        self._last_error = (
+            f"{conn.client_id}: {len(refused)} topic filter(s) refused in SUBACK "
+            f"({', '.join(refused)})"
+        )
 
     # -- scheduling -------------------------------------------------------------------------------
 
@@ -409,21 +413,16 @@ class ConnectionPool:
         assert loop is not None
         family, address = self._addresses[conn.index % len(self._addresses)]
         sources = self._sources
-        sock: socket.socket | None = None
         try:
             context = self._tls_context(conn.index)
-            sock = client_socket(family, sources[conn.index % len(sources)] if sources else None)
             async with asyncio.timeout(self.options.connect_timeout):
-                await loop.sock_connect(sock, address)
-                ready = conn.expect_connack(loop)
-                await loop.create_connection(
-                    lambda: conn,
-                    sock=sock,
-                    ssl=context,
-                    server_hostname=self._sni if context else None,
+                await conn.dial(
+                    family,
+                    address,
+                    source=sources[conn.index % len(sources)] if sources else None,
+                    context=context,
+                    server_hostname=self._sni,
                 )
-                sock = None  # the transport owns it now
-                await ready
         except (OSError, TimeoutError, FleetsimError) as exc:  # incl. SSLError, MqttError
             self._failures += 1
             self._refused += isinstance(exc, ConnectionRefused)
@@ -431,8 +430,6 @@ class ConnectionPool:
             if not conn.abort():  # with a socket, connection_lost schedules the retry
                 self._schedule_retry(conn)
         finally:
-            if sock is not None:
-                sock.close()
             self._handshakes -= 1
             if self._wake is not None:
                 self._wake.set()
@@ -455,17 +452,8 @@ class ConnectionPool:
 async def _resolve(
     loop: asyncio.AbstractEventLoop, broker: BrokerConfig
 ) -> list[tuple[int, tuple[str, int]]]:
-    """The broker's addresses (device ``i`` dials address ``i % len``); IP literals skip DNS."""
+    """The broker's addresses (device ``i`` dials address ``i % len``)."""
     try:
-        ip = ipaddress.ip_address(broker.host)
-    except ValueError:
-        pass
-    else:
-        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-        return [(family, (broker.host, broker.port))]
-    try:
-        infos = await loop.getaddrinfo(broker.host, broker.port, type=socket.SOCK_STREAM)
+        return await resolve(loop, broker.host, broker.port)
     except OSError as exc:
         raise UsageError(f"cannot resolve MQTT broker {broker.host!r}: {exc}") from None
-    family = infos[0][0]
-    return [(f, (str(a[0]), int(a[1]))) for f, _, _, _, a in infos if f == family]

@@ -1,9 +1,10 @@
 """An external control plane for MQTT runs: a ``fleetsim serve --mqtt`` (by URL) or AWS IoT.
 
-:class:`RemotePlane` is the :class:`~simulator.engine.mqtt.plane.Plane` of a run whose devices
+:class:`RemotePlane` is the :class:`~simulator.engine.planes.base.Plane` of a run whose devices
 connect to a broker that some other process serves: it sets the scenario up through boto3,
-creates the jobs, follows their status and audits ``$package`` at the end, and nothing else
-(the devices never talk to it; they talk MQTT).
+creates the jobs, follows their status and audits ``$package`` at the end (the devices never
+talk to it; they talk MQTT, on their own connections:
+:class:`~simulator.engine.mqtt.devices.BrokerDevices`).
 
 Set-up, idempotent, so shards can each run it and a re-run finds what the last one made:
 
@@ -37,16 +38,20 @@ import orjson
 
 from simulator.core.device import Device
 from simulator.core.errors import UsageError
+from simulator.core.substitution import SubstitutionSnapshot
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.draws import draw_fleet
+from simulator.engine.eventlog import EventLog
+from simulator.engine.heap import EventHeap, WallClockHeap
 from simulator.engine.mqtt import provision
-from simulator.engine.mqtt.clock import WallClockHeap
-from simulator.engine.mqtt.link import MqttDeviceLink
-from simulator.engine.mqtt.options import MqttOptions
-from simulator.engine.mqtt.plane import JobInfo
+from simulator.engine.mqtt.devices import BrokerDevices
+from simulator.engine.mqtt.link import MqttDeviceLink, TransportFactory
+from simulator.engine.mqtt.options import AWS_CONNECT_RATE, MqttOptions
 from simulator.engine.mqtt.provision import Clients, thread_map, tolerate
+from simulator.engine.planes.base import JobInfo
 from simulator.engine.scenario import JobSpec, Scenario
 from simulator.engine.writers import ManualWriter
+from simulator.transport.mqtt import ConnectionPool
 
 __all__ = ["REGISTRATION_TIMEOUT_S", "RemotePlane"]
 
@@ -60,14 +65,21 @@ REGISTRATION_TIMEOUT_S: Final = 600.0
 class RemotePlane:
     """The control plane of an external ``fleetsim serve --mqtt`` or of AWS IoT."""
 
-    def __init__(self, scenario: Scenario, options: MqttOptions) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        options: MqttOptions,
+        *,
+        transport: TransportFactory = ConnectionPool,
+    ) -> None:
         self.scenario = scenario
         self.options = options
         fleet = scenario.fleet
         self.shard = options.shard
         self.indices = options.shard.range(fleet.devices, first=fleet.first_index)
-        self.heap = WallClockHeap(time.time())
-        self.link = MqttDeviceLink(self.heap, self._inventory_changed)
+        heap = WallClockHeap(time.time())
+        self.heap: EventHeap = heap
+        self.link = MqttDeviceLink(heap, self._inventory_changed)
         draws = draw_fleet(scenario)
         profile = scenario.device_profile()
         offset = fleet.first_index
@@ -84,17 +96,11 @@ class RemotePlane:
         ]
         self.devices: Sequence[Device] = devices
         self.link.attach(devices)
-        self._initial = {
-            device.name: draws.in_shadow[index - offset]
-            for device, index in zip(devices, self.indices, strict=True)
-        }
-        self._subgroups = [
-            (name, frozenset(m + offset for m in members)) for name, members in draws.subgroups
-        ]
+        self.broker = BrokerDevices(self.link, options, transport)
+        self._things = provision.fleet_things(scenario, draws, self.indices)
         self._names = frozenset(device.name for device in devices)
         self._reported: dict[str, dict[str, Any]] = {
-            name: {p: {"version": v} for p, v in shown.items()}
-            for name, shown in self._initial.items()
+            name: {p: {"version": v} for p, v in shown.items()} for name, _, shown in self._things
         }
         packages = frozenset(p.name for p in scenario.catalog.packages)
         self.tracker = ConsistencyTracker(devices, packages, self._state)
@@ -102,6 +108,11 @@ class RemotePlane:
         self.writers: Sequence[ManualWriter] = ()
         self.job_errors: list[str] = []
         self.notes: list[str] = []
+        if options.kind == "aws":
+            self.notes.append(
+                f"connects paced at {options.rate:g}/s (AWS IoT CONNECT quota: 100/s in "
+                f"smaller regions, 500/s in large ones; default here {AWS_CONNECT_RATE:g}/s)"
+            )
         if scenario.writers:
             self.notes.append(
                 "the scenario's manual $package writers do not run against an external "
@@ -131,17 +142,15 @@ class RemotePlane:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    @property
+    def transport(self) -> str:
+        return "mqtt"
+
     async def open(self) -> None:
+        self.broker.check_credentials(self.devices)
         began = time.time()
         fleet = self.scenario.fleet
-        things = [
-            (
-                device.name,
-                [fleet.group, *(g for g, members in self._subgroups if index in members)],
-                self._initial[device.name],
-            )
-            for device, index in zip(self.devices, self.indices, strict=True)
-        ]
+        things = self._things
         try:
             clients = self._clients = await self._call(Clients, self.options, self.scenario)
             if self.shard.index == 0:
@@ -163,13 +172,20 @@ class RemotePlane:
             raise UsageError(f"control plane {where}: {provision.describe_error(exc)}") from None
         self._setup_s = time.time() - began
         self._start = time.time()
-        self.heap.advance(self._start)
+        heap = self.heap
+        assert isinstance(heap, WallClockHeap)
+        heap.advance(self._start)
         self.tracker.writer = "device"
         if self.shard.index == 0:
             for job in self.scenario.jobs:
                 self.heap.at(self._start + job.at_s, self._create_job, job)
 
+    async def connect(self, log: EventLog | None) -> None:
+        self.link.log = log
+        await self.broker.start()
+
     async def close(self) -> None:
+        await self.broker.close()
         for task in self._tasks:
             task.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -269,8 +285,21 @@ class RemotePlane:
     def _inventory_changed(self, device: Device, package: str) -> None:
         self.tracker.inventory_changed(device, package)
 
+    def check(self) -> None:
+        self.broker.check()
+
+    def substitution(self) -> SubstitutionSnapshot:
+        return SubstitutionSnapshot()  # it happens in the remote control plane
+
+    def online(self) -> int:
+        return self.broker.online()
+
+    def messages(self) -> tuple[int, int]:
+        return self.link.sent, self.link.received
+
     def extra(self) -> dict[str, Any]:
         return {
+            **self.broker.extra(),
             "setup_s": self._setup_s,
             "shard_devices": f"{self.indices.start}..{self.indices.stop - 1}",
             "status_poll_errors": self._refresh_errors,
