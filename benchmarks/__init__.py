@@ -1,4 +1,6 @@
-"""Benchmarks: one module per benchmark, each prints a table or, with ``--json``, one JSON object.
+"""The developer harness of the benchmarks: ``uv run python -m benchmarks.<name>``.
 
-Run one with ``uv run python -m benchmarks.<name>``; results are recorded in ``RESULTS.md``.
+Each benchmark lives in :mod:`simulator.bench` (``fleetsim bench NAME``, in the installed tool
+and the Docker image); the modules here are thin shims running the same code from a checkout,
+except ``substitution`` (generated documents) and ``durable``. Results: ``RESULTS.md``.
 """

@@ -1,6 +1,7 @@
 """A real Mosquitto for tests and benchmarks: start, SIGKILL, restart on the same port, stop.
 
-Shared test utility (also used by ``benchmarks/mqtt.py``)::
+Shared test utility over :class:`simulator.transport.broker.local.LocalMosquitto` (which the
+benchmarks of ``fleetsim bench`` use), adding TLS material and ACLs::
 
     with Mosquitto(tmp_path) as broker:           # plain TCP on a free 127.0.0.1 port
         ... broker.host, broker.port, broker.uri ...
@@ -21,47 +22,21 @@ with the command that installs it: the tests must not skip.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import ipaddress
 import os
-import resource
-import shutil
-import signal
-import socket
-import subprocess
-import time
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from simulator.transport.broker.local import LocalMosquitto, free_port, mosquitto_binary
+
 __all__ = ["Mosquitto", "TlsFiles", "free_port", "mosquitto_binary"]
-
-INSTALL_HINT = (
-    "mosquitto is not installed: install it with `apt-get install -y mosquitto` "
-    "(tests/run.sh does this on a fresh machine)"
-)
-
-
-def mosquitto_binary() -> str:
-    """Path of the mosquitto executable, or ``RuntimeError`` saying how to install it."""
-    found = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
-    if found is None:
-        raise RuntimeError(INSTALL_HINT)
-    return found
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
 
 # -- TLS material ---------------------------------------------------------------------------
 
@@ -155,15 +130,11 @@ class TlsFiles:
         return cert_path, key_path
 
 
-# -- the broker -----------------------------------------------------------------------------
+# -- the broker ---------------------------------------------------------------------------
 
 
-class _PortTaken(RuntimeError):
-    """The port picked for the broker was bound by someone else first."""
-
-
-class Mosquitto:
-    """One mosquitto process on 127.0.0.1 with a generated configuration."""
+class Mosquitto(LocalMosquitto):
+    """:class:`~simulator.transport.broker.local.LocalMosquitto` with TLS and an ACL."""
 
     def __init__(
         self,
@@ -176,145 +147,35 @@ class Mosquitto:
         max_queued_messages: int = 100_000,
         start_timeout: float = 10.0,
     ) -> None:
-        self.binary = mosquitto_binary()
-        self.workdir = workdir
-        self.host = "127.0.0.1"
-        # A port picked here may be taken by another process (e.g. a parallel test worker)
-        # before mosquitto binds it: start() then moves to another free port.
-        self._picked_port = port is None
-        self.port = port or free_port(self.host)
         self.tls = tls
-        self.start_timeout = start_timeout
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path = workdir / f"mosquitto-{self.port}.conf"
-        self.log_path = workdir / f"mosquitto-{self.port}.log"
-        lines = [
-            f"listener {self.port} {self.host}",
-            "max_connections -1",
-            "persistence false",
-            f"max_queued_messages {max_queued_messages}",
-            "max_inflight_messages 0",
-            "set_tcp_nodelay true",
-            "log_dest stderr",
-            "log_type error",
-            "log_type warning",
-            "user root" if os.geteuid() == 0 else "",  # read root-owned tmp files (TLS, ACL)
-        ]
-        if tls is None:
-            lines.append("allow_anonymous true")
-        else:
-            lines += [
+        extra = ["allow_anonymous true"] if tls is None or not require_certificate else []
+        if tls is not None:
+            extra[:0] = [
                 f"cafile {tls.ca_file}",
                 f"certfile {tls.server_cert}",
                 f"keyfile {tls.server_key}",
                 "tls_version tlsv1.2",
             ]
             if require_certificate:
-                lines += [
+                extra += [
                     "require_certificate true",
                     "use_identity_as_username true",
                     "allow_anonymous false",
                 ]
-            else:
-                lines.append("allow_anonymous true")
         if acl is not None:
-            acl_path = workdir / f"acl-{self.port}.txt"
-            acl_path.write_text(acl + "\n")
-            lines.append(f"acl_file {acl_path}")
-        self.config_path.write_text("\n".join(line for line in lines if line) + "\n")
-        self.process: subprocess.Popen[bytes] | None = None
+            workdir.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix="acl-", suffix=".txt", dir=workdir)
+            with os.fdopen(handle, "w") as acl_file:
+                acl_file.write(acl + "\n")
+            extra.append(f"acl_file {name}")
+        super().__init__(
+            workdir,
+            port=port,
+            extra=extra,
+            max_queued_messages=max_queued_messages,
+            start_timeout=start_timeout,
+        )
 
     @property
     def uri(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None, "broker not started"
-        return self.process.pid
-
-    def start(self) -> Mosquitto:
-        """Start the broker and wait until it accepts TCP connections."""
-        for _ in range(4):
-            try:
-                return self._start()
-            except _PortTaken:
-                self._move_to(free_port(self.host))
-        return self._start()
-
-    def _move_to(self, port: int) -> None:
-        listener = f"listener {self.port} {self.host}\n"
-        config = self.config_path.read_text()
-        assert listener in config, config
-        self.config_path.write_text(config.replace(listener, f"listener {port} {self.host}\n"))
-        self.port = port
-
-    def _start(self) -> Mosquitto:
-        assert self.process is None or self.process.poll() is not None, "already running"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [self.binary, "-c", str(self.config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        with contextlib.suppress(OSError, ValueError):
-            resource.prlimit(self.process.pid, resource.RLIMIT_NOFILE, (hard, hard))
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            if self.process.poll() is not None:
-                log = self.log()[-2000:]
-                if self._picked_port and "Address already in use" in log:
-                    raise _PortTaken(log)
-                raise RuntimeError(f"mosquitto exited with {self.process.returncode}: {log}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"mosquitto did not listen on {self.port}") from None
-                time.sleep(0.02)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL: connections drop without DISCONNECT, in-memory sessions are lost."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def restart(self) -> Mosquitto:
-        """Kill (if running) and start again on the same port with the same configuration."""
-        self.kill()
-        deadline = time.monotonic() + self.start_timeout
-        while True:  # the listening port can take a moment to be free again
-            try:
-                return self._start()  # on this port, whoever holds it now
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 5 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def __enter__(self) -> Mosquitto:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -46,5 +46,31 @@ BENCHMARKS: Final[dict[str, Benchmark]] = {
             "both phases of job-document substitution on your document and catalog, "
             "against a naive stdlib implementation and botocore's presigner",
         ),
+        Benchmark(
+            "fleet",
+            "simulator.bench.fleet",
+            "a scenario's rollout at 10k-1M devices on the simulated clock: wall time, memory",
+        ),
+        Benchmark(
+            "api",
+            "simulator.bench.api",
+            "fleetsim serve requests/s and latency against moto's server (fleetsim[bench])",
+        ),
+        Benchmark(
+            "mqtt",
+            "simulator.bench.mqtt",
+            "device MQTT clients (connections, round trips) and a rollout over Mosquitto "
+            "against a raw-socket floor, gmqtt and aiomqtt (fleetsim[bench])",
+        ),
+        Benchmark(
+            "mqtt-bridge",
+            "simulator.bench.mqtt_bridge",
+            "fleetsim serve --mqtt requests/s through Mosquitto, 1 vs K bridge connections",
+        ),
+        Benchmark(
+            "locust",
+            "simulator.bench.locust",
+            "Locust device users per worker: fleetsim's DeviceUser against locust's MqttUser",
+        ),
     )
 }

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from simulator.core.errors import AwsError, InvalidRequestException
 
-__all__ = ["page"]
+__all__ = ["page", "window"]
 
 T = TypeVar("T")
 
@@ -48,9 +48,24 @@ def page(
         limit: the operation's largest page size (values above it are refused).
         error: the error family of the calling service.
     """
+    start, end = window(max_results, next_token, limit=limit, error=error)
+    return items[start:end], (_encode(end) if end < len(items) else None)
+
+
+def window(
+    max_results: int | None,
+    next_token: str | None,
+    *,
+    limit: int,
+    error: type[AwsError] = InvalidRequestException,
+) -> tuple[int, int]:
+    """The ``[start, end)`` offsets :func:`page` would slice, checked as :func:`page` checks them.
+
+    A caller that produces its items one by one (SearchIndex) stops after ``end + 1``: that many
+    items page exactly as the whole sequence would.
+    """
     size = limit if max_results is None else max_results
     if not 1 <= size <= limit:
         raise error(f"maxResults must be between 1 and {limit}")
     start = 0 if next_token is None else _decode(next_token, error)
-    end = start + size
-    return items[start:end], (_encode(end) if end < len(items) else None)
+    return start, start + size

@@ -22,9 +22,9 @@ from simulator.engine.audit import AuditResult, DeviceTruth, audit_devices
 from simulator.engine.mqtt.elastic import ElasticFleet
 from simulator.engine.mqtt.provision import describe_error
 from simulator.engine.operator import OperatorView
-from simulator.engine.planes.base import job_summary
+from simulator.engine.planes.base import execution_totals, job_summary, writer_summaries
 from simulator.engine.scenario import Scenario
-from simulator.report import RunResult, WriterSummary
+from simulator.report import RunResult
 
 __all__ = ["WorkerReport", "build_result", "worker_report"]
 
@@ -133,10 +133,7 @@ def build_result(
             by_cause[cause] = by_cause.get(cause, 0) + count
         for cause, names in report.examples.items():
             examples.setdefault(cause, []).extend(names[: 10 - len(examples.get(cause, []))])
-    executions: dict[str, int] = {}
-    for job in view.jobs.values():
-        for status, count in job.counts.items():
-            executions[status] = executions.get(status, 0) + count
+    executions = execution_totals(view.jobs.values())
     now = time.time()
     notes = [*view.notes, *view.errors]
     notes.extend(f"worker {w.worker}: {w.error}" for w in workers if w.error)
@@ -160,10 +157,7 @@ def build_result(
         shadow_by_cause=by_cause,
         timeline=tuple(view.timeline),
         jobs=tuple(job_summary(job, view.start) for job in view.jobs.values()),
-        writers=tuple(
-            WriterSummary(name=w.name, writes=w.writes, conflicts=w.conflicts, skipped=w.skipped)
-            for w in view.writers
-        ),
+        writers=writer_summaries(view.writers),
         notes=tuple(notes),
         extra={
             **extra,

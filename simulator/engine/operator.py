@@ -33,7 +33,7 @@ from simulator.engine.heap import WallClockHeap
 from simulator.engine.mqtt import provision
 from simulator.engine.mqtt.elastic import resized
 from simulator.engine.mqtt.options import MqttOptions
-from simulator.engine.planes.base import JobInfo
+from simulator.engine.planes.base import JobInfo, execution_totals
 from simulator.engine.scenario import JobSpec, Scenario
 from simulator.engine.writers import ManualWriter, build_writers
 from simulator.report import Sample
@@ -190,10 +190,7 @@ class Operator:
 
     def _sample(self, _a: object = None, _b: object = None) -> None:
         view = self.view
-        executions: dict[str, int] = {}
-        for job in view.jobs.values():
-            for status, count in job.counts.items():
-                executions[status] = executions.get(status, 0) + count
+        executions = execution_totals(view.jobs.values())
         view.timeline.append(
             Sample(
                 t=self.heap.now - view.start,

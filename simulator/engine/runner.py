@@ -31,9 +31,9 @@ import numpy as np
 
 from simulator.engine.eventlog import EventLog
 from simulator.engine.heap import EventHeap, WallClockHeap
-from simulator.engine.planes.base import Plane, job_summary
+from simulator.engine.planes.base import Plane, execution_totals, job_summary, writer_summaries
 from simulator.engine.scenario import Scenario
-from simulator.report import RunResult, Sample, WriterSummary
+from simulator.report import RunResult, Sample
 
 __all__ = ["Clock", "Progress", "Runner", "SimulatedClock", "WallClock", "clock_for"]
 
@@ -205,11 +205,7 @@ class Runner:
 
     def executions(self) -> dict[str, int]:
         """Count of executions per status over every created job."""
-        totals: dict[str, int] = {}
-        for job in self.plane.jobs().values():
-            for status, count in job.counts.items():
-                totals[status] = totals.get(status, 0) + count
-        return totals
+        return execution_totals(self.plane.jobs().values())
 
     def _sample(self, interval: float, _: object = None) -> None:
         plane = self.plane
@@ -294,12 +290,7 @@ class Runner:
             shadow_by_cause=dict(tracker.by_cause),
             timeline=tuple(self.timeline),
             jobs=tuple(job_summary(job, plane.start) for job in plane.jobs().values()),
-            writers=tuple(
-                WriterSummary(
-                    name=w.name, writes=w.writes, conflicts=w.conflicts, skipped=w.skipped
-                )
-                for w in plane.writers
-            ),
+            writers=writer_summaries(plane.writers),
             notes=(*plane.notes, *plane.job_errors),
             substitution=plane.substitution(),
             extra={

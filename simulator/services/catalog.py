@@ -1,38 +1,61 @@
-"""Software Package Catalog operations in the ``iot`` API's shape, over the core catalog.
+"""Software Package Catalog operations of the ``iot`` API, over the core catalog.
 
-The rules live in the core store; this module adds the clock, the wire shapes and SBOM
-association (validated asynchronously, as AWS does: IN_PROGRESS, then SUCCEEDED on the next
-scheduler turn).
+The rules live in the core store; this module adds the clock and SBOM association (validated
+asynchronously, as AWS does: IN_PROGRESS, then SUCCEEDED on the next scheduler turn). Results are
+typed (:mod:`simulator.services.catalog_results`, or the core records); their wire shapes are
+:mod:`simulator.api.wire.catalog`'s.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.core.catalog import (
     Catalog,
+    Package,
+    PackageConfiguration,
     PackageVersion,
+    S3Location,
     VersionAction,
     VersionStatus,
     check_artifact,
 )
 from simulator.core.errors import ValidationException
+from simulator.services.catalog_results import (
+    PackagePage,
+    SbomAssociation,
+    SbomStatus,
+    SbomValidationPage,
+    VersionDescription,
+    VersionPage,
+)
 from simulator.services.runtime import Runtime
 
 __all__ = ["CatalogService"]
 
 
-def _drop_none(out: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in out.items() if v is not None}
+@dataclass(slots=True)
+class _Sbom:
+    """An associated SBOM; ``status`` turns SUCCEEDED when the validation timer fires."""
+
+    location: S3Location
+    status: SbomStatus
 
 
-def _artifact(version: PackageVersion) -> dict[str, Any] | None:
-    if version.artifact is None:
-        return None
-    loc = version.artifact
-    return {
-        "s3Location": _drop_none({"bucket": loc.bucket, "key": loc.key, "version": loc.version})
-    }
+def _sbom_location(sbom: object) -> S3Location:
+    """Parse ``{"s3Location": {"bucket", "key", "version"?}}`` with AWS's messages."""
+    location = sbom.get("s3Location") if isinstance(sbom, dict) else None
+    bucket = location.get("bucket") if isinstance(location, dict) else None
+    if not isinstance(bucket, str) or not bucket:
+        raise ValidationException("S3 bucket name for SBOM cannot be null")
+    assert isinstance(location, dict)
+    key, version = location.get("key"), location.get("version")
+    if not isinstance(key, str) or not key:
+        raise ValidationException("S3 key for SBOM cannot be null")
+    if version is not None and not isinstance(version, str):
+        raise ValidationException("sbom.s3Location.version must be a string")
+    return S3Location(bucket, key, version)
 
 
 class CatalogService:
@@ -41,7 +64,7 @@ class CatalogService:
     def __init__(self, runtime: Runtime, catalog: Catalog) -> None:
         self.runtime = runtime
         self.catalog = catalog
-        self._sboms: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sboms: dict[tuple[str, str], _Sbom] = {}
 
     def _now(self) -> float:
         return self.runtime.clock()
@@ -55,30 +78,17 @@ class CatalogService:
         description: str | None = None,
         tags: dict[str, str] | None = None,
         client_token: str | None = None,
-    ) -> dict[str, Any]:
-        pkg = self.catalog.create_package(
+    ) -> Package:
+        return self.catalog.create_package(
             package_name,
             now=self._now(),
             description=description,
             tags=tags,
             client_token=client_token,
         )
-        return _drop_none(
-            {"packageName": pkg.name, "packageArn": pkg.arn, "description": pkg.description}
-        )
 
-    def get_package(self, *, package_name: str) -> dict[str, Any]:
-        pkg = self.catalog.get_package(package_name)
-        return _drop_none(
-            {
-                "packageName": pkg.name,
-                "packageArn": pkg.arn,
-                "description": pkg.description,
-                "defaultVersionName": pkg.default_version,
-                "creationDate": pkg.created,
-                "lastModifiedDate": pkg.modified,
-            }
-        )
+    def get_package(self, *, package_name: str) -> Package:
+        return self.catalog.get_package(package_name)
 
     def update_package(
         self,
@@ -88,7 +98,7 @@ class CatalogService:
         default_version_name: str | None = None,
         unset_default_version: bool | None = None,
         client_token: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> None:
         self.catalog.update_package(
             package_name,
             now=self._now(),
@@ -96,34 +106,15 @@ class CatalogService:
             default_version=default_version_name,
             unset_default_version=bool(unset_default_version),
         )
-        return {}
 
-    def delete_package(
-        self, *, package_name: str, client_token: str | None = None
-    ) -> dict[str, Any]:
+    def delete_package(self, *, package_name: str, client_token: str | None = None) -> None:
         self.catalog.delete_package(package_name)
-        return {}
 
     def list_packages(
         self, *, max_results: int | None = None, next_token: str | None = None
-    ) -> dict[str, Any]:
+    ) -> PackagePage:
         items, token = self.catalog.list_packages(max_results=max_results, next_token=next_token)
-        return _drop_none(
-            {
-                "packageSummaries": [
-                    _drop_none(
-                        {
-                            "packageName": p.name,
-                            "defaultVersionName": p.default_version,
-                            "creationDate": p.created,
-                            "lastModifiedDate": p.modified,
-                        }
-                    )
-                    for p in items
-                ],
-                "nextToken": token,
-            }
-        )
+        return PackagePage(tuple(items), token or None)
 
     # -- versions ---------------------------------------------------------------------------
 
@@ -138,8 +129,8 @@ class CatalogService:
         recipe: str | None = None,
         tags: dict[str, str] | None = None,
         client_token: str | None = None,
-    ) -> dict[str, Any]:
-        version = self.catalog.create_version(
+    ) -> PackageVersion:
+        return self.catalog.create_version(
             package_name,
             version_name,
             now=self._now(),
@@ -150,36 +141,13 @@ class CatalogService:
             tags=tags,
             client_token=client_token,
         )
-        return _drop_none(
-            {
-                "packageVersionArn": version.arn,
-                "packageName": version.package,
-                "versionName": version.name,
-                "description": version.description,
-                "attributes": dict(version.attributes),
-                "status": version.status.value,
-            }
-        )
 
-    def get_package_version(self, *, package_name: str, version_name: str) -> dict[str, Any]:
+    def get_package_version(self, *, package_name: str, version_name: str) -> VersionDescription:
         version = self.catalog.get_version(package_name, version_name)
         sbom = self._sboms.get((package_name, version_name))
-        return _drop_none(
-            {
-                "packageVersionArn": version.arn,
-                "packageName": version.package,
-                "versionName": version.name,
-                "description": version.description,
-                "attributes": dict(version.attributes),
-                "artifact": _artifact(version),
-                "status": version.status.value,
-                "creationDate": version.created,
-                "lastModifiedDate": version.modified,
-                "recipe": version.recipe,
-                "sbom": None if sbom is None else sbom["sbom"],
-                "sbomValidationStatus": None if sbom is None else sbom["status"],
-            }
-        )
+        if sbom is None:
+            return VersionDescription(version, None, None)
+        return VersionDescription(version, sbom.location, sbom.status)
 
     def update_package_version(
         self,
@@ -192,7 +160,7 @@ class CatalogService:
         action: str | None = None,
         recipe: str | None = None,
         client_token: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> None:
         try:
             act = None if action is None else VersionAction(action)
         except ValueError:
@@ -207,14 +175,12 @@ class CatalogService:
             artifact=None if artifact is None else check_artifact(artifact),
             recipe=recipe,
         )
-        return {}
 
     def delete_package_version(
         self, *, package_name: str, version_name: str, client_token: str | None = None
-    ) -> dict[str, Any]:
+    ) -> None:
         self.catalog.delete_version(package_name, version_name)
         self._sboms.pop((package_name, version_name), None)
-        return {}
 
     def list_package_versions(
         self,
@@ -223,7 +189,7 @@ class CatalogService:
         status: str | None = None,
         max_results: int | None = None,
         next_token: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> VersionPage:
         try:
             wanted = None if status is None else VersionStatus(status)
         except ValueError:
@@ -231,21 +197,7 @@ class CatalogService:
         items, token = self.catalog.list_versions(
             package_name, status=wanted, max_results=max_results, next_token=next_token
         )
-        return _drop_none(
-            {
-                "packageVersionSummaries": [
-                    {
-                        "packageName": v.package,
-                        "versionName": v.name,
-                        "status": v.status.value,
-                        "creationDate": v.created,
-                        "lastModifiedDate": v.modified,
-                    }
-                    for v in items
-                ],
-                "nextToken": token,
-            }
-        )
+        return VersionPage(tuple(items), token or None)
 
     # -- SBOM -------------------------------------------------------------------------------
 
@@ -256,35 +208,23 @@ class CatalogService:
         version_name: str,
         sbom: dict[str, Any],
         client_token: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> SbomAssociation:
         self.catalog.get_version(package_name, version_name)
-        location = sbom.get("s3Location") if isinstance(sbom, dict) else None
-        if not isinstance(location, dict) or not location.get("bucket"):
-            raise ValidationException("S3 bucket name for SBOM cannot be null")
-        if not location.get("key"):
-            raise ValidationException("S3 key for SBOM cannot be null")
         key = (package_name, version_name)
-        record = {"sbom": sbom, "status": "IN_PROGRESS"}
-        self._sboms[key] = record
+        record = self._sboms[key] = _Sbom(_sbom_location(sbom), "IN_PROGRESS")
 
         def validated() -> None:
             if self._sboms.get(key) is record:
-                record["status"] = "SUCCEEDED"
+                record.status = "SUCCEEDED"
 
         self.runtime.scheduler.call_at(self._now(), validated)
-        return {
-            "packageName": package_name,
-            "versionName": version_name,
-            "sbom": sbom,
-            "sbomValidationStatus": "IN_PROGRESS",
-        }
+        return SbomAssociation(package_name, version_name, record.location, record.status)
 
     def disassociate_sbom_from_package_version(
         self, *, package_name: str, version_name: str, client_token: str | None = None
-    ) -> dict[str, Any]:
+    ) -> None:
         self.catalog.get_version(package_name, version_name)
         self._sboms.pop((package_name, version_name), None)
-        return {}
 
     def list_sbom_validation_results(
         self,
@@ -294,26 +234,21 @@ class CatalogService:
         validation_result: str | None = None,
         max_results: int | None = None,
         next_token: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> SbomValidationPage:
         self.catalog.get_version(package_name, version_name)
-        return {"validationResultSummaries": []}
+        return SbomValidationPage()
 
     # -- configuration ----------------------------------------------------------------------
 
-    def get_package_configuration(self) -> dict[str, Any]:
-        config = self.catalog.configuration
-        return {
-            "versionUpdateByJobsConfig": _drop_none(
-                {"enabled": config.version_update_by_jobs, "roleArn": config.role_arn}
-            )
-        }
+    def get_package_configuration(self) -> PackageConfiguration:
+        return self.catalog.configuration
 
     def update_package_configuration(
         self,
         *,
         version_update_by_jobs_config: dict[str, Any] | None = None,
         client_token: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> None:
         config = version_update_by_jobs_config or {}
         enabled = config.get("enabled")
         if enabled is not None and not isinstance(enabled, bool):
@@ -322,4 +257,3 @@ class CatalogService:
         self.catalog.update_configuration(
             enabled=enabled, role_arn=role if isinstance(role, str) else None
         )
-        return {}

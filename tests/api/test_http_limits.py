@@ -103,7 +103,7 @@ def test_bad_limit_flags_are_one_line_exit_2(
 
 def test_flags_reach_the_server_config(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[ServerConfig] = []
-    monkeypatch.setattr(serve_command, "_run_loop", lambda config, mqtt: seen.append(config))
+    monkeypatch.setattr(serve_command, "_run_loop", lambda config, mqtt, state: seen.append(config))
     monkeypatch.setattr("simulator.transport.mqtt.net.connection_capacity", lambda: 100_000)
     args = ["--max-connections", "77", "--header-timeout", "2.5", "--idle-timeout", "9"]
     assert fleetsim("serve", *args, "--allow-unsigned-payload").returncode == 0
@@ -117,7 +117,7 @@ def test_cap_is_lowered_to_what_the_open_file_limit_allows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[ServerConfig] = []
-    monkeypatch.setattr(serve_command, "_run_loop", lambda config, mqtt: seen.append(config))
+    monkeypatch.setattr(serve_command, "_run_loop", lambda config, mqtt, state: seen.append(config))
     monkeypatch.setattr("simulator.transport.mqtt.net.connection_capacity", lambda: 1256)
     quiet = fleetsim("serve")  # the default is lowered silently
     loud = fleetsim("serve", "--max-connections", "5000")

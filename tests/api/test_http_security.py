@@ -296,7 +296,9 @@ class SecurityMachine(RuleBasedStateMachine):
     @rule(active=st.booleans())
     def create(self, active: bool) -> None:
         if len(self.status) < 4:
-            cert_id = self.sec.create_keys_and_certificate(set_as_active=active)["certificateId"]
+            cert_id = self.sec.create_keys_and_certificate(
+                set_as_active=active
+            ).certificate.certificate_id
             self.status[cert_id] = "ACTIVE" if active else "INACTIVE"
             self.things[self._arn(cert_id)] = set()
             self.policies[self._arn(cert_id)] = set()
@@ -364,11 +366,11 @@ class SecurityMachine(RuleBasedStateMachine):
 
     @invariant()
     def agrees(self) -> None:
-        listed = self.sec.list_certificates(page_size=250)["certificates"]
-        assert {c["certificateId"]: c["status"] for c in listed} == self.status
+        listed = self.sec.list_certificates(page_size=250).certificates
+        assert {c.certificate_id: c.status.value for c in listed} == self.status
         for arn, things in self.things.items():
-            assert set(self.sec.list_principal_things(principal=arn)["things"]) == things
-        targets = set(self.sec.list_targets_for_policy(policy_name="p0")["targets"])
+            assert set(self.sec.list_principal_things(principal=arn).names) == things
+        targets = set(self.sec.list_targets_for_policy(policy_name="p0").names)
         assert targets == {arn for arn, names in self.policies.items() if names}
 
 

@@ -74,3 +74,22 @@ def test_shadow_input_validation(iot: Any, iot_data: Any) -> None:
         iot_data.list_named_shadows_for_thing, thingName=thing, pageSize=101
     )
     assert (code, status) == ("InvalidRequestException", 400)
+
+
+def test_nul_inside_a_key_is_refused(iot: Any, iot_data: Any) -> None:
+    thing = _thing(iot)
+    for payload in (
+        b'{"state": {"reported": {"a\\u0000b": 1}}}',
+        b'{"state": {"desired": {"x": {"\\u0000": true}}}}',
+    ):
+        code, status, response = aws_error(
+            iot_data.update_thing_shadow, thingName=thing, payload=payload
+        )
+        assert (code, status) == ("InvalidRequestException", 400)
+        assert response["Error"]["Message"] == "State contains an invalid node"
+    code, status, _ = aws_error(iot_data.get_thing_shadow, thingName=thing)
+    assert (code, status) == ("ResourceNotFoundException", 404)  # nothing was stored
+    accepted = iot_data.update_thing_shadow(
+        thingName=thing, payload=b'{"state": {"reported": {"a": "x\\u0000y"}}}'
+    )
+    assert _payload(accepted)["state"] == {"reported": {"a": "x\x00y"}}  # values may hold NUL

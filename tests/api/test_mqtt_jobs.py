@@ -160,6 +160,30 @@ def test_rejected_codes(w: World, topic: str, payload: Any, code: str) -> None:
         assert body["clientToken"] == payload["clientToken"]
 
 
+@pytest.mark.parametrize(
+    "topic", [f"{P}/get", f"{P}/start-next", f"{P}/job-1/get", f"{P}/job-1/update", f"{P}/x/y/z"]
+)
+@pytest.mark.parametrize("token", ["x" * 65, "é" * 33, "t" * 10_000_000])
+def test_client_token_over_64_bytes_is_refused_not_echoed(w: World, topic: str, token: str) -> None:
+    w.create("job-1", "dev1")
+    before = w.data_service.get_pending_job_executions(thing_name="dev1")
+    reply_topic, body = call(w, topic, {"clientToken": token, "status": "IN_PROGRESS"})
+    assert reply_topic == f"{topic}/rejected"
+    assert body == {
+        "code": "InvalidRequest",
+        "message": "clientToken must be at most 64 bytes",
+        "timestamp": int(w.clock.now),
+    }
+    assert w.data_service.get_pending_job_executions(thing_name="dev1") == before  # not served
+
+
+@pytest.mark.parametrize("token", ["x" * 64, "é" * 32, "", "\u2603" * 16])
+def test_client_token_of_64_bytes_is_echoed(w: World, token: str) -> None:
+    reply_topic, body = call(w, f"{P}/get", {"clientToken": token})
+    assert reply_topic == f"{P}/get/accepted"
+    assert body["clientToken"] == token
+
+
 _json = st.recursive(
     st.none()
     | st.booleans()

@@ -86,6 +86,7 @@ def deliver(peer: Peer, dev: Device, event: Event) -> None:
 EFFECTS: dict[Action, tuple[DeviceState, list[str]]] = {
     A.BOOT: (S.REQUESTING, ["jobs/start-next"]),
     A.REQUEST_NEXT: (S.REQUESTING, ["jobs/start-next"]),
+    A.NOTE_NOTIFY: (S.REQUESTING, []),  # remembered; seen in the start-next answer's effect
     A.START: (S.RUNNING, ["jobs/job-1/update"]),  # IN_PROGRESS, the first step
     A.START_REFUSED: (S.IDLE, []),
     A.FINISH_STEP: (S.RUNNING, ["jobs/job-1/update"]),  # IN_PROGRESS, the second step
@@ -344,3 +345,40 @@ def test_any_sequence_of_messages_and_timers_keeps_a_valid_state(
         if dev.state is not before and kind != "connect":
             assert any(dev.state in t.targets for (s, _), t in TRANSITIONS.items() if s is before)
     assert all("clientToken" in body for _, body in peer.sent)
+
+
+# -- a notification that crosses the start-next answer --------------------------------------------
+
+
+@pytest.mark.parametrize("answer", ["nothing pending", "rejected"])
+def test_a_notify_next_during_start_next_asks_again_when_the_answer_has_nothing(
+    answer: str,
+) -> None:
+    """CreateJob between the device's start-next and its answer: the notification overtakes the
+    answer ("nothing pending", or a refusal), and the device must not go idle on it, or the job
+    would wait for a notification that never comes."""
+    peer = Peer()
+    dev = device(peer)
+    online(peer, dev)
+    peer.take()
+    peer.say(dev, "jobs/notify-next", {"timestamp": 1, **execution()})
+    assert dev.state is S.REQUESTING and peer.take() == []  # remembered, nothing sent yet
+    peer.reply(dev, {}, ok=answer == "nothing pending")
+    assert dev.state is S.REQUESTING
+    assert [topic for topic, _ in peer.take()] == ["jobs/start-next"]  # asked again
+    peer.reply(dev, execution())
+    assert dev.state is S.RUNNING  # and the job runs
+
+
+def test_without_a_notification_an_empty_start_next_answer_leaves_the_device_idle() -> None:
+    peer = Peer()
+    dev = device(peer)
+    online(peer, dev)
+    peer.take()
+    peer.reply(dev, {})
+    assert dev.state is S.IDLE and peer.take() == []
+    peer.say(dev, "jobs/notify-next", {"timestamp": 1, **execution()})
+    assert dev.state is S.REQUESTING
+    assert [topic for topic, _ in peer.take()] == ["jobs/start-next"]
+    peer.reply(dev, {})  # the flag was cleared by the new request: idle again, no loop
+    assert dev.state is S.IDLE and peer.take() == []

@@ -106,6 +106,10 @@ def store() -> ShadowStore:
         (b'{"state": {}, "clientToken": 5}', "Invalid clientToken"),
         (raw({"state": {}, "clientToken": "x" * 65}), "Invalid clientToken"),
         (raw({"state": {}, "clientToken": "é" * 33}), "Invalid clientToken"),
+        (b'{"state": {"reported": {"a\\u0000b": 1}}}', "State contains an invalid node"),
+        (b'{"state": {"desired": {"\\u0000": 1}}}', "State contains an invalid node"),
+        (b'{"state": {"desired": {"a": {"b\\u0000": {}}}}}', "State contains an invalid node"),
+        (b'{"state": {"reported": {"a": [{"\\u0000": 1}]}}}', "State contains an invalid node"),
     ],
 )
 def test_invalid_requests_get_aws_messages(payload: bytes, message: str) -> None:
@@ -115,6 +119,11 @@ def test_invalid_requests_get_aws_messages(payload: bytes, message: str) -> None
 def test_non_utf8_payload_is_415() -> None:
     msg = "Unsupported documented encoding; supported encoding is UTF-8"
     expect(ENCODING, msg, parse_update, b'{"state": {"reported": {"a": "\xff"}}}')
+
+
+def test_nul_is_refused_only_in_keys() -> None:
+    request = parse_update(b'{"state": {"reported": {"a": "x\\u0000y", "b": ["\\u0000"]}}}')
+    assert request.state == {"reported": {"a": "x\x00y", "b": ["\x00"]}}
 
 
 def test_client_token_limit_is_64_bytes() -> None:

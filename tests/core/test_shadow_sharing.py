@@ -99,3 +99,20 @@ def test_shadows_by_name_across_things() -> None:
     store.delete("b", "$package", now=NOW)
     assert store.find("b", "$package") is None
     assert store.names("b") == []
+
+
+def test_a_shared_tree_goes_with_its_last_shadow() -> None:
+    store = ShadowStore()
+    for thing in ("a", "b"):
+        _update(store, thing, _reported("1.0"))
+    assert store.retained() == (2, 0, 1)
+    store.delete("a", "$package", now=NOW)
+    assert store.retained() == (1, 1, 1)  # b still holds the tree
+    _update(store, "b", _reported("2.0"))
+    assert store.retained() == (1, 1, 1)  # 1.0's tree went, 2.0's came
+    _update(store, "b", {"state": {"desired": {"x": 1}}})
+    assert store.retained() == (1, 1, 2)  # the same reported tree, and a desired one
+    assert store.drop_thing("b", now=NOW) == ["$package"]
+    assert store.retained() == (0, 2, 0)
+    _update(store, "c", _reported("2.0"))
+    assert store._trees._by_json == {b'{"agent":{"version":"2.0"}}': {"agent": {"version": "2.0"}}}

@@ -30,7 +30,7 @@ def package_versions(world: World, thing: str) -> dict[str, str | None]:
 def latest(world: World, job_id: str) -> dict[str, str]:
     """thing -> the status of its latest execution of the job."""
     job = world.emulator.jobs.store.job(job_id)
-    return {thing: history[-1].status.value for thing, history in job.executions.items()}
+    return {ex.thing: ex.status.value for ex in job.latest()}
 
 
 # -- a run and its result ------------------------------------------------------------------------
@@ -198,16 +198,13 @@ async def test_exponential_abort_cancels_the_queued_and_leaves_the_in_progress_a
     assert record.reason_code == "ABORTED"
     aborted_at = record.updated
     windows = collections.Counter(
-        int((ex.queued_at - record.created) // 60)
-        for history in record.executions.values()
-        for ex in history
+        int((ex.queued_at - record.created) // 60) for ex in record.all_executions()
     )
     released = [windows[m] for m in range(max(windows) + 1)]
     assert released[:3] == [25, 25, 25]  # baseRatePerMinute
     assert released == sorted(released) and released[-1] >= 100  # doubling per 100 notified
     finished_after = collections.Counter()
-    for history in record.executions.values():
-        ex = history[-1]
+    for ex in record.latest():
         if ex.status.value == "CANCELED":
             assert ex.started_at is None  # only QUEUED executions were canceled
         elif ex.started_at is not None and ex.started_at < aborted_at < ex.updated_at:
@@ -216,7 +213,7 @@ async def test_exponential_abort_cancels_the_queued_and_leaves_the_in_progress_a
     assert finished_after["SUCCEEDED"] > 0
     assert finished_after["FAILED"] > 0
     assert set(result.executions) == {"CANCELED", "SUCCEEDED", "FAILED"}
-    assert len(record.executions) < result.devices  # the rest were never released
+    assert len(record.by_thing) < result.devices  # the rest were never released
 
 
 @pytest.mark.asyncio
@@ -259,8 +256,8 @@ async def test_a_continuous_job_on_a_dynamic_group_runs_on_the_devices_that_join
     record = world.emulator.jobs.store.job(continuous.job_id)
     joiners = [
         thing
-        for thing, history in record.executions.items()
-        if history[0].queued_at > world.start + snapshot.created_at_s
+        for thing in record.by_thing
+        if record.history(thing)[0].queued_at > world.start + snapshot.created_at_s
     ]
     assert len(joiners) == snapshot.executions["SUCCEEDED"] > 50  # every 0.9.0 device
     assert continuous.executions == {"SUCCEEDED": result.devices}

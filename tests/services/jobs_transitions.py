@@ -64,9 +64,8 @@ class TransitionLog:
         jobs: dict[int, _Seen[JobRecord]] = {}
         for job in self.store.jobs.values():
             jobs[id(job)] = (job, job.status)
-            for history in job.executions.values():
-                for ex in history:
-                    executions[id(ex)] = (ex, ex.status)
+            for ex in job.all_executions():
+                executions[id(ex)] = (ex, ex.status)
         return executions, jobs
 
     def check(self) -> None:

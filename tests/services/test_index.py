@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from simulator.api.wire.registry import describe_thing_group
 from simulator.core.arn import Scope
 from simulator.core.errors import (
     AwsError,
@@ -84,7 +85,7 @@ class Env:
         return sorted(self.registry.members(group))
 
     def status(self, group: str) -> str:
-        return str(self.registry.describe_thing_group(thing_group_name=group)["status"])
+        return str(self.registry.describe_thing_group(thing_group_name=group).group.status)
 
     def membership(self, group: str) -> list[tuple[str, str]]:
         """Membership events for ``group`` since the last call."""
@@ -390,7 +391,7 @@ def test_dynamic_group_builds_then_follows_shadow_updates() -> None:
         "queryString": f"{PKG}.agent.version:1.0.0",
         "queryVersion": "2017-09-30",
     }
-    described = env.registry.describe_thing_group(thing_group_name="on-1_0")
+    described = describe_thing_group(env.registry.describe_thing_group(thing_group_name="on-1_0"))
     assert described["status"] == "BUILDING"
     assert described["thingGroupProperties"]["thingGroupDescription"] == "agent 1.0.0"
     assert env.members("on-1_0") == []
@@ -497,7 +498,7 @@ def test_update_dynamic_group_rebuilds() -> None:
         query_string=f"{PKG}.agent.version:2*",
     )
     assert result == {"version": 2}
-    described = env.registry.describe_thing_group(thing_group_name="g")
+    described = describe_thing_group(env.registry.describe_thing_group(thing_group_name="g"))
     assert described["status"] == "REBUILDING"
     assert described["queryString"] == f"{PKG}.agent.version:2*"
     assert described["thingGroupProperties"]["attributePayload"]["attributes"] == {"team": "a"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from simulator.api.wire import registry as wire
 from simulator.core.arn import Scope
 from simulator.services.registry import Registry, RegistryEvent
 from simulator.services.registry.groups import id_base
@@ -25,11 +26,17 @@ def test_arns_and_ids_are_what_create_thing_returned() -> None:
     base = id_base(scope.account)
     for i, answer in enumerate(created):
         thing = registry.things[f"t{i}"]
-        assert answer == {"thingName": f"t{i}", "thingArn": thing.arn, "thingId": thing.thing_id}
+        assert answer is thing  # the record itself: no wire dict to build per thing
+        assert wire.create_thing(answer) == {
+            "thingName": f"t{i}",
+            "thingArn": thing.arn,
+            "thingId": thing.thing_id,
+        }
         assert thing.arn == f"arn:aws:iot:eu-west-1:210987654321:thing/t{i}"
         # A UUID whose last 48 bits count the registry's creations (the group was the first).
         assert thing.thing_id == str(uuid.UUID(int=base | (i + 2)))
-        assert registry.describe_thing(thing_name=f"t{i}")["thingId"] == thing.thing_id
+        described = wire.describe_thing(registry.describe_thing(thing_name=f"t{i}"))
+        assert described["thingId"] == thing.thing_id
 
 
 def test_things_in_the_same_groups_share_one_tuple() -> None:
@@ -50,9 +57,13 @@ def test_things_in_the_same_groups_share_one_tuple() -> None:
     assert left == ("fleet",)
     assert left is c.groups
     assert b.groups == ("fleet", "canary")
-    assert registry.list_thing_groups_for_thing(thing_name="b")["thingGroups"] == [
-        {"groupName": g, "groupArn": registry.group_arn(g)} for g in ("fleet", "canary")
-    ]
+    listed = registry.list_thing_groups_for_thing(thing_name="b")
+    assert [g.name for g in listed.groups] == ["fleet", "canary"]
+    assert wire.list_thing_groups(listed) == {
+        "thingGroups": [
+            {"groupName": g, "groupArn": registry.group_arn(g)} for g in ("fleet", "canary")
+        ]
+    }
 
 
 def test_leaving_and_deleting_keep_group_order_and_events() -> None:
@@ -81,12 +92,12 @@ def test_things_without_attributes_share_an_empty_read_only_mapping() -> None:
     registry.create_thing(thing_name="b")
     a, b = registry.things["a"], registry.things["b"]
     assert a.attributes is b.attributes
-    assert registry.describe_thing(thing_name="a")["attributes"] == {}
+    assert wire.describe_thing(registry.describe_thing(thing_name="a"))["attributes"] == {}
     # CreateThing stays idempotent for equal (empty) input.
-    assert registry.create_thing(thing_name="a", attribute_payload={"attributes": {}})["thingName"]
+    assert registry.create_thing(thing_name="a", attribute_payload={"attributes": {}}) is a
     registry.update_thing(thing_name="a", attribute_payload={"attributes": {"k": "v"}})
-    assert registry.describe_thing(thing_name="a")["attributes"] == {"k": "v"}
-    assert registry.describe_thing(thing_name="b")["attributes"] == {}
+    assert registry.describe_thing(thing_name="a").attributes == {"k": "v"}
+    assert registry.describe_thing(thing_name="b").attributes == {}
     registry.update_thing(
         thing_name="a", attribute_payload={"attributes": {"k": ""}, "merge": True}
     )

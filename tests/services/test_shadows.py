@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import orjson
@@ -390,3 +391,79 @@ def test_deleting_the_thing_drops_its_shadows(env: Env) -> None:
     keep.registry.delete_thing(thing_name="thing1")
     keep.registry.create_thing(thing_name="thing1")
     assert keep.get()["state"] == {"reported": {"a": 1}}
+
+
+def test_deleted_shadows_are_forgotten_after_the_version_window() -> None:
+    """Nothing of a deleted shadow outlives ``version_reset_after_s`` (48 h by default)."""
+    env = Env()
+    store = env.service.store
+    for i in range(200):
+        env.registry.create_thing(thing_name=f"t{i}")
+        env.update({"state": {"reported": {"n": i}}}, thing=f"t{i}")
+        env.update({"state": {"desired": {"n": i}}}, name="cfg", thing=f"t{i}")
+    assert store.retained()[:2] == (400, 0)
+    for i in range(100):
+        env.service.delete_thing_shadow(thing_name=f"t{i}")
+        env.service.delete_thing_shadow(thing_name=f"t{i}", shadow_name="cfg")
+    for i in range(100, 200):
+        env.registry.delete_thing(thing_name=f"t{i}")
+    assert store.retained() == (0, 400, 0)  # 400 versions remembered, nothing else
+    env.clock.now += 47 * 3600
+    env.update({"state": {}})  # any write forgets what has expired: nothing yet
+    assert store.retained()[:2] == (1, 400)
+    env.registry.create_thing(thing_name="t0")
+    assert env.update({"state": {}}, thing="t0")["version"] == 2  # numbering goes on
+    env.clock.now += 2 * 3600
+    env.update({"state": {}})
+    assert store.retained()[:2] == (2, 0)
+    env.service.delete_thing_shadow(thing_name="t0")
+    env.clock.now += 49 * 3600
+    env.update({"state": {}})
+    assert store.retained()[:2] == (1, 0)
+    assert env.update({"state": {}}, thing="t0")["version"] == 1  # beyond 48 h: from 1
+
+
+def test_remembered_deletions_are_bounded() -> None:
+    env = Env(ShadowOptions(max_deleted_versions=50))
+    for i in range(120):
+        env.registry.create_thing(thing_name=f"t{i}")
+        env.update({"state": {"reported": {"n": i}}}, thing=f"t{i}")
+        env.update({"state": {"reported": {"n": i}}}, thing=f"t{i}")
+        env.service.delete_thing_shadow(thing_name=f"t{i}")
+    assert env.service.store.retained()[:2] == (0, 50)
+    assert env.update({"state": {}}, thing="t119")["version"] == 3  # the newest: remembered
+    assert env.update({"state": {}}, thing="t0")["version"] == 1  # the oldest: forgotten
+
+
+def test_shadow_churn_leaves_no_memory_behind() -> None:
+    """Create and delete 5,000 shadows, past the window: memory back to what it was."""
+    env = Env(ShadowOptions(version_reset_after_s=60.0))
+    names = [f"t{i}" for i in range(5_000)]
+    for name in names:
+        env.registry.create_thing(thing_name=name)
+
+    def churn(start: int) -> None:
+        for i, name in enumerate(names):
+            state = {"reported": {"n": start + i, "blob": f"{start + i:0200d}"}}
+            env.update({"state": state}, thing=name)
+            env.update({"state": state}, name="cfg", thing=name)
+            env.service.delete_thing_shadow(thing_name=name)
+            env.service.delete_thing_shadow(thing_name=name, shadow_name="cfg")
+        env.published()
+        env.changes.clear()
+        env.clock.now += 61.0
+        env.update({"state": {}})  # forgets the expired deletions
+        env.service.delete_thing_shadow(thing_name="thing1")
+
+    tracemalloc.start()
+    try:
+        churn(0)  # warm-up: tables reach the size one round needs
+        before = tracemalloc.get_traced_memory()[0]
+        for start in (10_000, 20_000, 30_000):
+            churn(start)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert env.service.store.retained() == (0, 1, 0)  # thing1's own deletion, just now
+    # 30,000 shadows with 200-byte values came and went: kept, they would be over 10 MB.
+    assert after - before < 100_000, after - before

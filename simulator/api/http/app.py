@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import itertools
 import time
 import uuid
@@ -31,6 +32,7 @@ from simulator.api.http.connections import (
 )
 from simulator.api.http.dispatch import AuthMode, HttpApi, Reply
 from simulator.api.http.sigv4 import Verifier
+from simulator.api.http.slices import finish
 from simulator.api.http.throttle import Throttle, ThrottleSpec
 from simulator.api.mqtt.notices import attach as attach_notices
 from simulator.core.arn import Scope
@@ -194,7 +196,8 @@ def _handler(
             return _response(Reply(err.http_status, errors.encode_error(err), err.error_type))
         # A connection lost mid-body (which is also how aiohttp ends a request whose chunked
         # body is malformed) leaves nobody to answer: aiohttp logs it and closes the socket.
-        reply = api.handle(request.method, request.raw_path, request.headers, body)
+        # Long work (SearchIndex) goes one slice per loop turn: other clients are answered between.
+        reply = await finish(api.start(request.method, request.raw_path, request.headers, body))
         if durability is not None and durability.pending:
             await durability.durable()  # group commit: one fdatasync for the replies of a burst
         return _response(reply)
@@ -272,6 +275,10 @@ async def serve(
     bound.
     """
     api = build_api(config, asyncio.get_running_loop(), plane)
+    # What exists now (botocore's service models, the routes, a restored state) lives as long as
+    # the process: frozen out of the collector's generations, a full collection no longer walks
+    # it. Measured: 78k such objects made each gen-2 pass hold the loop 150-180 ms.
+    gc.freeze()
     limits = config.limits
     server = _AwsErrorsServer(_handler(api, durability), limits=limits)
     runner = web.ServerRunner(

@@ -21,6 +21,11 @@ CreateKeysAndCertificate's certificates, so ``fleetsim provision`` can give devi
 
 Any exception other than :class:`~simulator.core.errors.AwsError` is logged and answered with the
 one 500, ``InternalFailureException``.
+
+Long work in steps: when the service also has ``start_<operation>`` (SearchIndex:
+``IndexService.start_search_index``), step 5 calls it instead and :meth:`HttpApi.start` returns a
+:class:`Pending` whose :meth:`~Pending.resume` does one bounded slice of the work at a time, so the
+server can answer other requests in between (:meth:`HttpApi.handle` runs it to the end).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 from urllib.parse import unquote
 
 import orjson
@@ -44,12 +49,13 @@ from simulator.api.http.throttle import RateExceeded, Throttle
 from simulator.api.wire import ENCODERS, Encoder
 from simulator.core.errors import AwsError
 
-__all__ = ["CA_PATH", "AuthMode", "HttpApi", "Reply"]
+__all__ = ["CA_PATH", "AuthMode", "HttpApi", "Pending", "Reply", "Resumable"]
 
 AuthMode = Literal["sigv4", "none"]
 
 _log = logging.getLogger("simulator.api.http")
 _FALLBACK_ORDER: Final[tuple[ServiceName, ...]] = ("iot", "iot-data", "iot-jobs-data")
+_ALL: Final = 1 << 62  # a slice size no work reaches: run it to the end
 #: fleetsim's own route: the emulator's CA certificate (PEM), unauthenticated.
 CA_PATH: Final = "/fleetsim/ca.pem"
 
@@ -62,12 +68,45 @@ class Reply:
     content_type: str = "application/json"
 
 
+class Resumable(Protocol):
+    """Work a service does in bounded slices (what ``start_<operation>`` returns)."""
+
+    def step(self, max_items: int | None = None, /) -> bool:
+        """Do one slice of at most ``max_items`` (None: the service's own size); return done."""
+        ...
+
+    def result(self) -> Any:
+        """The operation's result, once done."""
+        ...
+
+
+class Pending:
+    """A request whose answer is still being worked out: :meth:`resume` until it is a Reply."""
+
+    __slots__ = ("_advance",)
+
+    def __init__(self, advance: Callable[[int | None], Reply | None], /) -> None:
+        self._advance = advance
+
+    def resume(self, max_items: int | None = None, /) -> Reply | Pending:
+        """Do one slice of the work: the reply once done, else this Pending again.
+
+        Args:
+            max_items: the slice's size in the work's own items (SearchIndex: documents);
+                None lets the service choose.
+        """
+        reply = self._advance(max_items)
+        return self if reply is None else reply
+
+
 @dataclass(frozen=True, slots=True)
 class _Handler:
     operation: Operation
     call: Callable[..., Any] | None
     #: Turns the service's typed result into JSON members (None: the service returns a dict).
     encode: Encoder | None
+    #: ``start_<operation>``: the same call as resumable work (None: the service has none).
+    start: Callable[..., Resumable] | None = None
 
 
 def _bytes_as_text(value: object) -> str:
@@ -85,6 +124,21 @@ def _encode(operation: Operation, result: dict[str, Any]) -> bytes:
             return payload
         return orjson.dumps(payload, default=_bytes_as_text)
     return orjson.dumps(result, default=_bytes_as_text)
+
+
+def _ok(handler: _Handler, result: Any) -> Reply:
+    if handler.encode is not None:
+        result = handler.encode(result)
+    return Reply(200, _encode(handler.operation, result))
+
+
+def _fail(exc: Exception, service: ServiceName | None, method: str, target: str) -> Reply:
+    """An AWS error's reply, or (anything else, logged) the one 500."""
+    if isinstance(exc, AwsError):
+        return Reply(errors.wire_status(exc, service), errors.encode_error(exc), exc.error_type)
+    _log.error("unhandled error answering %s %s", method, target[:200], exc_info=exc)
+    failure = errors.internal_failure()
+    return Reply(failure.http_status, errors.encode_error(failure), failure.error_type)
 
 
 class HttpApi:
@@ -111,12 +165,27 @@ class HttpApi:
             service = getattr(control_plane, route.attribute, None)
             call = getattr(service, operation.method_name, None)
             encode = ENCODERS.get((route.service, route.operation))
-            handler = _Handler(operation, call if callable(call) else None, encode)
+            start = getattr(service, f"start_{operation.method_name}", None)
+            handler = _Handler(
+                operation,
+                call if callable(call) else None,
+                encode,
+                start if callable(start) else None,
+            )
             entries.setdefault(route.service, []).append((route.method, route.uri, handler))
         self._routers = {name: Router(rows) for name, rows in entries.items()}
 
     def handle(self, method: str, target: str, headers: MultiMapping[str], body: bytes) -> Reply:
-        """Answer one request; never raises."""
+        """Answer one request, long work included; never raises."""
+        reply = self.start(method, target, headers, body)
+        while isinstance(reply, Pending):
+            reply = reply.resume(_ALL)
+        return reply
+
+    def start(
+        self, method: str, target: str, headers: MultiMapping[str], body: bytes
+    ) -> Reply | Pending:
+        """Answer one request, or return its :class:`Pending` (long work); never raises."""
         service: ServiceName | None = None
         try:
             if method == "GET" and target.partition("?")[0] == CA_PATH:
@@ -128,12 +197,8 @@ class HttpApi:
                     f"Credential should be scoped to correct service: '{auth.service[:64]}'."
                 )
             return self._dispatch(service, method, target, headers, body)
-        except AwsError as err:
-            return Reply(errors.wire_status(err, service), errors.encode_error(err), err.error_type)
-        except Exception:
-            _log.exception("unhandled error answering %s %s", method, target[:200])
-            failure = errors.internal_failure()
-            return Reply(failure.http_status, errors.encode_error(failure), failure.error_type)
+        except Exception as exc:  # answered, never raised: see _fail
+            return _fail(exc, service, method, target)
 
     def _ca(self) -> Reply:
         if self._ca_pem is None:
@@ -165,7 +230,7 @@ class HttpApi:
         target: str,
         headers: MultiMapping[str],
         body: bytes,
-    ) -> Reply:
+    ) -> Reply | Pending:
         path, _, query = target.partition("?")
         if not path.startswith("/"):
             raise errors.unknown_operation(method, path[:200])
@@ -185,10 +250,17 @@ class HttpApi:
         ):
             raise RateExceeded()
         kwargs = build_kwargs(operation, match.params, query, headers, body)
-        result = handler.call(**kwargs)
-        if handler.encode is not None:
-            result = handler.encode(result)
-        return Reply(200, _encode(operation, result))
+        if handler.start is not None:
+            work = handler.start(**kwargs)
+
+            def advance(max_items: int | None) -> Reply | None:
+                try:
+                    return _ok(handler, work.result()) if work.step(max_items) else None
+                except Exception as exc:  # answered, never raised: see _fail
+                    return _fail(exc, service, method, target)
+
+            return Pending(advance)
+        return _ok(handler, handler.call(**kwargs))
 
     def _route(
         self, service: ServiceName | None, method: str, segments: list[str]

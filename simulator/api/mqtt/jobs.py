@@ -5,6 +5,11 @@
 and returns the reply for the requester (``.../accepted`` or ``.../rejected``), with the request's
 ``clientToken`` echoed and a ``timestamp``. Over MQTT ``jobDocument`` is a JSON object (embedded
 as raw bytes, never re-parsed). A malformed payload gets a rejected reply, never an exception.
+
+A ``clientToken`` longer than 64 UTF-8 bytes is refused with ``InvalidRequest`` and not echoed:
+the Jobs pages give no limit, but AWS IoT's client tokens are 64 bytes (the Device Shadow
+documents it, and the jobs data plane's own token shape, ``ClientRequestTokenV2``, is 1-64
+characters); without it a 10 MB token came back in the reply.
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ Operation = Literal["get", "start-next", "describe", "update", "invalid"]
 
 #: A topic under ``$aws/things/{thingName}/jobs/``, thing names as in the service model.
 _TOPIC: Final = re.compile(r"\$aws/things/([a-zA-Z0-9:_-]{1,128})/jobs/(.*)", re.DOTALL)
+#: ``clientToken`` limit in UTF-8 bytes (see the module docstring).
+MAX_CLIENT_TOKEN_BYTES: Final = 64
+_INVALID_CLIENT_TOKEN: Final = (
+    f"clientToken must be at most {MAX_CLIENT_TOKEN_BYTES} bytes"  # (inf)
+)
 #: Error types of the services -> ``code`` of a rejected message [AD:jobs-api].
 _CODES: Final = {
     "InvalidRequestException": "InvalidRequest",
@@ -181,6 +191,13 @@ def _handle(
             )
         body = {}
     token = body.get("clientToken") if isinstance(body, dict) else None
+    # 16 characters are at most 64 bytes: only longer tokens pay for the encoding.
+    if (
+        isinstance(token, str)
+        and len(token) > MAX_CLIENT_TOKEN_BYTES // 4
+        and len(token.encode("utf-8", "surrogatepass")) > MAX_CLIENT_TOKEN_BYTES
+    ):
+        return _rejected(topic, "InvalidRequest", _INVALID_CLIENT_TOKEN, None, stamp)
     if operation == "invalid":
         message = f"{topic} does not map to any Jobs API"
         return _rejected(topic, "InvalidTopic", message, token, stamp)

@@ -3,8 +3,8 @@
 Services return typed records; this package holds every camelCase key. :data:`ENCODERS` maps
 ``(botocore service, operation)`` to the encoder of that operation's result: the HTTP dispatcher
 looks it up once per route, and an operation whose service still returns a dict has no entry
-(the catalog, registry and index services, for now: adding a service is adding its encoders
-here). An operation that returns ``None`` answers ``{}`` (:func:`empty`).
+(the index and shadow services, for now: adding a service is adding its encoders here). An
+operation that returns ``None`` answers ``{}`` (:func:`empty`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from simulator.api.wire import jobs, jobs_data
+from simulator.api.wire import catalog, jobs, jobs_data, registry, security
 
 __all__ = ["ENCODERS", "Encoder", "empty"]
 
@@ -49,4 +49,60 @@ ENCODERS: Final[Mapping[tuple[str, str], Encoder]] = {
     ("iot-jobs-data", "StartNextPendingJobExecution"): jobs_data.start_next,
     ("iot-jobs-data", "DescribeJobExecution"): jobs_data.describe_execution,
     ("iot-jobs-data", "UpdateJobExecution"): jobs_data.update_execution,
+    # -- Software Package Catalog
+    ("iot", "CreatePackage"): catalog.create_package,
+    ("iot", "GetPackage"): catalog.get_package,
+    ("iot", "UpdatePackage"): empty,
+    ("iot", "DeletePackage"): empty,
+    ("iot", "ListPackages"): catalog.list_packages,
+    ("iot", "CreatePackageVersion"): catalog.create_package_version,
+    ("iot", "GetPackageVersion"): catalog.get_package_version,
+    ("iot", "UpdatePackageVersion"): empty,
+    ("iot", "DeletePackageVersion"): empty,
+    ("iot", "ListPackageVersions"): catalog.list_package_versions,
+    ("iot", "AssociateSbomWithPackageVersion"): catalog.sbom_association,
+    ("iot", "DisassociateSbomFromPackageVersion"): empty,
+    ("iot", "ListSbomValidationResults"): catalog.list_sbom_validation_results,
+    ("iot", "GetPackageConfiguration"): catalog.get_package_configuration,
+    ("iot", "UpdatePackageConfiguration"): empty,
+    # -- registry
+    ("iot", "CreateThing"): registry.create_thing,
+    ("iot", "DescribeThing"): registry.describe_thing,
+    ("iot", "ListThings"): registry.list_things,
+    ("iot", "UpdateThing"): empty,
+    ("iot", "DeleteThing"): empty,
+    ("iot", "CreateThingType"): registry.create_thing_type,
+    ("iot", "DescribeThingType"): registry.describe_thing_type,
+    ("iot", "CreateThingGroup"): registry.create_thing_group,
+    ("iot", "DescribeThingGroup"): registry.describe_thing_group,
+    ("iot", "UpdateThingGroup"): registry.group_version,
+    ("iot", "DeleteThingGroup"): empty,
+    ("iot", "ListThingGroups"): registry.list_thing_groups,
+    ("iot", "AddThingToThingGroup"): empty,
+    ("iot", "RemoveThingFromThingGroup"): empty,
+    ("iot", "ListThingsInThingGroup"): registry.list_things_in_thing_group,
+    ("iot", "ListThingGroupsForThing"): registry.list_thing_groups,
+    # -- certificates, policies, thing principals, endpoint
+    ("iot", "CreateKeysAndCertificate"): security.create_keys_and_certificate,
+    ("iot", "DescribeCertificate"): security.describe_certificate,
+    ("iot", "UpdateCertificate"): empty,
+    ("iot", "DeleteCertificate"): empty,
+    ("iot", "ListCertificates"): security.list_certificates,
+    ("iot", "CreatePolicy"): security.create_policy,
+    ("iot", "GetPolicy"): security.get_policy,
+    ("iot", "DeletePolicy"): empty,
+    ("iot", "ListPolicies"): security.list_policies,
+    ("iot", "AttachPolicy"): empty,
+    ("iot", "DetachPolicy"): empty,
+    ("iot", "ListAttachedPolicies"): security.list_policies,
+    ("iot", "ListTargetsForPolicy"): security.list_targets_for_policy,
+    ("iot", "AttachThingPrincipal"): empty,
+    ("iot", "DetachThingPrincipal"): empty,
+    ("iot", "ListThingPrincipals"): security.list_thing_principals,
+    ("iot", "ListPrincipalThings"): security.list_principal_things,
+    ("iot", "DescribeEndpoint"): security.describe_endpoint,
+    # -- tags
+    ("iot", "TagResource"): empty,
+    ("iot", "UntagResource"): empty,
+    ("iot", "ListTagsForResource"): security.list_tags_for_resource,
 }

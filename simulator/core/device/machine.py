@@ -105,6 +105,7 @@ class Device:
         "_asked",
         "_gen",
         "_io",
+        "_notified",
         "_pending",
         "_profile",
         "_rollback",
@@ -140,6 +141,7 @@ class Device:
         self._seq = 0
         self._gen = 0
         self._asked: str | None = None  # clientToken of the outstanding start-next
+        self._notified = False  # a notify-next came while that start-next was unanswered
         self._pending: Event | None = None  # what the outstanding timer means
         self._rollback: tuple[str, str | None] | None = None  # undo after a failed boot
 
@@ -209,6 +211,7 @@ class Device:
 
     def _request_next(self, event: Event) -> None:
         self._move(event, _REQUESTING)
+        self._notified = False  # this request covers any earlier notification
         self._asked = self._publish("jobs/start-next", {})
         self._await_response()
 
@@ -224,11 +227,22 @@ class Device:
     def _ask(self, event: Event, suffix: str, payload: bytes) -> None:
         self._request_next(event)
 
+    def _note_notify(self, event: Event, suffix: str, payload: bytes) -> None:
+        self._notified = True
+
     def _start_refused(self, event: Event, suffix: str, payload: bytes) -> None:
         if echoes_other(loads(payload), self._asked):
             return  # the answer to an earlier start-next
         self._pending = None
-        self._move(event, _IDLE)
+        self._idle_or_ask(event)
+
+    def _idle_or_ask(self, event: Event) -> None:
+        """No execution to run: wait for the next notification, or ask again at once if one
+        came while the request was unanswered (its job may be newer than the answer)."""
+        if self._notified:
+            self._request_next(event)
+        else:
+            self._move(event, _IDLE)
 
     def _start(self, event: Event, suffix: str, payload: bytes) -> None:
         body = loads(payload)
@@ -242,7 +256,7 @@ class Device:
         if not isinstance(job_id, str) or not job_id:
             # Nothing pending, or an execution without a job id (the peer misbehaved): nothing
             # this device could report on, so it waits for the next notification.
-            self._move(event, _IDLE)
+            self._idle_or_ask(event)
             return
         assert isinstance(execution, dict)
         number = execution.get("executionNumber")
@@ -381,6 +395,8 @@ def _handler(action: Action) -> _Handler | None:
             return Device._boot
         case Action.REQUEST_NEXT:
             return Device._ask
+        case Action.NOTE_NOTIFY:
+            return Device._note_notify
         case Action.START:
             return Device._start
         case Action.START_REFUSED:

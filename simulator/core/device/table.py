@@ -59,6 +59,7 @@ class Action(enum.Enum):
     IGNORE = "nothing at all"
     BOOT = "undo a failed install if the boot rolled back, then ask start-next"
     REQUEST_NEXT = "publish start-next"
+    NOTE_NOTIFY = "remember the notification: an answer of 'nothing pending' asks again"
     START = "run the execution of a start-next answer, or go idle without one"
     START_REFUSED = "go idle after start-next was rejected"
     FINISH_STEP = "end the step: fail, reboot, begin the next one or report the outcome"
@@ -109,7 +110,9 @@ _ROWS: Final[Mapping[DeviceState, Mapping[Event, Transition]]] = {
         E.REBOOTED: _IGNORE,
         E.STEP_DONE: _IGNORE,  # no step runs
         E.RESPONSE_TIMEOUT: _to(A.REQUEST_NEXT, S.REQUESTING),  # unanswered: ask again
-        E.NOTIFY_NEXT: _IGNORE,  # asking already
+        # Asking already, but the answer may predate the job this notification announces
+        # (answered before CreateJob, delivered after the notification): remember it.
+        E.NOTIFY_NEXT: _to(A.NOTE_NOTIFY, S.REQUESTING),
         E.START_ACCEPTED: _to(A.START, S.RUNNING, S.REPORTING, S.IDLE, S.REQUESTING),
         E.START_REJECTED: _to(A.START_REFUSED, S.IDLE, S.REQUESTING),
         E.UPDATE_ACCEPTED: _IGNORE,  # a late answer to an update already settled

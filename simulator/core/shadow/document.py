@@ -175,6 +175,13 @@ def _check_tree(node: JsonObject | list[Any], level: int, in_array: bool) -> Non
     # not say whether the section itself counts, nor whether arrays count; both do here).
     if level > MAX_DEPTH:
         raise InvalidRequestException(TOO_DEEP)
+    if isinstance(node, dict):
+        for key in node:
+            if "\x00" in key:
+                # A NUL inside a key: JSON allows it ("\u0000"), AWS documents no rule. Refused
+                # with the message AWS gives for a node it does not accept (inf), before it can
+                # reach the index, topics and logs as a C-string terminator.
+                raise InvalidRequestException(INVALID_NODE)
     for child in node.values() if isinstance(node, dict) else node:
         if isinstance(child, dict):
             _check_tree(child, level + 1, in_array)

@@ -59,6 +59,10 @@ class ShadowOptions:
             numbering still survives for ``version_reset_after_s``). [AD:device-shadow-data-flow]
             says deleting a thing does *not* delete its shadow; with ``require_registered_thing``
             they would be unreachable anyway, so the default frees them.
+        max_deleted_versions: how many deleted shadows' versions are remembered at most (the
+            oldest deletion is forgotten first). AWS gives no bound (inf); this one keeps a
+            server that deletes shadows all day at a flat ~20 MB for them rather than growing
+            for ``version_reset_after_s``.
     """
 
     package_metadata: bool = False
@@ -68,3 +72,4 @@ class ShadowOptions:
     get_metadata_includes_delta: bool = False
     rejected_timestamp: bool = True
     drop_shadows_with_thing: bool = True
+    max_deleted_versions: int = 100_000

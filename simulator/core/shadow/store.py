@@ -13,8 +13,9 @@ tree make a million ``$package`` shadows cost about 100 bytes each rather than 8
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
@@ -109,15 +110,27 @@ def _apply(
 
 
 class _SharedTrees:
-    """One copy of each small state tree, found by its serialisation."""
+    """One copy of each small state tree in use, found by its serialisation.
 
-    __slots__ = ("_by_json",)
+    Each remembered tree counts the shadows that hold it (:meth:`share` adds one, :meth:`release`
+    takes one away) and is forgotten with the last of them, so a deleted or overwritten shadow
+    leaves nothing behind here. Counts are kept by the tree's ``id``: the table holds the tree,
+    so the id cannot be reused while it is remembered, and a released tree that is not
+    remembered (large, empty, or from before a reset) is simply not found.
+    """
+
+    __slots__ = ("_by_id", "_by_json")
 
     def __init__(self) -> None:
         self._by_json: dict[bytes, JsonObject] = {}
+        self._by_id: dict[int, list[Any]] = {}  # id(tree) -> [key in _by_json, holders]
+
+    def __len__(self) -> int:
+        return len(self._by_json)
 
     def share(self, tree: JsonObject, encoded: bytes) -> JsonObject:
-        """The tree already stored that serialises to ``encoded``, else ``tree`` (remembered).
+        """The tree already stored that serialises to ``encoded``, else ``tree`` (remembered);
+        one more holder either way.
 
         Equal serialisations mean equal trees with keys in the same order (``1`` and ``1.0``
         and ``true`` serialise apart), so documents built from the shared tree are the same.
@@ -129,11 +142,27 @@ class _SharedTrees:
         by_json = self._by_json
         found = by_json.get(encoded)
         if found is not None:
+            self._by_id[id(found)][1] += 1
             return found
         if len(by_json) >= _SHARED_TREES:
-            by_json.clear()  # forgetting only costs sharing, never correctness
-        by_json[encoded] = tree
+            # Full of trees in use: forgetting them only costs sharing, never correctness.
+            by_json.clear()
+            self._by_id.clear()
+        # A copy of the key: orjson's result keeps a 4 KB buffer whatever its length.
+        key = bytes(memoryview(encoded))
+        by_json[key] = tree
+        self._by_id[id(tree)] = [key, 1]
         return tree
+
+    def release(self, tree: JsonObject) -> None:
+        """A shadow no longer holds ``tree``: forget it with its last holder."""
+        entry = self._by_id.get(id(tree))
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del self._by_id[id(tree)]
+            del self._by_json[entry[0]]
 
 
 class ShadowStore:
@@ -144,8 +173,35 @@ class ShadowStore:
         # Shadow name -> thing -> shadow: a handful of names, so a thing's shadows cost a dict
         # entry each (a dict per thing would cost ~200 bytes more per thing).
         self._by_name: dict[str | None, dict[str, Shadow]] = {}
-        self._deleted: dict[tuple[str, str | None], tuple[int, float]] = {}
+        # The versions of deleted shadows, oldest deletion first, forgotten once
+        # ``version_reset_after_s`` old or beyond ``max_deleted_versions``: nothing else of a
+        # deleted shadow is kept. (An OrderedDict: popping a plain dict's oldest key is
+        # quadratic, CPython iterating over the holes earlier deletions left at the front.)
+        self._deleted: OrderedDict[tuple[str, str | None], tuple[int, float]] = OrderedDict()
         self._trees = _SharedTrees()
+
+    def _remember(self, key: tuple[str, str | None], version: int, now: float) -> None:
+        deleted = self._deleted
+        deleted[key] = (version, now)
+        deleted.move_to_end(key)
+        if len(deleted) > self.options.max_deleted_versions:
+            deleted.popitem(last=False)
+        self._expire(now)
+
+    def _expire(self, now: float) -> None:
+        """Forget the versions of shadows deleted more than ``version_reset_after_s`` ago."""
+        deleted = self._deleted
+        horizon = now - self.options.version_reset_after_s
+        while deleted:
+            key, (_, stamp) = next(iter(deleted.items()))
+            if stamp >= horizon:
+                return
+            del deleted[key]
+
+    def retained(self) -> tuple[int, int, int]:
+        """(live shadows, remembered deletions, shared trees): what the store holds."""
+        live = sum(len(shadows) for shadows in self._by_name.values())
+        return live, len(self._deleted), len(self._trees)
 
     def has_metadata(self, shadow_name: str | None) -> bool:
         """Whether the shadow called ``shadow_name`` keeps metadata (``$package`` does not)."""
@@ -225,6 +281,8 @@ class ShadowStore:
             ConflictException: ``request.version`` is not the current version.
             RequestEntityTooLargeException: the resulting state is over the size limit.
         """
+        if self._deleted:
+            self._expire(now)
         shadows = self._by_name.get(shadow_name)
         old = None if shadows is None else shadows.get(thing)
         current = self._base_version((thing, shadow_name), now) if old is None else old.version
@@ -270,7 +328,13 @@ class ShadowStore:
         shadows[thing] = new
         if old is None:
             self._deleted.pop((thing, shadow_name), None)
+        else:
+            self._release(old)
         return old, new
+
+    def _release(self, shadow: Shadow) -> None:
+        self._trees.release(shadow.desired)
+        self._trees.release(shadow.reported)
 
     def outcome(
         self, old: Shadow | None, new: Shadow, request: UpdateRequest, *, now: float
@@ -327,7 +391,8 @@ class ShadowStore:
         del shadows[thing]
         if not shadows:
             del self._by_name[shadow_name]
-        self._deleted[(thing, shadow_name)] = (shadow.version, now)
+        self._release(shadow)
+        self._remember((thing, shadow_name), shadow.version, now)
         return {"version": shadow.version, "timestamp": int(now)}
 
     def drop_thing(self, thing: str, *, now: float) -> list[str | None]:
@@ -340,7 +405,8 @@ class ShadowStore:
                 continue
             if not shadows:
                 del self._by_name[name]
-            self._deleted[(thing, name)] = (shadow.version, now)
+            self._release(shadow)
+            self._remember((thing, name), shadow.version, now)
             dropped.append(name)
         return dropped
 

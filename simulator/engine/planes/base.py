@@ -18,7 +18,7 @@ Job status is one typed record, :class:`JobInfo`, whichever plane reports it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -30,7 +30,7 @@ from simulator.engine.eventlog import EventLog
 from simulator.engine.heap import EventHeap
 from simulator.engine.scenario import Scenario
 from simulator.engine.writers import ManualWriter
-from simulator.report import JobSummary
+from simulator.report import JobSummary, WriterSummary
 
 __all__ = [
     "COUNT_KEYS",
@@ -38,8 +38,10 @@ __all__ = [
     "JobInfo",
     "Plane",
     "epoch",
+    "execution_totals",
     "job_info",
     "job_summary",
+    "writer_summaries",
 ]
 
 #: Terminal execution statuses by name (as DescribeJob and ListJobExecutions show them).
@@ -96,6 +98,23 @@ def job_summary(job: JobInfo, start: float) -> JobSummary:
         targets=job.targets,
         executions=dict(job.counts),
         destination_package_versions=job.destinations,
+    )
+
+
+def execution_totals(jobs: Iterable[JobInfo]) -> dict[str, int]:
+    """Executions per status over ``jobs``."""
+    totals: dict[str, int] = {}
+    for job in jobs:
+        for status, count in job.counts.items():
+            totals[status] = totals.get(status, 0) + count
+    return totals
+
+
+def writer_summaries(writers: Iterable[ManualWriter]) -> tuple[WriterSummary, ...]:
+    """The scenario's manual writers as the report shows them."""
+    return tuple(
+        WriterSummary(name=w.name, writes=w.writes, conflicts=w.conflicts, skipped=w.skipped)
+        for w in writers
     )
 
 

@@ -3,7 +3,14 @@
 A group is created BUILDING; after ``IndexOptions.build_delay_s`` the whole fleet is evaluated,
 membership filled in and the group turns ACTIVE. From then on every registry or shadow change of a
 thing marks it dirty and one scheduler callback (``update_delay_s`` later) re-evaluates the dirty
-things against every ACTIVE group, oldest group first. Membership always changes through
+things against every ACTIVE group, oldest group first.
+
+Both walk the fleet ``IndexOptions.step_things`` things per scheduler callback, rescheduling
+themselves at the current time until done, so one change to a 100k-thing fleet never holds the
+event loop for the whole walk. A build keeps a :class:`BuildCursor` (a snapshot of the names, and
+every thing changed or created after the cursor passed it appended again), so the group turns
+ACTIVE with the membership a one-pass build would give at that moment; the build's callbacks use
+the group's timer, so an update or delete cancels the chain. Membership always changes through
 ``Registry.join``/``Registry.leave``, so subscribers (CONTINUOUS jobs) see the events.
 
 The group limit: a thing already in ``MAX_GROUPS_PER_THING`` groups is not added to a dynamic
@@ -16,7 +23,7 @@ slot frees up.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from simulator.core.errors import (
@@ -39,11 +46,52 @@ from simulator.services.registry import Group, Registry, Thing
 from simulator.services.registry.model import MAX_GROUPS_PER_THING, check_name
 from simulator.services.runtime import Runtime, TimerHandle
 
-__all__ = ["FAILED_METRIC", "QUERY_VERSION", "THINGS_INDEX", "DynamicGroupOps", "DynamicState"]
+__all__ = [
+    "FAILED_METRIC",
+    "QUERY_VERSION",
+    "THINGS_INDEX",
+    "BuildCursor",
+    "DynamicGroupOps",
+    "DynamicState",
+]
 
 THINGS_INDEX: Final = "AWS_Things"
 QUERY_VERSION: Final = "2017-09-30"
 FAILED_METRIC: Final = "AddThingToDynamicThingGroupsFailed"
+
+
+@dataclass(slots=True)
+class BuildCursor:
+    """A dynamic group's build in progress: the things still to evaluate, in order.
+
+    ``names[pos:]`` are still to do and ``pending`` holds exactly those names, so a thing touched
+    after the cursor passed it is appended once (and one not yet reached is not appended).
+    """
+
+    status: BuildStatus  # the group's status once built
+    names: list[str]
+    pending: set[str] = field(init=False)
+    pos: int = 0
+
+    def __post_init__(self) -> None:
+        self.pending = set(self.names)
+
+    def requeue(self, things: Iterable[str]) -> None:
+        """Evaluate ``things`` (again) before the build ends."""
+        pending, names = self.pending, self.names
+        for name in things:
+            if name not in pending:
+                pending.add(name)
+                names.append(name)
+
+    def take(self) -> str | None:
+        """The next name to evaluate, or ``None`` at the end."""
+        if self.pos >= len(self.names):
+            return None
+        name = self.names[self.pos]
+        self.pos += 1
+        self.pending.discard(name)
+        return name
 
 
 @dataclass(slots=True)
@@ -53,7 +101,8 @@ class DynamicState:
     query: CompiledQuery
     seq: int  # creation order: lower is older, and older groups win at the limit
     status: BuildStatus
-    timer: TimerHandle | None = None
+    timer: TimerHandle | None = None  # the build timer, then each next slice of the build
+    build: BuildCursor | None = None
 
 
 class DynamicGroupOps:
@@ -65,6 +114,8 @@ class DynamicGroupOps:
     _thing_config: ThingIndexing
     _dynamic: dict[str, DynamicState]
     _dirty: dict[str, None]
+    _flushing: list[str]  # the dirty things being re-evaluated, from _flush_pos on
+    _flush_pos: int
     _flush_timer: TimerHandle | None
     _blocked: dict[str, set[str]]  # thing -> dynamic groups it matches but is not in
     _failures: int
@@ -166,7 +217,7 @@ class DynamicGroupOps:
             group.query, dynamic.query = query.text, query
             dynamic.status, group.status = status, wire_status(status)
             self._schedule_build(group.name)
-        return result
+        return {"version": result.version}
 
     def delete_dynamic_thing_group(
         self, *, thing_group_name: str, expected_version: int | None = None
@@ -231,26 +282,43 @@ class DynamicGroupOps:
         dynamic = self._dynamic[name]
         if dynamic.timer is not None:
             dynamic.timer.cancel()
+        dynamic.build = None  # a build in progress evaluated the old query: start again
         when = self.runtime.clock() + self.options.build_delay_s
         dynamic.timer = self.runtime.scheduler.call_at(when, lambda: self._built(name))
 
     def _built(self, name: str) -> None:
+        """One slice of the build: ``step_things`` things, then the next slice or ACTIVE."""
         dynamic = self._dynamic.get(name)
         if dynamic is None:
             return
         dynamic.timer = None
-        status = advance(dynamic.status, Change.BUILT)
-        if status is None:
-            return
-        for thing in list(self.registry.things.values()):
+        build = dynamic.build
+        if build is None:
+            status = advance(dynamic.status, Change.BUILT)
+            if status is None:
+                return
+            build = dynamic.build = BuildCursor(status, list(self.registry.things))
+        things = self.registry.things
+        for _ in range(self.options.step_things):
+            thing_name = build.take()
+            if thing_name is None:
+                break
+            thing = things.get(thing_name)
+            if thing is None:
+                continue  # deleted since the snapshot
             if dynamic.query.predicate(self._doc(thing)):
                 self._join(name, dynamic, thing)
             elif name in thing.groups:
                 self._leave(name, thing, retry=True)
             elif self._blocked:
                 self._unblock(name, thing.name)
-        dynamic.status = status
-        self.registry.groups[name].status = wire_status(status)
+        if build.pos < len(build.names):
+            now = self.runtime.clock()
+            dynamic.timer = self.runtime.scheduler.call_at(now, lambda: self._built(name))
+            return
+        dynamic.build = None
+        dynamic.status = build.status
+        self.registry.groups[name].status = wire_status(build.status)
 
     # -- incremental membership ---------------------------------------------------------------
 
@@ -258,23 +326,46 @@ class DynamicGroupOps:
         """Mark things for re-evaluation (only while some group is ACTIVE to receive them)."""
         # Every registry and shadow change of a fleet comes here: with no dynamic group (the
         # common case) return before building the generator.
-        if not self._dynamic or not any(
-            d.status is BuildStatus.ACTIVE for d in self._dynamic.values()
-        ):
+        if not self._dynamic:
+            return
+        active = False
+        for dynamic in self._dynamic.values():
+            if dynamic.build is not None:
+                if not isinstance(things, tuple | list):
+                    things = tuple(things)  # read once per build in progress, then for _dirty
+                dynamic.build.requeue(things)
+            active = active or dynamic.status is BuildStatus.ACTIVE
+        if not active:
             return
         self._dirty.update(dict.fromkeys(things))
         if self._dirty and self._flush_timer is None:
-            when = self.runtime.clock() + self.options.update_delay_s
-            self._flush_timer = self.runtime.scheduler.call_at(when, self._flush)
+            self._schedule_flush(self.options.update_delay_s)
+
+    def _schedule_flush(self, delay: float) -> None:
+        when = self.runtime.clock() + delay
+        self._flush_timer = self.runtime.scheduler.call_at(when, self._flush)
 
     def _flush(self) -> None:
+        """Re-evaluate up to ``step_things`` dirty things; reschedule at once while some remain."""
         self._flush_timer = None
-        dirty, self._dirty = self._dirty, {}
+        if self._flush_pos >= len(self._flushing):
+            self._flushing, self._flush_pos, self._dirty = list(self._dirty), 0, {}
         groups = [(n, d) for n, d in self._dynamic.items() if d.status is BuildStatus.ACTIVE]
-        for thing_name in dirty:
+        start = self._flush_pos
+        end = min(start + self.options.step_things, len(self._flushing))
+        self._flush_pos = end
+        for thing_name in self._flushing[start:end]:
             thing = self.registry.things.get(thing_name)
             if thing is not None:
                 self._place(thing, groups)
+        if end < len(self._flushing):
+            if self._flush_timer is not None:  # a touch meanwhile scheduled the next flush
+                self._flush_timer.cancel()
+            self._schedule_flush(0.0)
+        else:
+            self._flushing, self._flush_pos = [], 0
+            if self._dirty and self._flush_timer is None:  # touched between two slices
+                self._schedule_flush(self.options.update_delay_s)
 
     def _place(self, thing: Thing, groups: list[tuple[str, DynamicState]]) -> None:
         document = self._doc(thing)

@@ -3,7 +3,9 @@
 The index is not stored as such: each thing's index document (registry data plus the indexed
 shadows, see :func:`simulator.core.fleet_query.build_document`) is built on demand and cached
 until the thing, its groups, one of its indexed shadows or the configuration changes. Search
-evaluates a compiled query over the cached documents in registry order.
+evaluates a compiled query over the cached documents in registry order, in one pass
+(:meth:`IndexService.search_index`) or in bounded steps that a server interleaves with other
+requests (:meth:`IndexService.start_search_index`, :mod:`.scan`).
 
 Error choices (AWS documents the error types, not when each applies; inf): an unknown index name,
 or ``AWS_Things`` while thing indexing is OFF, is ResourceNotFoundException; ``AWS_Things`` while
@@ -13,6 +15,7 @@ it is (first) BUILDING is IndexNotReadyException; a REBUILDING index answers fro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
@@ -28,7 +31,7 @@ from simulator.core.fleet_query import (
     compile_query,
     with_group_names,
 )
-from simulator.core.paging import page
+from simulator.core.paging import page, window
 from simulator.services.index.config import (
     GroupIndexing,
     ThingIndexing,
@@ -49,6 +52,7 @@ from simulator.services.index.model import (
     advance,
     wire_status,
 )
+from simulator.services.index.scan import SearchScan
 from simulator.services.registry import Registry, RegistryEvent, Thing
 from simulator.services.runtime import Runtime, TimerHandle
 
@@ -78,6 +82,8 @@ class IndexService(DynamicGroupOps):
         self._docs: dict[str, IndexDocument] = {}
         self._dynamic: dict[str, DynamicState] = {}
         self._dirty: dict[str, None] = {}
+        self._flushing: list[str] = []
+        self._flush_pos = 0
         self._flush_timer: TimerHandle | None = None
         self._blocked: dict[str, set[str]] = {}
         self._failures = 0
@@ -174,11 +180,35 @@ class IndexService(DynamicGroupOps):
     ) -> dict[str, Any]:
         """SearchIndex over ``AWS_Things``, in registry order, paged by ``nextToken``.
 
+        In one pass; :meth:`start_search_index` is the same search as resumable steps.
+
         Raises:
             InvalidQueryException: the query is malformed or unsupported.
             IndexNotReadyException: the index is still BUILDING.
             ResourceNotFoundException: an unknown index, or thing indexing is OFF.
             InvalidRequestException: a bad page size, token or ``queryVersion``.
+        """
+        return self.start_search_index(
+            index_name=index_name,
+            query_string=query_string,
+            next_token=next_token,
+            max_results=max_results,
+            query_version=query_version,
+        ).run()
+
+    def start_search_index(
+        self,
+        *,
+        index_name: str | None = None,
+        query_string: str,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        query_version: str | None = None,
+    ) -> SearchScan:
+        """Check a SearchIndex request and return its scan, to be stepped (see :mod:`.scan`).
+
+        Raises:
+            The errors of :meth:`search_index`, all before any document is evaluated.
         """
         index = THINGS_INDEX if index_name is None else index_name
         if index == GROUPS_INDEX and self._group_config.mode == "ON":
@@ -190,12 +220,24 @@ class IndexService(DynamicGroupOps):
         if query_version is not None and query_version != QUERY_VERSION:
             raise InvalidRequestException(f"Unsupported queryVersion {query_version!r}")
         predicate = compile_query(query_string, syntax=self.options.syntax).predicate
-        hits = [t for t in self.registry.things.values() if predicate(self._doc(t))]
-        items, token = page(hits, max_results, next_token, limit=self.options.max_results)
-        result: dict[str, Any] = {"things": [self._thing_result(t) for t in items]}
-        if token:
-            result["nextToken"] = token
-        return result
+        limit = self.options.max_results
+        _, end = window(max_results, next_token, limit=limit)
+
+        def finish(hits: Sequence[Thing]) -> dict[str, Any]:
+            items, token = page(hits, max_results, next_token, limit=limit)
+            result: dict[str, Any] = {"things": [self._thing_result(t) for t in items]}
+            if token:
+                result["nextToken"] = token
+            return result
+
+        return SearchScan(
+            self.registry.things,
+            predicate,
+            self._doc,
+            wanted=end + 1,
+            finish=finish,
+            step_docs=self.options.step_things,
+        )
 
     def _thing_result(self, thing: Thing) -> dict[str, Any]:
         out: dict[str, Any] = {"thingName": thing.name, "thingId": thing.thing_id}

@@ -67,9 +67,7 @@ class ExecutionOps:
             if namespace_id is not None and job.namespace_id != namespace_id:
                 continue
             items.extend(
-                ex
-                for ex in job.executions.get(thing_name, ())
-                if wanted is None or ex.status is wanted
+                ex for ex in job.history(thing_name) if wanted is None or ex.status is wanted
             )
         chunk, token = page(items, max_results, next_token, limit=250)
         return ExecutionPage(tuple(chunk), None, token)

@@ -8,6 +8,7 @@ wire shapes, and nothing outside this package writes them.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -37,7 +38,11 @@ _IN_PROGRESS: Final = ExecutionStatus.IN_PROGRESS
 
 @dataclass(slots=True, eq=False)
 class ExecutionRecord:
-    """One job execution (one per job, thing and execution number)."""
+    """One job execution (one per job, thing and execution number).
+
+    A million devices hold a million of these, so what can be derived is (:attr:`key`,
+    :attr:`deadline`) and what many share is shared (:attr:`details`).
+    """
 
     job: JobRecord
     thing: str
@@ -46,25 +51,42 @@ class ExecutionRecord:
     seq: int
     retry_attempt: int = 0
     status: ExecutionStatus = ExecutionStatus.QUEUED
-    details: dict[str, str] | None = None
+    #: ``statusDetails``: shared between executions, never changed in place (replaced).
+    details: Mapping[str, str] | None = None
     started_at: float | None = None
     updated_at: float = 0.0
     version: int = 1
     force_canceled: bool = False
-    #: Position in the thing's pending list: (rank, queuedAt, creation sequence).
-    key: tuple[int, float, int] = (RANK_QUEUED, 0.0, 0)
-    #: In-progress deadline (fixed once started) and step deadline, epoch seconds.
-    deadline: float | None = None
+    #: The job's ``inProgressTimeoutInMinutes`` when this execution started (fixed then: an
+    #: UpdateJob changes only the executions that start later).
+    timeout_minutes: int | None = None
+    #: Step deadline, epoch seconds.
     step_deadline: float | None = None
     timer: TimerHandle | None = None
 
+    @property
+    def key(self) -> tuple[int, float, int]:
+        """Position in the thing's pending list: (rank, queuedAt, creation sequence)."""
+        rank = RANK_QUEUED if self.started_at is None else RANK_IN_PROGRESS
+        return (rank, self.queued_at, self.seq)
+
+    @property
+    def deadline(self) -> float | None:
+        """The in-progress deadline (epoch seconds), from the start and the timeout then."""
+        minutes, started = self.timeout_minutes, self.started_at
+        if minutes is None or started is None:
+            return None
+        return started + 60.0 * minutes
+
     def timeout_at(self) -> float | None:
         """When this execution times out, if it can."""
-        if self.step_deadline is None:
-            return self.deadline
-        if self.deadline is None:
-            return self.step_deadline
-        return min(self.deadline, self.step_deadline)
+        deadline = self.deadline
+        step = self.step_deadline
+        if step is None:
+            return deadline
+        if deadline is None:
+            return step
+        return min(deadline, step)
 
 
 @dataclass(slots=True, eq=False)
@@ -102,8 +124,10 @@ class JobRecord:
     #: Direct thing targets and group targets (names).
     thing_targets: set[str] = field(default_factory=set)
     group_targets: set[str] = field(default_factory=set)
-    #: thing -> its executions of this job, oldest first.
-    executions: dict[str, list[ExecutionRecord]] = field(default_factory=dict)
+    #: thing -> its execution of this job, or its executions oldest first once it has more
+    #: than one (a list costs ~90 bytes a thing, and most things run a job once). Read it with
+    #: :meth:`current`, :meth:`history`, :meth:`latest` and :meth:`all_executions`.
+    by_thing: dict[str, ExecutionRecord | list[ExecutionRecord]] = field(default_factory=dict)
     #: Things whose current execution has each status.
     counts: dict[ExecutionStatus, int] = field(
         default_factory=lambda: dict.fromkeys(ExecutionStatus, 0)
@@ -126,8 +150,29 @@ class JobRecord:
         return counts[_QUEUED] + counts[_IN_PROGRESS] + len(self.backlog)
 
     def current(self, thing: str) -> ExecutionRecord | None:
-        history = self.executions.get(thing)
-        return history[-1] if history else None
+        """The thing's latest execution of this job."""
+        runs = self.by_thing.get(thing)
+        return runs[-1] if isinstance(runs, list) else runs
+
+    def history(self, thing: str) -> Sequence[ExecutionRecord]:
+        """The thing's executions of this job, oldest first (do not mutate)."""
+        runs = self.by_thing.get(thing)
+        if runs is None:
+            return ()
+        return runs if isinstance(runs, list) else (runs,)
+
+    def latest(self) -> Iterator[ExecutionRecord]:
+        """Each thing's latest execution, things in the order they got their first."""
+        for runs in self.by_thing.values():
+            yield runs[-1] if isinstance(runs, list) else runs
+
+    def all_executions(self) -> Iterator[ExecutionRecord]:
+        """Every execution, thing by thing, each thing's oldest first."""
+        for runs in self.by_thing.values():
+            if isinstance(runs, list):
+                yield from runs
+            else:
+                yield runs
 
 
 @dataclass(slots=True, eq=False)

@@ -34,14 +34,9 @@ from simulator.core.jobs import (
     job_transition,
 )
 from simulator.services.jobs.pending import PendingIndex
-from simulator.services.jobs.records import (
-    RANK_IN_PROGRESS,
-    RANK_QUEUED,
-    ExecutionRecord,
-    JobRecord,
-    TemplateRecord,
-)
+from simulator.services.jobs.records import ExecutionRecord, JobRecord, TemplateRecord
 from simulator.services.jobs.results import JobState
+from simulator.services.jobs.sharing import DetailsTable, JobIdSets
 from simulator.services.runtime import Runtime
 
 __all__ = ["FinishedHandler", "JobStatusListener", "JobsStore"]
@@ -81,8 +76,10 @@ class JobsStore:
         self.check_details = StatusDetailsChecker()
         self._runtime = runtime
         self._clock = runtime.clock
-        #: thing -> ids of the jobs it has executions of (ordered set).
-        self._by_thing: dict[str, dict[str, None]] = {}
+        #: thing -> ids of the jobs it has executions of, oldest first (shared tuples).
+        self._by_thing: dict[str, tuple[str, ...]] = {}
+        self._job_ids = JobIdSets()
+        self._details = DetailsTable()
         self._seq = 0
         self._queued_to_terminal = queued_to_terminal
         self._finished: FinishedHandler = _nothing
@@ -110,13 +107,15 @@ class JobsStore:
     def execution(self, job_id: str, thing: str, number: int | None = None) -> ExecutionRecord:
         """The thing's execution of a job: the given number, or the latest."""
         job = self.jobs.get(job_id)
-        history = None if job is None else job.executions.get(thing)
-        if history:
+        runs = None if job is None else job.by_thing.get(thing)
+        if isinstance(runs, list):
             if number is None:
-                return history[-1]
-            for ex in reversed(history):
+                return runs[-1]
+            for ex in reversed(runs):
                 if ex.number == number:
                     return ex
+        elif runs is not None and (number is None or runs.number == number):
+            return runs
         raise ResourceNotFoundException(
             f"Job execution of job {job_id} on thing {thing} cannot be found."
         )
@@ -137,10 +136,8 @@ class JobsStore:
     def executions(self, job_id: str) -> Iterator[ExecutionRecord]:
         """Every execution of a job in ListJobExecutionsForJob's order (records: read only)."""
         job = self.jobs.get(job_id)
-        if job is None:
-            return
-        for history in job.executions.values():
-            yield from history
+        if job is not None:
+            yield from job.all_executions()
 
     def terminal_executions(self, job_id: str) -> Iterator[tuple[ExecutionStatus, float]]:
         """``(status, lastUpdatedAt)`` of each terminal execution of a job, in list order."""
@@ -181,23 +178,18 @@ class JobsStore:
         """Forget a job and its executions (the end of DELETION_IN_PROGRESS)."""
         if self.jobs.get(job.job_id) is job:
             del self.jobs[job.job_id]
-        for thing in job.executions:
-            jobs_of = self._by_thing.get(thing)
-            if jobs_of is not None:
-                jobs_of.pop(job.job_id, None)
-                if not jobs_of:
-                    del self._by_thing[thing]
+        for thing in job.by_thing:
+            self._forget_job_of(thing, job.job_id)
 
     def stop_timers(self, job: JobRecord, now: float) -> None:
         """Stop every execution timer of a job and take its executions off the pending lists
         (the job is being deleted: its statuses stay as they are)."""
-        for history in job.executions.values():
-            for ex in history:
-                if ex.timer is not None:
-                    ex.timer.cancel()
-                    ex.timer = None
-                if not ex.status.terminal:
-                    self.pending.discard(ex, now)
+        for ex in job.all_executions():
+            if ex.timer is not None:
+                ex.timer.cancel()
+                ex.timer = None
+            if not ex.status.terminal:
+                self.pending.discard(ex, now)
 
     # -- executions --------------------------------------------------------------------------
 
@@ -211,27 +203,25 @@ class JobsStore:
         same_number: bool = False,
     ) -> ExecutionRecord:
         """A new QUEUED execution for ``thing``: it becomes the thing's current execution."""
-        history = job.executions.get(thing)
-        if history is None:
-            history = job.executions[thing] = []
-            jobs_of = self._by_thing.get(thing)
-            if jobs_of is None:
-                jobs_of = self._by_thing[thing] = {}
-            jobs_of[job.job_id] = None
-        number = 1
-        if history:
-            previous = history[-1]
+        by_thing = job.by_thing
+        runs = by_thing.get(thing)
+        self._seq += 1
+        if runs is None:
+            ex = ExecutionRecord(job, thing, 1, now, self._seq, retry_attempt, updated_at=now)
+            by_thing[thing] = ex
+            self._by_thing[thing] = self._job_ids.with_id(self._by_thing.get(thing, ()), job.job_id)
+        else:
+            previous = runs[-1] if isinstance(runs, list) else runs
             job.counts[previous.status] -= 1
             number = previous.number if same_number else previous.number + 1
-        self._seq += 1
-        seq = self._seq
-        ex = ExecutionRecord(
-            job, thing, number, now, seq, retry_attempt, updated_at=now, key=(RANK_QUEUED, now, seq)
-        )
-        if same_number and history:
-            history[-1] = ex
-        else:
-            history.append(ex)
+            ex = ExecutionRecord(job, thing, number, now, self._seq, retry_attempt, updated_at=now)
+            if isinstance(runs, list):
+                if same_number:
+                    runs[-1] = ex
+                else:
+                    runs.append(ex)
+            else:
+                by_thing[thing] = ex if same_number else [runs, ex]
         job.counts[_QUEUED] += 1
         self.pending.add(ex, now)
         return ex
@@ -267,7 +257,7 @@ class JobsStore:
             return refusal
         job = ex.job
         if details is not None:
-            ex.details = details
+            ex.details = self._details.share(details)
         ex.updated_at = now
         if actor is _DEVICE:
             ex.version += 1
@@ -279,18 +269,14 @@ class JobsStore:
                 counts = job.counts
                 counts[current] -= 1
                 counts[target] += 1
-                ex.started_at = now
-                ex.key = (RANK_IN_PROGRESS, ex.queued_at, ex.seq)
-                minutes = (
-                    None if job.timeout is None else job.timeout.in_progress_timeout_in_minutes
-                )
-                if minutes is not None:
-                    ex.deadline = now + 60.0 * minutes
+                ex.started_at = now  # which also moves it ahead of the QUEUED ones (ex.key)
+                if job.timeout is not None:
+                    ex.timeout_minutes = job.timeout.in_progress_timeout_in_minutes
                 self.pending.resort(ex, now)
             if step_minutes is not None:
                 ex.step_deadline = None if step_minutes == -1 else now + 60.0 * step_minutes
                 self._arm(ex)
-            elif current is not target and ex.deadline is not None:
+            elif current is not target and ex.timeout_minutes is not None:
                 self._arm(ex)
             return None
         ex.status = target
@@ -307,9 +293,20 @@ class JobsStore:
     def remove_execution(self, ex: ExecutionRecord, now: float) -> None:
         """Forget one execution record (DeleteJobExecution; the checks are the caller's)."""
         job = ex.job
-        history = job.executions[ex.thing]
-        is_current = history[-1] is ex
-        history.remove(ex)
+        thing = ex.thing
+        runs = job.by_thing[thing]
+        if isinstance(runs, list):
+            is_current = runs[-1] is ex
+            runs.remove(ex)
+            latest: ExecutionRecord | None = runs[-1]
+            if len(runs) == 1:
+                job.by_thing[thing] = runs[0]
+        elif runs is ex:
+            is_current, latest = True, None
+            del job.by_thing[thing]
+            self._forget_job_of(thing, job.job_id)
+        else:
+            raise ValueError(f"{ex!r} is not an execution of its job")
         if ex.timer is not None:
             ex.timer.cancel()
             ex.timer = None
@@ -317,14 +314,18 @@ class JobsStore:
             self.pending.discard(ex, now)
         if is_current:
             job.counts[ex.status] -= 1
-            if history:
-                job.counts[history[-1].status] += 1
-        if not history:
-            del job.executions[ex.thing]
-            jobs_of = self._by_thing.get(ex.thing)
-            if jobs_of is not None:
-                jobs_of.pop(job.job_id, None)
+            if latest is not None:
+                job.counts[latest.status] += 1
         self.complete_if_done(job, now)
+
+    def _forget_job_of(self, thing: str, job_id: str) -> None:
+        jobs_of = self._by_thing.get(thing)
+        if jobs_of is not None:
+            jobs_of = self._job_ids.without_id(jobs_of, job_id)
+            if jobs_of:
+                self._by_thing[thing] = jobs_of
+            else:
+                del self._by_thing[thing]
 
     def _arm(self, ex: ExecutionRecord) -> None:
         if ex.timer is not None:

@@ -55,8 +55,7 @@ class Teardown:
         if event is JobEvent.FORCE_CANCEL:
             job.force_canceled = True
         move = self._store.move
-        for history in list(job.executions.values()):
-            ex = history[-1]
+        for ex in list(job.latest()):
             if ex.status is _S.QUEUED or (
                 ex.status is _S.IN_PROGRESS and actor is Actor.FORCE_CANCEL
             ):

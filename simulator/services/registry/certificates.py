@@ -14,13 +14,18 @@ import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from simulator.core.arn import Scope
 from simulator.core.errors import InvalidRequestException, ResourceNotFoundException
 from simulator.core.paging import page
 from simulator.services.registry.ca import CertificateIssuer, IssuedCertificate
 from simulator.services.registry.errors import CertificateStateException, DeleteConflictException
+from simulator.services.registry.results import (
+    CertificateDescription,
+    CertificatePage,
+    NewCertificate,
+)
 from simulator.services.runtime import Runtime
 
 __all__ = [
@@ -92,15 +97,6 @@ class CertificateRecord:
     version: int = 1
     generation: int = 1
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "certificateArn": self.arn,
-            "certificateId": self.certificate_id,
-            "status": self.status.value,
-            "certificateMode": "DEFAULT",
-            "creationDate": self.created,
-        }
-
 
 def parse_certificate_arn(text: str) -> tuple[Scope, str] | None:
     """(scope, certificate id) of ``arn:aws:iot:R:A:cert/ID``, or None for anything else."""
@@ -137,7 +133,7 @@ class CertificateOps:
             return None
         return self.certificates.get(parsed[1])
 
-    def create_keys_and_certificate(self, *, set_as_active: bool | None = None) -> dict[str, Any]:
+    def create_keys_and_certificate(self, *, set_as_active: bool | None = None) -> NewCertificate:
         now = self.runtime.clock()
         issued: IssuedCertificate = self.issuer.issue(now)
         status = _S.ACTIVE if set_as_active else _S.INACTIVE
@@ -152,32 +148,12 @@ class CertificateOps:
             not_after=issued.not_after,
         )
         self.certificates[record.certificate_id] = record
-        return {
-            "certificateArn": record.arn,
-            "certificateId": record.certificate_id,
-            "certificatePem": record.pem,
-            "keyPair": {"PublicKey": issued.public_key_pem, "PrivateKey": issued.private_key_pem},
-        }
+        return NewCertificate(record, issued.public_key_pem, issued.private_key_pem)
 
-    def describe_certificate(self, *, certificate_id: str) -> dict[str, Any]:
-        cert = self.certificate(certificate_id)
-        return {
-            "certificateDescription": {
-                "certificateArn": cert.arn,
-                "certificateId": cert.certificate_id,
-                "status": cert.status.value,
-                "certificatePem": cert.pem,
-                "ownedBy": self.scope.account,
-                "creationDate": cert.created,
-                "lastModifiedDate": cert.modified,
-                "customerVersion": cert.version,
-                "generationId": f"{cert.certificate_id[:24]}-{cert.generation}",
-                "validity": {"notBefore": cert.not_before, "notAfter": cert.not_after},
-                "certificateMode": "DEFAULT",
-            }
-        }
+    def describe_certificate(self, *, certificate_id: str) -> CertificateDescription:
+        return CertificateDescription(self.certificate(certificate_id), self.scope.account)
 
-    def update_certificate(self, *, certificate_id: str, new_status: str) -> dict[str, Any]:
+    def update_certificate(self, *, certificate_id: str, new_status: str) -> None:
         cert = self.certificate(certificate_id)
         try:
             wanted = CertificateStatus(new_status)
@@ -189,11 +165,8 @@ class CertificateOps:
             cert.modified = self.runtime.clock()
             cert.version += 1
             cert.generation += 1
-        return {}
 
-    def delete_certificate(
-        self, *, certificate_id: str, force_delete: bool | None = None
-    ) -> dict[str, Any]:
+    def delete_certificate(self, *, certificate_id: str, force_delete: bool | None = None) -> None:
         cert = self.certificate(certificate_id)
         if cert.status is _S.ACTIVE:
             raise CertificateStateException(
@@ -212,7 +185,6 @@ class CertificateOps:
             self._detach_all_policies(cert.arn)
         del self.certificates[cert.certificate_id]
         self.principal_things.pop(cert.arn, None)
-        return {}
 
     def list_certificates(
         self,
@@ -220,13 +192,10 @@ class CertificateOps:
         page_size: int | None = None,
         marker: str | None = None,
         ascending_order: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> CertificatePage:
         # Insertion order is creation order; AWS lists newest first unless isAscendingOrder.
         ordered = list(self.certificates.values())
         if not ascending_order:
             ordered.reverse()
         items, token = page(ordered, page_size, marker, limit=250)
-        out: dict[str, Any] = {"certificates": [c.summary() for c in items]}
-        if token:
-            out["nextMarker"] = token
-        return out
+        return CertificatePage(tuple(items), token or None)

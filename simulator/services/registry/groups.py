@@ -23,6 +23,7 @@ from simulator.services.registry.model import (
     check_name,
     format_id,
 )
+from simulator.services.registry.results import GroupDescription, GroupPage, GroupVersion, NamePage
 from simulator.services.runtime import Runtime
 
 __all__ = ["GroupOps", "id_base"]
@@ -105,13 +106,13 @@ class GroupOps:
         parent_group_name: str | None = None,
         thing_group_properties: dict[str, Any] | None = None,
         tags: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Group:
         check_name(thing_group_name, "thingGroupName")
         props = thing_group_properties or {}
         existing = self.groups.get(thing_group_name)
         if existing is not None:
             if existing.parent == parent_group_name and not existing.dynamic:
-                return self._group_created(existing)
+                return existing
             raise ResourceAlreadyExistsException(
                 f"Thing group {thing_group_name} already exists",
                 resource_id=existing.group_id,
@@ -121,8 +122,7 @@ class GroupOps:
             parent = self.group(parent_group_name)
             if parent.dynamic:
                 raise InvalidRequestException("Dynamic thing groups cannot be parents")
-        group = self.new_group(thing_group_name, props, parent=parent_group_name)
-        return self._group_created(group)
+        return self.new_group(thing_group_name, props, parent=parent_group_name)
 
     def new_group(
         self, name: str, properties: dict[str, Any], *, parent: str | None = None
@@ -144,14 +144,6 @@ class GroupOps:
             self.groups[parent].children[name] = None
         return group
 
-    @staticmethod
-    def _group_created(group: Group) -> dict[str, Any]:
-        return {
-            "thingGroupName": group.name,
-            "thingGroupArn": group.arn,
-            "thingGroupId": group.group_id,
-        }
-
     def _ancestors(self, group: Group) -> list[Group]:
         chain: list[Group] = []
         parent = group.parent
@@ -160,33 +152,9 @@ class GroupOps:
             parent = self.groups[parent].parent
         return chain[::-1]
 
-    def describe_thing_group(self, *, thing_group_name: str) -> dict[str, Any]:
+    def describe_thing_group(self, *, thing_group_name: str) -> GroupDescription:
         group = self.group(thing_group_name)
-        props: dict[str, Any] = {"attributePayload": {"attributes": dict(group.attributes)}}
-        if group.description is not None:
-            props["thingGroupDescription"] = group.description
-        metadata: dict[str, Any] = {"creationDate": group.created}
-        if group.parent is not None:
-            metadata["parentGroupName"] = group.parent
-            metadata["rootToParentThingGroups"] = [
-                {"groupName": g.name, "groupArn": g.arn} for g in self._ancestors(group)
-            ]
-        out: dict[str, Any] = {
-            "thingGroupName": group.name,
-            "thingGroupId": group.group_id,
-            "thingGroupArn": group.arn,
-            "version": group.version,
-            "thingGroupProperties": props,
-            "thingGroupMetadata": metadata,
-        }
-        if group.dynamic:
-            out |= {
-                "indexName": group.index_name,
-                "queryString": group.query,
-                "queryVersion": group.query_version,
-                "status": group.status,
-            }
-        return out
+        return GroupDescription(group, tuple(self._ancestors(group)))
 
     def update_thing_group(
         self,
@@ -194,7 +162,7 @@ class GroupOps:
         thing_group_name: str,
         thing_group_properties: dict[str, Any],
         expected_version: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> GroupVersion:
         group = self.group(thing_group_name)
         if expected_version is not None and expected_version != group.version:
             raise VersionConflictException(
@@ -206,22 +174,22 @@ class GroupOps:
         if isinstance(description, str):
             group.description = description
         group.version += 1
-        return {"version": group.version}
+        return GroupVersion(group.version)
 
     def delete_thing_group(
         self, *, thing_group_name: str, expected_version: int | None = None
-    ) -> dict[str, Any]:
+    ) -> None:
         check_name(thing_group_name, "thingGroupName")
         group = self.groups.get(thing_group_name)
         if group is None:
-            return {}
+            return
         if group.dynamic:
             raise InvalidRequestException(
                 f"{thing_group_name} is a dynamic thing group: use DeleteDynamicThingGroup"
             )
-        return self.remove_group(group, expected_version)
+        self.remove_group(group, expected_version)
 
-    def remove_group(self, group: Group, expected_version: int | None) -> dict[str, Any]:
+    def remove_group(self, group: Group, expected_version: int | None) -> None:
         if expected_version is not None and expected_version != group.version:
             raise VersionConflictException(
                 f"The version of thing group {group.name} does not match."
@@ -235,7 +203,6 @@ class GroupOps:
         if group.parent is not None:
             self.groups[group.parent].children.pop(group.name, None)
         del self.groups[group.name]
-        return {}
 
     def list_thing_groups(
         self,
@@ -245,7 +212,7 @@ class GroupOps:
         parent_group: str | None = None,
         name_prefix_filter: str | None = None,
         recursive: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> GroupPage:
         groups = list(self.groups.values())
         if parent_group is not None:
             self.group(parent_group)
@@ -258,12 +225,7 @@ class GroupOps:
         if name_prefix_filter is not None:
             groups = [g for g in groups if g.name.startswith(name_prefix_filter)]
         items, token = page(groups, max_results, next_token, limit=250)
-        result: dict[str, Any] = {
-            "thingGroups": [{"groupName": g.name, "groupArn": g.arn} for g in items]
-        }
-        if token:
-            result["nextToken"] = token
-        return result
+        return GroupPage(tuple(items), token or None)
 
     # -- membership -------------------------------------------------------------------------
 
@@ -290,12 +252,12 @@ class GroupOps:
         thing_name: str | None = None,
         thing_arn: str | None = None,
         override_dynamic_groups: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> None:
         group, thing = self._resolve_pair(thing_group_name, thing_group_arn, thing_name, thing_arn)
         if group.dynamic:
             raise InvalidRequestException("Things cannot be added to a dynamic thing group")
         if group.name in thing.groups:
-            return {}
+            return
         if len(thing.groups) >= MAX_GROUPS_PER_THING:
             dynamic = [g for g in thing.groups if self.groups[g].dynamic]
             if not (override_dynamic_groups and dynamic):
@@ -306,7 +268,6 @@ class GroupOps:
             newest = max(dynamic, key=lambda g: self.groups[g].created)
             self._leave(newest, thing.name)
         self.join(group.name, thing.name)
-        return {}
 
     def remove_thing_from_thing_group(
         self,
@@ -315,12 +276,11 @@ class GroupOps:
         thing_group_arn: str | None = None,
         thing_name: str | None = None,
         thing_arn: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> None:
         group, thing = self._resolve_pair(thing_group_name, thing_group_arn, thing_name, thing_arn)
         if group.dynamic:
             raise InvalidRequestException("Things cannot be removed from a dynamic thing group")
         self._leave(group.name, thing.name)
-        return {}
 
     def join(self, group_name: str, thing_name: str) -> None:
         """Record membership and announce it (no limit checks: callers check)."""
@@ -361,13 +321,10 @@ class GroupOps:
         recursive: bool | None = None,
         next_token: str | None = None,
         max_results: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> NamePage:
         names = list(self.members(thing_group_name, recursive=bool(recursive)))
         items, token = page(names, max_results, next_token, limit=250)
-        result: dict[str, Any] = {"things": list(items)}
-        if token:
-            result["nextToken"] = token
-        return result
+        return NamePage(tuple(items), token or None)
 
     def list_thing_groups_for_thing(
         self,
@@ -375,16 +332,11 @@ class GroupOps:
         thing_name: str,
         next_token: str | None = None,
         max_results: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> GroupPage:
         thing = self.thing(thing_name)
         groups = [self.groups[g] for g in thing.groups]
         items, token = page(groups, max_results, next_token, limit=250)
-        result: dict[str, Any] = {
-            "thingGroups": [{"groupName": g.name, "groupArn": g.arn} for g in items]
-        }
-        if token:
-            result["nextToken"] = token
-        return result
+        return GroupPage(tuple(items), token or None)
 
     def groups_of(self, thing_name: str) -> list[str]:
         """Every group the thing is in, with the ancestors of static groups (for job targets)."""

@@ -1,9 +1,10 @@
-"""Registry records (things, groups), change events and input checks.
+"""Registry records (things, thing types, groups), change events and input checks.
 
 The thing registry: things, thing types, thing groups (static and dynamic) and membership.
 
 Operations follow the ``iot`` API: snake_case names of the operations and of their top-level
-request members as keyword arguments, results as the response members (camelCase dicts).
+request members as keyword arguments; results are these records or the typed results of
+:mod:`.results` (their wire shapes are :mod:`simulator.api.wire.registry`'s).
 Membership changes are announced to subscribers as :class:`RegistryEvent` values, which is how
 CONTINUOUS jobs and dynamic groups follow the fleet. Dynamic groups are stored here (so
 DescribeThingGroup and ListThingsInThingGroup treat both kinds alike) but created and kept up to
@@ -16,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from simulator.core.errors import InvalidRequestException
 
@@ -25,12 +26,16 @@ __all__ = [
     "MAX_GROUPS_PER_THING",
     "NO_ATTRIBUTES",
     "Group",
+    "PropagatingAttribute",
     "RegistryEvent",
     "Thing",
     "ThingIds",
+    "ThingType",
+    "ThingTypeProperties",
     "apply_attributes",
     "check_name",
     "format_id",
+    "parse_thing_type_properties",
 ]
 
 NAME_RE: Final = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
@@ -90,19 +95,6 @@ class Thing:
     def thing_id(self) -> str:
         return format_id(self.ids.id_base, self.serial)
 
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "defaultClientId": self.name,
-            "thingName": self.name,
-            "thingId": self.thing_id,
-            "thingArn": self.arn,
-            "attributes": dict(self.attributes),
-            "version": self.version,
-        }
-        if self.thing_type:
-            out["thingTypeName"] = self.thing_type
-        return out
-
 
 @dataclass(slots=True)
 class Group:
@@ -128,6 +120,35 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class PropagatingAttribute:
+    """One of ``mqtt5Configuration.propagatingAttributes``: a thing or connection attribute
+    sent as an MQTT 5 user property."""
+
+    user_property_key: str | None = None
+    thing_attribute: str | None = None
+    connection_attribute: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThingTypeProperties:
+    """``thingTypeProperties`` (``propagating_attributes``: its ``mqtt5Configuration``)."""
+
+    description: str | None = None
+    searchable_attributes: tuple[str, ...] | None = None
+    propagating_attributes: tuple[PropagatingAttribute, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThingType:
+    name: str
+    arn: str
+    type_id: str
+    created: float
+    properties: ThingTypeProperties = ThingTypeProperties()
+    deprecated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RegistryEvent:
     """A change subscribers care about. ``kind`` says which; ``group`` only for membership."""
 
@@ -140,6 +161,45 @@ def check_name(name: object, what: str) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InvalidRequestException(f"Invalid {what}: {name!r}")
     return name
+
+
+def _optional_str(value: object, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequestException(f"{what} must be a string")
+    return value
+
+
+def parse_thing_type_properties(payload: object) -> ThingTypeProperties:
+    """Parse a ``thingTypeProperties`` member (unknown members are ignored, as AWS does)."""
+    if payload is None:
+        return ThingTypeProperties()
+    if not isinstance(payload, dict):
+        raise InvalidRequestException("thingTypeProperties must be an object")
+    description = _optional_str(payload.get("thingTypeDescription"), "thingTypeDescription")
+    searchable = payload.get("searchableAttributes")
+    if searchable is not None and (
+        not isinstance(searchable, list) or not all(isinstance(a, str) for a in searchable)
+    ):
+        raise InvalidRequestException("searchableAttributes must be a list of strings")
+    mqtt5 = payload.get("mqtt5Configuration")
+    propagating: tuple[PropagatingAttribute, ...] | None = None
+    if mqtt5 is not None:
+        items = mqtt5.get("propagatingAttributes", []) if isinstance(mqtt5, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise InvalidRequestException(
+                "mqtt5Configuration.propagatingAttributes must be a list of objects"
+            )
+        propagating = tuple(
+            PropagatingAttribute(
+                _optional_str(i.get("userPropertyKey"), "userPropertyKey"),
+                _optional_str(i.get("thingAttribute"), "thingAttribute"),
+                _optional_str(i.get("connectionAttribute"), "connectionAttribute"),
+            )
+            for i in items
+        )
+    return ThingTypeProperties(
+        description, None if searchable is None else tuple(searchable), propagating
+    )
 
 
 def apply_attributes(payload: object, *, current: Mapping[str, str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
@@ -27,6 +27,7 @@ from simulator.core.errors import (
 from simulator.core.paging import page
 from simulator.services.registry.errors import DeleteConflictException, MalformedPolicyException
 from simulator.services.registry.model import Group
+from simulator.services.registry.results import NamePage, PolicyPage
 from simulator.services.runtime import Runtime
 
 __all__ = ["MAX_POLICIES_PER_TARGET", "PolicyOps", "PolicyRecord", "check_policy_document"]
@@ -102,7 +103,7 @@ class PolicyOps:
         policy_name: str,
         policy_document: str,
         tags: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
+    ) -> PolicyRecord:
         existing = self.policies.get(policy_name)
         if existing is not None:
             raise ResourceAlreadyExistsException(
@@ -123,26 +124,12 @@ class PolicyOps:
             tags={t["Key"]: t.get("Value", "") for t in tags or ()},
         )
         self.policies[policy_name] = record
-        return {
-            "policyName": record.name,
-            "policyArn": record.arn,
-            "policyDocument": record.document,
-            "policyVersionId": "1",
-        }
+        return record
 
-    def get_policy(self, *, policy_name: str) -> dict[str, Any]:
-        record = self.policy(policy_name)
-        return {
-            "policyName": record.name,
-            "policyArn": record.arn,
-            "policyDocument": record.document,
-            "defaultVersionId": "1",
-            "creationDate": record.created,
-            "lastModifiedDate": record.modified,
-            "generationId": f"{record.generation:064x}",
-        }
+    def get_policy(self, *, policy_name: str) -> PolicyRecord:
+        return self.policy(policy_name)
 
-    def delete_policy(self, *, policy_name: str) -> dict[str, Any]:
+    def delete_policy(self, *, policy_name: str) -> None:
         self.policy(policy_name)
         if self.policy_targets.get(policy_name):
             raise DeleteConflictException(
@@ -151,7 +138,6 @@ class PolicyOps:
             )
         del self.policies[policy_name]
         self.policy_targets.pop(policy_name, None)
-        return {}
 
     def list_policies(
         self,
@@ -159,40 +145,33 @@ class PolicyOps:
         marker: str | None = None,
         page_size: int | None = None,
         ascending_order: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> PolicyPage:
         ordered = list(self.policies.values())
         if ascending_order is False:
             ordered.reverse()
         items, token = page(ordered, page_size, marker, limit=250)
-        out: dict[str, Any] = {
-            "policies": [{"policyName": p.name, "policyArn": p.arn} for p in items]
-        }
-        if token:
-            out["nextMarker"] = token
-        return out
+        return PolicyPage(tuple(items), token or None)
 
-    def attach_policy(self, *, policy_name: str, target: str) -> dict[str, Any]:
+    def attach_policy(self, *, policy_name: str, target: str) -> None:
         self.policy(policy_name)
         if not self._target_exists(target):
             raise ResourceNotFoundException(f"The target {target} does not exist")
         attached = self.target_policies.setdefault(target, {})
         if policy_name in attached:
-            return {}
+            return
         if len(attached) >= MAX_POLICIES_PER_TARGET:
             raise LimitExceededException(
                 f"A target can have at most {MAX_POLICIES_PER_TARGET} policies attached"
             )
         attached[policy_name] = None
         self.policy_targets.setdefault(policy_name, {})[target] = None
-        return {}
 
-    def detach_policy(self, *, policy_name: str, target: str) -> dict[str, Any]:
+    def detach_policy(self, *, policy_name: str, target: str) -> None:
         if policy_name not in self.policies:
             # DetachPolicy models no ResourceNotFoundException.
             raise InvalidRequestException(f"Policy {policy_name} cannot be found")
         self.target_policies.get(target, {}).pop(policy_name, None)
         self.policy_targets.get(policy_name, {}).pop(target, None)
-        return {}
 
     def _detach_all_policies(self, target: str) -> None:
         for name in self.target_policies.pop(target, {}):
@@ -205,7 +184,7 @@ class PolicyOps:
         recursive: bool | None = None,
         marker: str | None = None,
         page_size: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> PolicyPage:
         if not self._target_exists(target):
             raise ResourceNotFoundException(f"The target {target} does not exist")
         names: dict[str, None] = dict(self.target_policies.get(target, {}))
@@ -215,21 +194,13 @@ class PolicyOps:
             names |= self.target_policies.get(parent_arn, {})
             group = self._group_of(parent_arn)
         items, token = page(list(names), page_size, marker, limit=250)
-        out: dict[str, Any] = {
-            "policies": [{"policyName": n, "policyArn": self.policies[n].arn} for n in items]
-        }
-        if token:
-            out["nextMarker"] = token
-        return out
+        return PolicyPage(tuple(self.policies[n] for n in items), token or None)
 
     def list_targets_for_policy(
         self, *, policy_name: str, marker: str | None = None, page_size: int | None = None
-    ) -> dict[str, Any]:
+    ) -> NamePage:
         self.policy(policy_name)
         items, token = page(
             list(self.policy_targets.get(policy_name, {})), page_size, marker, limit=250
         )
-        out: dict[str, Any] = {"targets": list(items)}
-        if token:
-            out["nextMarker"] = token
-        return out
+        return NamePage(tuple(items), token or None)

@@ -19,6 +19,7 @@ from simulator.core.errors import InvalidRequestException, ResourceNotFoundExcep
 from simulator.core.paging import page
 from simulator.services.registry.certificates import CertificateRecord, parse_certificate_arn
 from simulator.services.registry.model import Group, Thing
+from simulator.services.registry.results import NamePage
 from simulator.services.registry.things import Registry
 
 __all__ = ["PrincipalOps", "SecuredRegistry"]
@@ -39,13 +40,11 @@ class SecuredRegistry(Registry):
         #: CreateThingGroup's tags, with the group record they were given to.
         self.creation_tags: dict[str, tuple[Group, dict[str, str]]] = {}
 
-    def delete_thing(
-        self, *, thing_name: str, expected_version: int | None = None
-    ) -> dict[str, Any]:
+    def delete_thing(self, *, thing_name: str, expected_version: int | None = None) -> None:
         if thing_name in self.things:
             for guard in self.deletion_guards:
                 guard(thing_name)
-        return super().delete_thing(thing_name=thing_name, expected_version=expected_version)
+        super().delete_thing(thing_name=thing_name, expected_version=expected_version)
 
     def create_thing_group(
         self,
@@ -54,24 +53,22 @@ class SecuredRegistry(Registry):
         parent_group_name: str | None = None,
         thing_group_properties: dict[str, Any] | None = None,
         tags: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Group:
         known = self.groups.get(thing_group_name)
-        out = super().create_thing_group(
+        group = super().create_thing_group(
             thing_group_name=thing_group_name,
             parent_group_name=parent_group_name,
             thing_group_properties=thing_group_properties,
             tags=tags,
         )
-        group = self.groups[thing_group_name]
         if tags and group is not known:
             self.creation_tags[group.arn] = (group, {t["Key"]: t.get("Value", "") for t in tags})
-        return out
+        return group
 
-    def remove_group(self, group: Group, expected_version: int | None) -> dict[str, Any]:
-        out = super().remove_group(group, expected_version)
+    def remove_group(self, group: Group, expected_version: int | None) -> None:
+        super().remove_group(group, expected_version)
         for callback in self.group_deleted:
             callback(group.arn)
-        return out
 
 
 class PrincipalOps:
@@ -108,7 +105,7 @@ class PrincipalOps:
         thing_name: str,
         principal: str,
         thing_principal_type: PrincipalType | None = None,
-    ) -> dict[str, Any]:
+    ) -> None:
         self._thing(thing_name)
         cert = self._principal(principal)
         kind: PrincipalType = thing_principal_type or "NON_EXCLUSIVE_THING"
@@ -124,36 +121,28 @@ class PrincipalOps:
             )
         self.thing_principals.setdefault(thing_name, {})[cert.arn] = kind
         self.principal_things.setdefault(cert.arn, {})[thing_name] = None
-        return {}
 
-    def detach_thing_principal(self, *, thing_name: str, principal: str) -> dict[str, Any]:
+    def detach_thing_principal(self, *, thing_name: str, principal: str) -> None:
         self._thing(thing_name)
         self.thing_principals.get(thing_name, {}).pop(principal, None)
         self.principal_things.get(principal, {}).pop(thing_name, None)
-        return {}
 
     def list_thing_principals(
         self, *, thing_name: str, next_token: str | None = None, max_results: int | None = None
-    ) -> dict[str, Any]:
+    ) -> NamePage:
         self._thing(thing_name)
         principals = list(self.thing_principals.get(thing_name, {}))
         items, token = page(principals, max_results, next_token, limit=250)
-        out: dict[str, Any] = {"principals": list(items)}
-        if token:
-            out["nextToken"] = token
-        return out
+        return NamePage(tuple(items), token or None)
 
     def list_principal_things(
         self, *, principal: str, next_token: str | None = None, max_results: int | None = None
-    ) -> dict[str, Any]:
+    ) -> NamePage:
         cert = self._principal(principal)
         items, token = page(
             list(self.principal_things.get(cert.arn, {})), max_results, next_token, limit=250
         )
-        out: dict[str, Any] = {"things": list(items)}
-        if token:
-            out["nextToken"] = token
-        return out
+        return NamePage(tuple(items), token or None)
 
     def forget_thing(self, thing_name: str) -> None:
         """Drop a deleted thing's attachments (none remain after the guard; kept for safety)."""

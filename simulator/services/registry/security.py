@@ -9,7 +9,7 @@ type: the emulator has one broker, where AWS has one host name per type.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from simulator.core.arn import Scope
 from simulator.core.errors import InvalidRequestException
@@ -18,6 +18,7 @@ from simulator.services.registry.certificates import CertificateOps, Certificate
 from simulator.services.registry.model import Group, RegistryEvent
 from simulator.services.registry.policies import PolicyOps, PolicyRecord
 from simulator.services.registry.principals import PrincipalOps, PrincipalType, SecuredRegistry
+from simulator.services.registry.results import Endpoint
 from simulator.services.runtime import Runtime
 
 __all__ = ["ENDPOINT_TYPES", "SecurityOptions", "SecurityService"]
@@ -80,7 +81,7 @@ class SecurityService(CertificateOps, PolicyOps, PrincipalOps):
     def _target_exists(self, target: str) -> bool:
         return self.certificate_by_arn(target) is not None or self._group_of(target) is not None
 
-    def describe_endpoint(self, *, endpoint_type: str | None = None) -> dict[str, Any]:
+    def describe_endpoint(self, *, endpoint_type: str | None = None) -> Endpoint:
         if endpoint_type is not None and endpoint_type not in ENDPOINT_TYPES:
             raise InvalidRequestException(f"Endpoint type {endpoint_type} is not valid.")
-        return {"endpointAddress": self.options.endpoint_address}
+        return Endpoint(self.options.endpoint_address)

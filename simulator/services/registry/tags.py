@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias
+from typing import Final, TypeAlias
 
 from simulator.core.arn import Scope
 from simulator.core.catalog import Catalog
@@ -29,6 +29,7 @@ from simulator.core.errors import (
 )
 from simulator.services.jobs import JobsService
 from simulator.services.registry.principals import SecuredRegistry
+from simulator.services.registry.results import TagList
 from simulator.services.registry.security import SecurityService
 
 __all__ = ["MAX_TAGS", "TagService"]
@@ -163,7 +164,7 @@ class TagService:
 
     # -- the operations ----------------------------------------------------------------------
 
-    def tag_resource(self, *, resource_arn: str, tags: list[dict[str, str]]) -> dict[str, Any]:
+    def tag_resource(self, *, resource_arn: str, tags: list[dict[str, str]]) -> None:
         current = self._resolve(resource_arn)
         wanted = _tag_map(tags)
         reserved = [k for k in wanted if k.lower().startswith("aws:")]
@@ -174,17 +175,15 @@ class TagService:
         if len(current.keys() | wanted.keys()) > MAX_TAGS:
             raise LimitExceededException(f"A resource can have at most {MAX_TAGS} tags")
         current.update(wanted)
-        return {}
 
-    def untag_resource(self, *, resource_arn: str, tag_keys: list[str]) -> dict[str, Any]:
+    def untag_resource(self, *, resource_arn: str, tag_keys: list[str]) -> None:
         current = self._resolve(resource_arn)
         for key in tag_keys:
             current.pop(key, None)
-        return {}
 
     def list_tags_for_resource(
         self, *, resource_arn: str, next_token: str | None = None
-    ) -> dict[str, Any]:
+    ) -> TagList:
         current = self._resolve(resource_arn)
         # At most 50 tags: one page; a nextToken is accepted and ignored.
-        return {"tags": [{"Key": k, "Value": v} for k, v in sorted(current.items())]}
+        return TagList(tuple(sorted(current.items())))

@@ -1,7 +1,9 @@
 """The thing registry: things, thing types, thing groups (static and dynamic) and membership.
 
 Operations follow the ``iot`` API: snake_case names of the operations and of their top-level
-request members as keyword arguments, results as the response members (camelCase dicts).
+request members as keyword arguments; results are the records of :mod:`.model` or the typed
+results of :mod:`.results` (``None`` for operations with no output members), whose wire shapes
+are :mod:`simulator.api.wire.registry`'s.
 Membership changes are announced to subscribers as :class:`RegistryEvent` values, which is how
 CONTINUOUS jobs and dynamic groups follow the fleet. Dynamic groups are stored here (so
 DescribeThingGroup and ListThingsInThingGroup treat both kinds alike) but created and kept up to
@@ -29,9 +31,12 @@ from simulator.services.registry.model import (
     RegistryEvent,
     Thing,
     ThingIds,
+    ThingType,
     apply_attributes,
     check_name,
+    parse_thing_type_properties,
 )
+from simulator.services.registry.results import ThingPage
 from simulator.services.runtime import Runtime
 
 __all__ = ["Registry"]
@@ -45,7 +50,7 @@ class Registry(GroupOps):
         self.scope = scope
         self.things: dict[str, Thing] = {}
         self.groups: dict[str, Group] = {}
-        self.thing_types: dict[str, dict[str, Any]] = {}
+        self.thing_types: dict[str, ThingType] = {}
         self._subscribers: list[Callable[[RegistryEvent], None]] = []
         self._ids = 0
         self._id_base = id_base(scope.account)
@@ -61,7 +66,7 @@ class Registry(GroupOps):
         thing_type_name: str | None = None,
         attribute_payload: dict[str, Any] | None = None,
         billing_group_name: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Thing:
         check_name(thing_name, "thingName")
         if thing_type_name is not None and thing_type_name not in self.thing_types:
             raise ResourceNotFoundException(f"Thing type {thing_type_name} cannot be found.")
@@ -70,7 +75,7 @@ class Registry(GroupOps):
         existing = self.things.get(thing_name)
         if existing is not None:
             if existing.attributes == attrs and existing.thing_type == thing_type_name:
-                return self._created(existing)  # CreateThing is idempotent for equal input
+                return existing  # CreateThing is idempotent for equal input
             raise ResourceAlreadyExistsException(
                 f"Thing {thing_name} already exists with different tags or attributes",
                 resource_id=existing.thing_id,
@@ -86,11 +91,7 @@ class Registry(GroupOps):
         )
         self.things[thing_name] = thing
         self._emit(RegistryEvent("thing-created", thing_name))
-        return self._created(thing)
-
-    @staticmethod
-    def _created(thing: Thing) -> dict[str, Any]:
-        return {"thingName": thing.name, "thingArn": thing.arn, "thingId": thing.thing_id}
+        return thing
 
     @staticmethod
     def _check_attribute_count(attrs: dict[str, str], *, typed: bool) -> None:
@@ -101,8 +102,8 @@ class Registry(GroupOps):
                 f"A thing {kind} a thing type can have at most {limit} attributes"
             )
 
-    def describe_thing(self, *, thing_name: str) -> dict[str, Any]:
-        return self.thing(thing_name).describe()
+    def describe_thing(self, *, thing_name: str) -> Thing:
+        return self.thing(thing_name)
 
     def list_things(
         self,
@@ -113,7 +114,7 @@ class Registry(GroupOps):
         attribute_value: str | None = None,
         thing_type_name: str | None = None,
         use_prefix_attribute_value: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> ThingPage:
         things: list[Thing] = list(self.things.values())
         if thing_type_name is not None:
             things = [t for t in things if t.thing_type == thing_type_name]
@@ -126,21 +127,7 @@ class Registry(GroupOps):
             else:
                 things = [t for t in things if t.attributes.get(attribute_name) == attribute_value]
         items, token = page(things, max_results, next_token, limit=250)
-        result: dict[str, Any] = {
-            "things": [
-                {
-                    "thingName": t.name,
-                    "thingArn": t.arn,
-                    "attributes": dict(t.attributes),
-                    "version": t.version,
-                    **({"thingTypeName": t.thing_type} if t.thing_type else {}),
-                }
-                for t in items
-            ]
-        }
-        if token:
-            result["nextToken"] = token
-        return result
+        return ThingPage(tuple(items), token or None)
 
     def update_thing(
         self,
@@ -150,7 +137,7 @@ class Registry(GroupOps):
         attribute_payload: dict[str, Any] | None = None,
         expected_version: int | None = None,
         remove_thing_type: bool | None = None,
-    ) -> dict[str, Any]:
+    ) -> None:
         thing = self.thing(thing_name)
         if expected_version is not None and expected_version != thing.version:
             raise VersionConflictException(
@@ -167,15 +154,12 @@ class Registry(GroupOps):
         thing.thing_type = new_type
         thing.version += 1
         self._emit(RegistryEvent("thing-updated", thing_name))
-        return {}
 
-    def delete_thing(
-        self, *, thing_name: str, expected_version: int | None = None
-    ) -> dict[str, Any]:
+    def delete_thing(self, *, thing_name: str, expected_version: int | None = None) -> None:
         check_name(thing_name, "thingName")
         thing = self.things.get(thing_name)
         if thing is None:
-            return {}  # deleting a thing that does not exist succeeds
+            return  # deleting a thing that does not exist succeeds
         if expected_version is not None and expected_version != thing.version:
             raise VersionConflictException(
                 f"The version of thing {thing_name} does not match the expected version."
@@ -184,7 +168,6 @@ class Registry(GroupOps):
             self._leave(group_name, thing_name)
         del self.things[thing_name]
         self._emit(RegistryEvent("thing-deleted", thing_name))
-        return {}
 
     # -- thing types --------------------------------------------------------------------------
 
@@ -194,25 +177,23 @@ class Registry(GroupOps):
         thing_type_name: str,
         thing_type_properties: dict[str, Any] | None = None,
         tags: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
+    ) -> ThingType:
         check_name(thing_type_name, "thingTypeName")
-        arn = self.scope.arn(f"thingtype/{thing_type_name}")
-        if thing_type_name not in self.thing_types:
-            self.thing_types[thing_type_name] = {
-                "thingTypeName": thing_type_name,
-                "thingTypeId": self._new_id(thing_type_name),
-                "thingTypeArn": arn,
-                "thingTypeProperties": thing_type_properties or {},
-                "thingTypeMetadata": {
-                    "deprecated": False,
-                    "creationDate": self.runtime.clock(),
-                },
-            }
-        tt = self.thing_types[thing_type_name]
-        return {k: tt[k] for k in ("thingTypeName", "thingTypeArn", "thingTypeId")}
+        properties = parse_thing_type_properties(thing_type_properties)
+        existing = self.thing_types.get(thing_type_name)
+        if existing is not None:
+            return existing
+        thing_type = self.thing_types[thing_type_name] = ThingType(
+            name=thing_type_name,
+            arn=self.scope.arn(f"thingtype/{thing_type_name}"),
+            type_id=self._new_id(thing_type_name),
+            created=self.runtime.clock(),
+            properties=properties,
+        )
+        return thing_type
 
-    def describe_thing_type(self, *, thing_type_name: str) -> dict[str, Any]:
-        tt = self.thing_types.get(thing_type_name)
-        if tt is None:
+    def describe_thing_type(self, *, thing_type_name: str) -> ThingType:
+        thing_type = self.thing_types.get(thing_type_name)
+        if thing_type is None:
             raise ResourceNotFoundException(f"Thing type {thing_type_name} cannot be found.")
-        return dict(tt)
+        return thing_type

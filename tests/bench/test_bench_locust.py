@@ -1,21 +1,21 @@
-"""Smoke test of ``python -m benchmarks.locust``: it runs and its JSON has the promised shape.
+"""``fleetsim bench locust``, a small run from the console: the JSON has the promised shape.
 
 Tiny fleets (20 devices per client), a 4 s window: no assertion on the numbers, which mean nothing
 on a shared machine at this size, only that both clients connected, sent requests and were
-answered. Locust runs in subprocesses (it monkey-patches whatever imports it).
+answered. Locust runs in subprocesses on the locustfiles of ``simulator/locustrun/bench/``.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.bench.console import bench_json
+
+pytestmark = pytest.mark.slow  # a benchmark run
+
 ROW_KEYS = {
     "client",
     "devices",
@@ -36,23 +36,12 @@ ROW_KEYS = {
 }
 
 
-@pytest.mark.slow
-def test_locust_benchmark_json_shape() -> None:
-    proc = subprocess.run(
-        [
-            *(sys.executable, "-m", "benchmarks.locust", "--json"),
-            *("--ours", "20", "--peer", "20", "--window", "4", "--settle", "2"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+def test_locust_benchmark_json_shape(tmp_path: Path) -> None:
+    data = bench_json(
+        *("locust", "--ours", "20", "--peer", "20", "--window", "4", "--settle", "2"),
+        cwd=tmp_path,
         timeout=180,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    data = json.loads(proc.stdout)  # exactly one JSON object, nothing else on stdout
-    assert isinstance(data, dict)
-
     rows = data["rows"]
     assert {row["client"] for row in rows} == {"fleetsim", "locust-mqtt"}
     for row in rows:

@@ -1,4 +1,4 @@
-"""The measuring side of ``benchmarks/locust.py`` inside a Locust process (both locustfiles).
+"""The measuring side of ``fleetsim bench locust`` inside a Locust process (both locustfiles).
 
 Locust's own statistics cover the whole run, ramp included; the benchmark wants a steady window.
 So each locustfile installs this probe, which talks to the benchmark through files in the

@@ -1,7 +1,9 @@
-"""Locustfile of ``benchmarks/locust.py``, client ``fleetsim``: our :class:`DeviceUser`.
+"""Locustfile of ``fleetsim bench locust``, client ``fleetsim``: our :class:`DeviceUser`.
 
-    uv run locust -f benchmarks/_locust_ours.py --headless -u 2000 -r 1000 -t 60s \
-        --scenario benchmarks/_locust_bench.toml --broker mqtt://127.0.0.1:1883 --only-summary
+    locust -f simulator/locustrun/bench/fleetsim_users.py --headless -u 2000 -r 1000 -t 60s \
+        --scenario SCENARIO --broker mqtt://127.0.0.1:1883 --only-summary
+
+(``SCENARIO``: the benchmark's, :data:`simulator.bench.locust.SCENARIO`; it names things only.)
 
 Each Locust user is one device on the worker's :class:`~simulator.engine.mqtt.elastic.ElasticFleet`
 (one MQTT connection per device, client id = thing name, the 5 Jobs filters of
@@ -22,11 +24,11 @@ from typing import Final
 import orjson
 from locust.env import Environment
 
-from benchmarks._locust_probe import install_probe
 from simulator.core.device import Device, DeviceState
 from simulator.core.device.profile import DeviceProfile
 from simulator.engine.mqtt.link import MqttDeviceLink
 from simulator.locustrun import DeviceUser, install
+from simulator.locustrun.bench.probe import install_probe
 
 __all__ = ["DeviceUser", "PingDevice", "make_ping_device"]
 

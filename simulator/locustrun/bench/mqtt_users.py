@@ -1,9 +1,9 @@
-"""Locustfile of ``benchmarks/locust.py``, client ``locust-mqtt``: Locust's own ``MqttUser``.
+"""Locustfile of ``fleetsim bench locust``, client ``locust-mqtt``: Locust's own ``MqttUser``.
 
-    uv run locust -f benchmarks/_locust_peer.py --headless -u 500 -r 100 -t 60s \
+    locust -f simulator/locustrun/bench/mqtt_users.py --headless -u 500 -r 100 -t 60s \
         --broker mqtt://127.0.0.1:1883 --only-summary
 
-The same workload as ``benchmarks/_locust_ours.py`` with ``locust.contrib.mqtt.MqttUser`` (paho
+The same workload as ``fleetsim_users.py`` with ``locust.contrib.mqtt.MqttUser`` (paho
 under gevent, ``use_loop_selectors = True``, which it needs beyond ~340 connections): client id
 = thing name (``bench-NNNNNN``), on CONNACK one SUBSCRIBE of the thing's 5 Jobs filters (those of
 ``simulator.engine.mqtt.link.device_topics``) at QoS 1, then a ``{"clientToken": ...}`` on
@@ -31,7 +31,7 @@ from locust import constant_pacing, events, task
 from locust.contrib.mqtt import MqttClient, MqttUser
 from locust.env import Environment
 
-from benchmarks._locust_probe import REQUEST_NAME, install_probe
+from simulator.locustrun.bench.probe import REQUEST_NAME, install_probe
 
 __all__ = ["PeerUser"]
 
@@ -88,7 +88,7 @@ class PeerUser(MqttUser):
 
     def __init__(self, environment: Environment) -> None:
         self.thing = f"bench-{next(_INDEX):06d}"
-        self.client_id = self.thing  # MqttUser.__init__ connects with it
+        self.client_id: Any = self.thing  # MqttUser.__init__ connects with it
         self.topic = f"$aws/things/{self.thing}/jobs/start-next"
         self.pending: dict[str, float] = {}
         self.requests = 0
@@ -136,12 +136,10 @@ class PeerUser(MqttUser):
         )
 
 
-@events.init_command_line_parser.add_listener
 def _parser(parser: Any, **_: Any) -> None:
     parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="mqtt://HOST:PORT")
 
 
-@events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     if options is not None:
@@ -150,4 +148,7 @@ def _init(environment: Environment, **_: Any) -> None:
         PeerUser.port = uri.port or 1883
 
 
+_hooks: Any = events  # its listeners are untyped
+_hooks.init_command_line_parser.add_listener(_parser)
+_hooks.init.add_listener(_init)
 install_probe(lambda _environment: _online[0])

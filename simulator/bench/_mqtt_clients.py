@@ -1,4 +1,4 @@
-"""The device-side MQTT clients compared by ``benchmarks/mqtt.py``, each as a fleet of N devices.
+"""The device-side MQTT clients compared by ``fleetsim bench mqtt``, each as a fleet of N devices.
 
 Every fleet connects N devices (client id ``device-NNNNNN``, clean session, keepalive 60 s,
 TCP_NODELAY), subscribes each to its own ``$aws/things/<name>/jobs/notify-next`` at QoS 1 and,
@@ -6,9 +6,9 @@ with ``echo``, answers every message there by publishing the same payload at QoS
 ``$aws/things/<name>/jobs/start-next`` (the round-trip test). At most 100 connects are between
 TCP connect and CONNACK at a time for every client (Mosquitto's listen backlog is 100).
 
-* ``raw``: the floor. One ``asyncio.Protocol`` per device with hand-encoded CONNECT and SUBSCRIBE
-  written together, byte counting for the acknowledgements, a minimal PUBLISH parser; no
-  reconnects, no keepalive pings, no validation.
+* ``raw``: the floor. One ``asyncio.Protocol`` per device writing CONNECT and SUBSCRIBE together
+  (encoded once by :mod:`simulator.transport.mqtt.codec`), byte counting for the
+  acknowledgements, a minimal PUBLISH parser; no reconnects, no keepalive pings, no validation.
 * ``fleetsim``: :class:`simulator.transport.mqtt.ConnectionPool` with an unlimited ramp rate.
 * ``gmqtt``: ``gmqtt.Client`` (MQTT 3.1.1), callbacks. It cannot bind a source address, so all
   its connections come from 127.0.0.1.
@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any, Final, Protocol
 
 from simulator.transport.mqtt import BrokerConfig, ConnectionPool, PoolOptions, loopback_sources
+from simulator.transport.mqtt.codec import Connect, Subscribe, encode, encode_publish
 
 __all__ = ["CLIENTS", "Fleet", "make_fleet", "publisher_load"]
 
@@ -63,24 +64,10 @@ class Fleet(Protocol):
 # -- raw: the floor ---------------------------------------------------------------------------
 
 
-def _length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | 0x80 if n else digit)
-        if not n:
-            return bytes(out)
-
-
-def _utf8(text: str) -> bytes:
-    raw = text.encode()
-    return len(raw).to_bytes(2, "big") + raw
-
-
 def _raw_hello(index: int) -> bytes:
-    connect = b"\x00\x04MQTT\x04\x02" + KEEPALIVE.to_bytes(2, "big") + _utf8(thing(index))
-    subscribe = b"\x00\x01" + _utf8(request_topic(index)) + b"\x01"
-    return b"\x10" + _length(len(connect)) + connect + b"\x82" + _length(len(subscribe)) + subscribe
+    """CONNECT and SUBSCRIBE, written together (the project's encoder: built once a device)."""
+    connect = encode(Connect(thing(index), KEEPALIVE))
+    return connect + encode(Subscribe(1, ((request_topic(index), 1),)))
 
 
 class _RawDevice(asyncio.Protocol):
@@ -134,9 +121,7 @@ class _RawDevice(asyncio.Protocol):
                 if self._fleet.echo:
                     topic = reply_topic(self._index).encode()
                     pid = self._pid = self._pid % 65535 + 1
-                    payload = buf[body:end]
-                    head = len(topic).to_bytes(2, "big") + topic + pid.to_bytes(2, "big")
-                    out.append(b"\x32" + _length(len(head) + len(payload)) + head + payload)
+                    out.append(encode_publish(topic, buf[body:end], 1, pid))
             pos = end
         self._buf = buf[pos:]
         if out and self.transport is not None:

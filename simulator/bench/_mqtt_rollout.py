@@ -1,13 +1,14 @@
-"""The ``rollout`` section of ``benchmarks/mqtt.py``: a fleet's job rollout over a real broker.
+"""The ``rollout`` section of ``fleetsim bench mqtt``: a fleet's job rollout over a real broker.
 
 One worker process per row runs ``fleetsim run --broker``'s engine in process
 (:class:`simulator.engine.runner.Runner` over the embedded emulator on its bridge connection) for a
 scenario of N devices, each on its own MQTT connection, with one of two device transports:
 
 * ``fleetsim``: :class:`simulator.transport.mqtt.ConnectionPool`, as ``fleetsim run`` uses it;
-* ``raw``: the floor, :class:`RawPool` below: one ``asyncio.Protocol`` per device with
-  hand-encoded CONNECT/SUBSCRIBE/PUBLISH/PUBACK, a minimal packet splitter, no reconnects, no
-  keepalive, no validation, connects as fast as 100 handshakes in flight allow.
+* ``raw``: the floor, :class:`RawPool` below: one ``asyncio.Protocol`` per device writing
+  CONNECT/SUBSCRIBE/PUBLISH (:mod:`simulator.transport.mqtt.codec`'s encoder) and PUBACK, a
+  minimal packet splitter, no reconnects, no keepalive, no validation, connects as fast as 100
+  handshakes in flight allow.
 
 Both carry the same :class:`~simulator.core.device.Device` state machine through the same
 :class:`~simulator.engine.mqtt.MqttDeviceLink`, so only the client differs.
@@ -17,9 +18,9 @@ first ``notify-next`` a device receives to the last terminal update answered, di
 time. The worker prints one JSON line: the row, the CPU of its own process over that window
 (the orchestrator adds the broker's, sampled over the same window).
 
-Usage (internal, started by ``benchmarks/mqtt.py``)::
+Usage (internal, started by :mod:`simulator.bench.mqtt`)::
 
-    python -m benchmarks._mqtt_rollout --client raw --devices 10000 --port 1883
+    python -m simulator.bench._mqtt_rollout --client raw --devices 10000 --port 1883
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from simulator.bench._procs import process_cpu, python_module
+from simulator.transport.broker.local import LocalMosquitto
 from simulator.transport.mqtt import BrokerConfig, PoolOptions, PoolStats, loopback_sources
+from simulator.transport.mqtt.codec import Connect, Subscribe, encode, encode_publish
 
-__all__ = ["ROW_KEYS", "RawPool", "measure", "process_cpu", "rollout_scenario"]
+__all__ = ["ROW_KEYS", "RawPool", "measure", "rollout_scenario"]
 
 HANDSHAKES: Final = 100
 IP_BIND_ADDRESS_NO_PORT: Final = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
@@ -99,42 +103,73 @@ duration = "uniform(0.005, 0.02)"
 [[jobs]]
 id = "agent-1-2-0"
 at_s = {at_s}
-document = "jobs/install-package.json"
 destination_package_versions = ["agent@1.2.0"]
 targets = ["group:fleet"]
 presigned_url = {{ roleArn = "arn:aws:iam::123456789012:role/JobsPresign" }}
 """
 
+#: The job: ``scenarios/jobs/install-package.json`` (the installed tool has no scenarios/).
+_PACKAGE = "${aws:iot:package::version::attributes:package}"
+_VERSION = "${aws:iot:package::version::attributes:version}"
+_BINARY = "/var/lib/packages/package.bin"
+DOCUMENT: Final = {
+    "version": "1.0",
+    "includeStdOut": False,
+    "steps": [
+        {
+            "action": {
+                "name": "download",
+                "type": "runHandler",
+                "input": {
+                    "handler": "download-file.sh",
+                    "args": [
+                        "${aws:iot:s3-presigned-url:${aws:iot:package::version::attributes:s3URL}}",
+                        _BINARY,
+                    ],
+                    "path": "default",
+                },
+                "runAsUser": "root",
+            }
+        },
+        {
+            "action": {
+                "name": "verify-signature",
+                "type": "runHandler",
+                "input": {
+                    "handler": "verify-signature.sh",
+                    "args": [_BINARY, "${aws:iot:package::version::attributes:signature}"],
+                    "path": "default",
+                },
+            }
+        },
+        {
+            "action": {
+                "name": "install",
+                "type": "runHandler",
+                "input": {
+                    "handler": "install-package.sh",
+                    "args": [_PACKAGE, _VERSION, _BINARY],
+                    "path": "default",
+                },
+                "runAsUser": "root",
+            }
+        },
+    ],
+    "package": "${aws:iot:package::version::attributes}",
+}
+
 
 def rollout_scenario(directory: Path, devices: int, *, at_s: float = 20.0) -> Path:
-    """Write the benchmark scenario (and the job document it names) into ``directory``."""
-    import shutil  # noqa: PLC0415
-
-    root = Path(__file__).resolve().parent.parent
+    """Write the benchmark scenario (its job document inline) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    jobs = directory / "jobs"
-    if not jobs.exists():
-        shutil.copytree(root / "scenarios" / "jobs", jobs)
     path = directory / "rollout.toml"
-    path.write_text(SCENARIO.format(devices=devices, at_s=at_s, max_duration=at_s + 600))
+    text = SCENARIO.format(devices=devices, at_s=at_s, max_duration=at_s + 600)
+    # A JSON string is a TOML basic string (the document is ASCII).
+    path.write_text(text + f"document_json = {json.dumps(json.dumps(DOCUMENT))}\n")
     return path
 
 
 # -- raw: the floor -----------------------------------------------------------------------------
-
-
-def _length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | 0x80 if n else digit)
-        if not n:
-            return bytes(out)
-
-
-def _utf8(text: str) -> bytes:
-    raw = text.encode()
-    return len(raw).to_bytes(2, "big") + raw
 
 
 class _RawDevice(asyncio.Protocol):
@@ -152,19 +187,13 @@ class _RawDevice(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         pool, index = self._pool, self._index
-        flags = 0x00 if not pool.clean_session else 0x02
-        connect = b"\x00\x04MQTT\x04" + bytes((flags,)) + b"\x00\x00" + _utf8(pool.ids[index])
-        filters = b"".join(_utf8(t) + b"\x01" for t in pool.subscriptions(index))
-        subscribe = b"\x00\x01" + filters
-        transport.write(
-            b"\x10" + _length(len(connect)) + connect
-            + b"\x82" + _length(len(subscribe)) + subscribe
-        )  # fmt: skip
+        connect = Connect(pool.ids[index], keepalive=0, clean_session=pool.clean_session)
+        filters = tuple((topic, 1) for topic in pool.subscriptions(index))
+        transport.write(encode(connect) + encode(Subscribe(1, filters)))
 
     def publish(self, topic: str, payload: bytes) -> None:
         self._pid = pid = self._pid % 65535 + 1
-        head = _utf8(topic) + pid.to_bytes(2, "big")
-        packet = b"\x32" + _length(len(head) + len(payload)) + head + payload
+        packet = encode_publish(topic.encode(), payload, 1, pid)
         if self._out is not None:
             self._out.append(packet)
         elif self.transport is not None:
@@ -292,7 +321,7 @@ class RawPool:
         await asyncio.sleep(0.2)
 
 
-# -- the orchestrator (benchmarks/mqtt.py) -----------------------------------------------------
+# -- the orchestrator (simulator.bench.mqtt) ---------------------------------------------------
 
 ROW_KEYS: Final = ("client", "devices", "messages_per_s", "all_terminal")
 
@@ -331,12 +360,6 @@ class _CpuSampler:
         return 100 * (c1 - c0) / max(t1 - t0, 1e-9)
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(
     client: str, devices: int, workdir: Path, *, at_s: float = 20.0, bridge_connections: int = 1
 ) -> dict[str, Any]:
@@ -348,10 +371,7 @@ def measure(
     """
     import subprocess  # noqa: PLC0415
 
-    from tests.mqtt_broker import Mosquitto  # noqa: PLC0415
-
-    root = Path(__file__).resolve().parent.parent
-    with Mosquitto(workdir / f"rollout-{client}-{devices}") as broker:
+    with LocalMosquitto(workdir / f"rollout-{client}-{devices}") as broker:
         sampler = _CpuSampler(broker.pid)
         try:
             argv = [
@@ -359,8 +379,7 @@ def measure(
                 *("--at-s", str(at_s), "--bridge-connections", str(bridge_connections)),
             ]
             done = subprocess.run(
-                [sys.executable, "-m", "benchmarks._mqtt_rollout", *argv],
-                cwd=root,
+                python_module(__name__, *argv),
                 capture_output=True,
                 text=True,
                 timeout=at_s + 900,
@@ -403,7 +422,7 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
         bridge_connections=args.bridge_connections,
     )
     transport = RawPool if args.client == "raw" else ConnectionPool
-    plane = build_plane(scenario, options, transport=transport)  # type: ignore[arg-type]
+    plane = build_plane(scenario, options, transport=transport)
     run = Runner(plane)
     samples: list[tuple[float, float]] = []
 
@@ -419,7 +438,7 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
         task.cancel()
     ledger = plane.link.ledger  # type: ignore[attr-defined]
     first, last = ledger.first_notify_at, ledger.last_terminal_at
-    window = result.extra
+    window: dict[str, Any] = dict(result.extra)  # numbers the MQTT plane adds to the result
     cpu_pct = None
     if first is not None and last is not None and last > first:
         inside = [(t, c) for t, c in samples if first <= t <= last] or samples[-2:]
@@ -444,7 +463,7 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks._mqtt_rollout")
+    parser = argparse.ArgumentParser(prog=f"python -m {__name__}")
     parser.add_argument("--client", choices=("raw", "fleetsim"), required=True)
     parser.add_argument("--devices", type=int, required=True)
     parser.add_argument("--port", type=int, required=True)

@@ -1,6 +1,6 @@
-"""The minimal responder of ``benchmarks/locust.py``: answers every ``start-next``, nothing else.
+"""The minimal responder of ``fleetsim bench locust``: answers every ``start-next``, nothing else.
 
-    uv run python -m benchmarks._locust_responder --broker mqtt://127.0.0.1:1883
+    python -m simulator.bench._locust_responder --broker mqtt://127.0.0.1:1883
 
 One MQTT connection (the project's :class:`~simulator.transport.mqtt.ConnectionPool` with one
 client, uvloop) subscribed to ``$aws/things/+/jobs/start-next``; each request is answered on
@@ -61,7 +61,7 @@ async def _serve(broker: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks._locust_responder")
+    parser = argparse.ArgumentParser(prog=f"python -m {__name__}")
     parser.add_argument("--broker", required=True, help="mqtt://HOST:PORT")
     args = parser.parse_args(argv)
     uvloop.run(_serve(args.broker))

@@ -1,9 +1,10 @@
-"""One measured step of ``benchmarks/locust.py``: one client, one fleet size, fresh processes.
+"""One measured step of ``fleetsim bench locust``: one client, one fleet size, fresh processes.
 
-:func:`measure_step` starts a Mosquitto (``tests/mqtt_broker.py``, with the benchmark's
-``max_queued_messages 1000``), the responder (``benchmarks/_locust_responder.py``) and one
-headless Locust process (one worker: ``-u`` users, ``-r`` per second, no ``--processes``) on the
-client's locustfile. It waits until the locustfile's probe (``benchmarks/_locust_probe.py``)
+:func:`measure_step` starts a Mosquitto (:class:`~simulator.transport.broker.local.LocalMosquitto`
+with the benchmark's ``max_queued_messages 1000``), the responder (:mod:`._locust_responder`) and
+one headless Locust process (one worker: ``-u`` users, ``-r`` per second, no ``--processes``) on
+the client's locustfile (``simulator/locustrun/bench/``, run as a file: this process never
+imports locust). It waits until the locustfile's probe (``simulator/locustrun/bench/probe.py``)
 reports every device connected and subscribed, lets ``settle`` seconds pass (one request period,
 so every device is in its 10 s cycle), then measures ``window`` seconds: CPU of the Locust
 process, of the responder and of the broker from ``/proc/PID/stat``, the probe's request count,
@@ -12,6 +13,7 @@ percentiles and failures over the same window, and the Locust process's ``VmRSS`
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -20,14 +22,19 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from benchmarks._events import EventProcess
+from simulator.bench._procs import EventProcess, process_cpu, process_rss, python_module
+from simulator.transport.broker.local import LocalMosquitto
 
-__all__ = ["ClientSpec", "measure_step", "process_cpu", "process_rss"]
+__all__ = ["ClientSpec", "locustfile", "measure_step"]
 
-ROOT: Final = Path(__file__).resolve().parent.parent
-SCENARIO: Final = ROOT / "benchmarks" / "_locust_bench.toml"
+
+def locustfile(name: str) -> Path:
+    """``simulator/locustrun/bench/NAME``, found without importing ``simulator.locustrun``."""
+    spec = importlib.util.find_spec("simulator.locustrun")  # imports ``simulator`` alone
+    assert spec is not None and spec.submodule_search_locations is not None
+    return Path(next(iter(spec.submodule_search_locations))) / "bench" / name
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,30 +42,18 @@ class ClientSpec:
     """How to run one client: its locustfile, spawn rate and extra Locust arguments."""
 
     name: str
-    locustfile: str
+    locustfile: Path
     spawn_rate: int
     extra: tuple[str, ...] = ()
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, every thread) process ``pid`` has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def process_rss(pid: int) -> int:
-    """Resident set of process ``pid`` in bytes (``VmRSS`` of /proc/PID/status)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 class _Responder(EventProcess):
     """The responder subprocess; its stdout lines are JSON events."""
 
     def __init__(self, broker: str) -> None:
-        super().__init__("benchmarks._locust_responder", ["--broker", broker], label="responder")
+        super().__init__(
+            "simulator.bench._locust_responder", ["--broker", broker], label="responder"
+        )
 
     def stop(self) -> dict[str, Any]:
         if self.process.poll() is not None:
@@ -110,14 +105,12 @@ def measure_step(
     client: ClientSpec, devices: int, workdir: Path, *, settle: float, window: float
 ) -> dict[str, Any]:
     """One row: ``devices`` users of ``client`` against a fresh broker and responder."""
-    from tests.mqtt_broker import Mosquitto  # noqa: PLC0415
-
     step = workdir / f"{client.name}-{devices}"
     probe = step / "probe"
     probe.mkdir(parents=True)
     connect_timeout = 60.0 + 1.5 * devices / client.spawn_rate
     run_time = int(connect_timeout + settle + window + 120)
-    with Mosquitto(step / "broker", max_queued_messages=1000) as broker:
+    with LocalMosquitto(step / "broker", max_queued_messages=1000) as broker:
         responder = _Responder(broker.uri)
         locust: subprocess.Popen[bytes] | None = None
         try:
@@ -125,11 +118,10 @@ def measure_step(
             with (step / "locust.log").open("wb") as log:
                 locust = subprocess.Popen(
                     [
-                        *(sys.executable, "-m", "locust", "-f", client.locustfile, "--headless"),
+                        *python_module("locust", "-f", str(client.locustfile), "--headless"),
                         *("-u", str(devices), "-r", str(client.spawn_rate), "-t", f"{run_time}s"),
                         *("--broker", broker.uri, "--only-summary", *client.extra),
                     ],
-                    cwd=ROOT,
                     env={**os.environ, "FLEETSIM_BENCH_DIR": str(probe)},
                     stdin=subprocess.DEVNULL,
                     stdout=log,
