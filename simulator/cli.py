@@ -11,7 +11,18 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from simulator.commands import bench, broker_config, provision, run, serve, substitute, sweep
+from simulator.commands import (
+    bench,
+    broker_config,
+    explain,
+    provision,
+    replay,
+    repro,
+    run,
+    serve,
+    substitute,
+    sweep,
+)
 from simulator.core.errors import FleetsimError
 
 __all__ = ["main"]
@@ -39,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     provision.register(commands)
     bench.register(commands)
     sweep.register(commands)
+    explain.register(commands)
+    repro.register(commands)
+    replay.register(commands)
     return parser
 
 

@@ -157,6 +157,14 @@ def register(commands: Any) -> None:
         "every acknowledged write survives a crash (journal, fdatasync per batch of replies)",
     )
     parser.add_argument(
+        "--compact-journal-mb",
+        type=float,
+        default=64.0,
+        metavar="MB",
+        help="with --state-dir: snapshot the state and start a new journal once the journal "
+        "holds this many MB (default 64)",
+    )
+    parser.add_argument(
         "--rollout-rate",
         type=int,
         metavar="N",
@@ -271,7 +279,11 @@ def run(args: argparse.Namespace) -> int:
             idle_timeout=args.idle_timeout,
         ),
     )
-    state = None if args.state_dir is None else _open_state(args.state_dir, config)
+    state = (
+        None
+        if args.state_dir is None
+        else _open_state(args.state_dir, config, int(args.compact_journal_mb * (1 << 20)))
+    )
     logging.basicConfig(level=logging.WARNING, format="fleetsim serve: %(levelname)s %(message)s")
     try:
         _run_loop(config, mqtt, state)
@@ -326,7 +338,7 @@ def _read_ca(directory: Path) -> tuple[bytes, bytes]:
     return cert, key
 
 
-def _open_state(directory: Path, config: ServerConfig) -> StateDir:
+def _open_state(directory: Path, config: ServerConfig, compact_bytes: int) -> StateDir:
     """``--state-dir``, locked and checked now (one line on stderr, exit 2, when unusable)."""
     from simulator.api.durable import Settings, StateDir, StateError  # noqa: PLC0415
     from simulator.services.registry.ca import LocalCA  # noqa: PLC0415
@@ -334,7 +346,7 @@ def _open_state(directory: Path, config: ServerConfig) -> StateDir:
     settings = Settings(config.region, config.account_id, config.rollout_per_minute)
     ca = None if config.ca is None else LocalCA.from_pem(*config.ca)
     try:
-        return StateDir.open(directory, settings, ca=ca)
+        return StateDir.open(directory, settings, ca=ca, compact_bytes=max(1, compact_bytes))
     except StateError as exc:
         raise UsageError(str(exc)) from None
 

@@ -19,8 +19,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+import orjson
+
 from simulator.core.errors import AwsError, ConflictException
 from simulator.engine.mqtt.provision import ALREADY, NOT_FOUND, error_code, some
+from simulator.services.shadow_results import ShadowDocument
 
 __all__ = ["THROTTLING", "BotoShadows", "CallFailed", "OnCall", "TimedClient"]
 
@@ -136,7 +139,9 @@ class BotoShadows:
     def __init__(self, data: Any) -> None:
         self._data = data
 
-    def get_thing_shadow(self, *, thing_name: str, shadow_name: str | None = None) -> Any:
+    def get_thing_shadow(
+        self, *, thing_name: str, shadow_name: str | None = None
+    ) -> ShadowDocument:
         from botocore.exceptions import ClientError  # noqa: PLC0415
 
         try:
@@ -145,7 +150,7 @@ class BotoShadows:
             )
         except ClientError as exc:
             raise AwsError(error_code(exc) or "error") from None
-        return {"payload": found["payload"].read()}
+        return ShadowDocument(orjson.loads(found["payload"].read()))
 
     def update_thing_shadow(
         self, *, thing_name: str, shadow_name: str | None = None, payload: bytes

@@ -218,6 +218,23 @@ class ConsistencyTracker:
         for index in range(len(self._devices)):
             self.check(index)
 
+    def examples(self, limit: int = 10) -> dict[str, list[str]]:
+        """Up to ``limit`` inconsistent devices per cause, by index, as last checked."""
+        out: dict[str, list[str]] = {}
+        wanted = sum(min(n, limit) for n in self.by_cause.values())
+        found = 0
+        devices = self._devices
+        for index, code in enumerate(self._verdict):
+            if code <= 0:
+                continue
+            names = out.setdefault(_VERDICTS[code], [])
+            if len(names) < limit:
+                names.append(devices[index].name)
+                found += 1
+                if found >= wanted:
+                    break
+        return out
+
     @property
     def checked(self) -> int:
         return self.consistent + self.inconsistent

@@ -159,10 +159,10 @@ def build_result(
         jobs=tuple(job_summary(job, view.start) for job in view.jobs.values()),
         writers=writer_summaries(view.writers),
         notes=tuple(notes),
+        shadow_examples=examples,
         extra={
             **extra,
             "setup_s": view.setup_s,
-            "shadow_examples": examples,
             "workers": [msgspec.to_builtins(w) for w in sorted(workers, key=lambda w: w.worker)],
         },
     )

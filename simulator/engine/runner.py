@@ -288,6 +288,7 @@ class Runner:
             shadow_consistent=tracker.consistent,
             shadow_inconsistent=tracker.inconsistent,
             shadow_by_cause=dict(tracker.by_cause),
+            shadow_examples=tracker.examples(),
             timeline=tuple(self.timeline),
             jobs=tuple(job_summary(job, plane.start) for job in plane.jobs().values()),
             writers=writer_summaries(plane.writers),

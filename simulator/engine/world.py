@@ -18,6 +18,7 @@ from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.draws import draw_fleet
 from simulator.engine.eventlog import EventLog
 from simulator.engine.heap import EventHeap, WallClockHeap
+from simulator.engine.history import PACKAGE_UPDATE, HistoryRecorder
 from simulator.engine.scenario import Scenario
 from simulator.engine.setup_requests import (
     INDEXING_CONFIGURATION,
@@ -43,6 +44,7 @@ class World:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
+        self.history: HistoryRecorder | None = None
         run, fleet = scenario.run, scenario.fleet
         self.start = scenario.start_epoch if run.clock == "simulated" else time.time()
         self.heap = self._new_heap(self.start)
@@ -78,6 +80,19 @@ class World:
         self.writers = self._writers(names)
         self._connect_devices()
 
+    def record_history(self, log: EventLog) -> None:
+        """Write the ``$package`` history to ``log`` from now on (see :mod:`.history`)."""
+        tracker = self.tracker
+        history = self.history = HistoryRecorder(
+            log, self.heap, _PackageView(self), self.packages, lambda: tracker.writer
+        )
+        for device in self.devices:
+            history.init(device)
+        self.emulator.shadows.subscribe(history.shadow_changed)
+        self.emulator.jobs.store.on_execution(history.execution)
+        for writer in self.writers:
+            writer.history = history
+
     # -- transport hooks: the in-process bus here; simulator.engine.mqtt overrides them ----------
 
     def _new_heap(self, start: float) -> EventHeap:
@@ -102,8 +117,10 @@ class World:
 
     def _connect_devices(self) -> None:
         connect = stream(self.scenario.run.seed, "connect", self.scenario.connect)
-        for device in self.devices:
-            device.connect(connect())
+        # One heap entry for the whole ramp instead of one per device (same order of events).
+        with self.heap.ramp():
+            for device in self.devices:
+                device.connect(connect())
 
     # -- message plumbing -------------------------------------------------------------------
 
@@ -112,10 +129,14 @@ class World:
         # Attribute $package writes to whoever causes them: a device's own shadow update, or
         # Jobs' update on a SUCCEEDED execution.
         tracker.writer = "jobs" if "/jobs/" in topic else "device"
+        if self.history is not None and topic.endswith(PACKAGE_UPDATE):
+            return self.history.device_update(topic, payload, self.api.handle)
         return self.api.handle(topic, payload)
 
     def _inventory_changed(self, device: Device, package: str) -> None:
         self.tracker.inventory_changed(device, package)
+        if self.history is not None:
+            self.history.inventory_changed(device, package)
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -208,3 +229,20 @@ class World:
             tracker=self.tracker,
             start=self.start,
         )
+
+
+class _PackageView:
+    """``$package`` as the history records it: its version, and the versions it names."""
+
+    __slots__ = ("_store", "_tracker")
+
+    def __init__(self, world: World) -> None:
+        self._store = world.emulator.shadows.store
+        self._tracker = world.tracker
+
+    def version(self, thing: str) -> int | None:
+        shadow = self._store.find(thing, "$package")
+        return None if shadow is None else shadow.version
+
+    def versions(self, thing: str) -> dict[str, str | None]:
+        return self._tracker.reported(thing)

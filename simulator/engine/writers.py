@@ -19,15 +19,19 @@ from simulator.core.distributions import Distribution, Stream, stream
 from simulator.core.errors import AwsError, ConflictException
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.heap import EventHeap
+from simulator.services.shadow_results import ShadowDocument
 
 if TYPE_CHECKING:
+    from simulator.engine.history import HistoryRecorder
     from simulator.engine.scenario import Scenario
 
 __all__ = ["ManualWriter", "ShadowApi", "build_writers"]
 
 
 class ShadowApi(Protocol):
-    def get_thing_shadow(self, *, thing_name: str, shadow_name: str | None = None) -> Any: ...
+    def get_thing_shadow(
+        self, *, thing_name: str, shadow_name: str | None = None
+    ) -> ShadowDocument: ...
 
     def update_thing_shadow(
         self, *, thing_name: str, shadow_name: str | None = None, payload: bytes
@@ -77,6 +81,8 @@ class ManualWriter:
         self.conflicts = 0
         self.skipped = 0
         self.active = True
+        #: Where the run's history goes (reads, and writes with their answer), if it has one.
+        self.history: HistoryRecorder | None = None
         heap.at(start + self._gap(), self._wake)
 
     def _wake(self, _a: object = None, _b: object = None) -> None:
@@ -95,8 +101,12 @@ class ManualWriter:
         try:
             result = self._shadows.get_thing_shadow(thing_name=thing, shadow_name="$package")
         except AwsError:
+            if self.history is not None:
+                self.history.read(thing, self.name, None)
             return None  # no $package yet: nothing to reconcile
-        doc = orjson.loads(result["payload"])
+        doc = result.document
+        if self.history is not None:
+            self.history.read(thing, self.name, doc)
         reported = (doc.get("state") or {}).get("reported") or {}
         entries = {
             p: e
@@ -127,10 +137,23 @@ class ManualWriter:
             body["version"] = read.version
         tracker = self._tracker
         previous, tracker.writer = tracker.writer, "manual"
+        payload = orjson.dumps(body)
         try:
-            self._shadows.update_thing_shadow(
-                thing_name=read.thing, shadow_name="$package", payload=orjson.dumps(body)
-            )
+            if self.history is None:
+                self._shadows.update_thing_shadow(
+                    thing_name=read.thing, shadow_name="$package", payload=payload
+                )
+            else:
+                self.history.manual_write(
+                    read.thing,
+                    self.name,
+                    read=read.version,
+                    pre=body.get("version"),
+                    entries={p: e.get("version") for p, e in read.entries.items()},
+                    write=lambda: self._shadows.update_thing_shadow(
+                        thing_name=read.thing, shadow_name="$package", payload=payload
+                    ),
+                )
             self.writes += 1
         except ConflictException:
             self.conflicts += 1

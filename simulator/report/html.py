@@ -78,6 +78,7 @@ def _context(r: Mapping[str, Any]) -> dict[str, Any]:
                 "count": _format.count(n),
                 "of_checked": _format.pct(percent(n, shadow["checked"])),
                 "of_inconsistent": _format.pct(percent(n, shadow["inconsistent"])),
+                "examples": ", ".join((shadow.get("examples") or {}).get(cause, ())),
             }
             for cause, n in sorted(by_cause.items(), key=lambda item: (-item[1], item[0]))
         ],

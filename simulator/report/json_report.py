@@ -31,8 +31,10 @@ Fields (``schema_version`` 1):
   ``by_status``).
 - ``shadow`` (object): the ``$package`` reserved shadow checked against what each device runs,
   at the end of the run: ``checked``, ``consistent``, ``inconsistent`` (int),
-  ``consistent_pct`` (float | null, ``100 * consistent / checked``) and ``by_cause``
-  (object cause -> int, the inconsistent shadows by cause).
+  ``consistent_pct`` (float | null, ``100 * consistent / checked``), ``by_cause``
+  (object cause -> int, the inconsistent shadows by cause) and ``examples`` (object cause ->
+  array of up to 10 device names, the first inconsistent devices of each cause; what
+  ``fleetsim explain`` takes).
 - ``jobs`` (array, engine order): per job ``job_id`` (str), ``status`` (str), ``created_at_s``
   (float), ``completed_at_s`` (float | null), ``duration_s`` (float | null, completion minus
   creation), ``targets`` (int), ``executions`` (object status -> int) and
@@ -165,6 +167,7 @@ def report_dict(result: RunResult, /) -> dict[str, Any]:
             "inconsistent": result.shadow_inconsistent,
             "consistent_pct": percent(result.shadow_consistent, result.shadow_checked),
             "by_cause": result.shadow_by_cause,
+            "examples": result.shadow_examples,
         },
         "jobs": [
             {

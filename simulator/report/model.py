@@ -163,6 +163,8 @@ class RunResult:
         substitution: What job-document substitution did during the run (documents prepared
             and compiled, renders, URLs served and minted, seconds in each phase); zeros when
             the engine does not collect it.
+        shadow_examples: Up to 10 inconsistent devices' names per cause (what ``fleetsim
+            explain --device`` takes).
 
     Raises:
         ValueError: ``latencies_s`` and ``latency_status`` differ in length.
@@ -191,6 +193,7 @@ class RunResult:
     notes: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
     substitution: SubstitutionSnapshot = field(default_factory=SubstitutionSnapshot)
+    shadow_examples: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         latencies = _frozen_array(self.latencies_s, np.float64)

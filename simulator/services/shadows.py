@@ -1,11 +1,12 @@
-"""Device Shadow operations in the ``iot-data`` API's shape, over the core shadow store.
+"""Device Shadow operations of the ``iot-data`` API, over the core shadow store.
 
 The rules live in :mod:`simulator.core.shadow`; this module adds the clock, the registry check,
-JSON encoding and the notifications every accepted change emits, whichever API the change came
-from: :class:`ShadowNotices` calls (updated, deleted) that the MQTT API turns into
+and the notifications every accepted change emits, whichever API the change came from:
+:class:`ShadowNotices` calls (updated, deleted) that the MQTT API turns into
 ``/update/accepted``, ``/update/documents``, ``/update/delta`` and ``/delete/accepted``
-messages. Other services follow shadows through :meth:`subscribe` and
-:meth:`ShadowService.state`; Jobs writes ``$package`` through
+messages. Operations return the typed records of :mod:`.shadow_results` (carrying the core's
+documents); their bytes are :mod:`simulator.api.wire.shadow`'s. Other services follow shadows
+through :meth:`subscribe` and :meth:`ShadowService.state`; Jobs writes ``$package`` through
 :meth:`ShadowService.merge_package_versions`.
 """
 
@@ -32,6 +33,7 @@ from simulator.core.shadow import (
 )
 from simulator.services.registry import Registry, RegistryEvent
 from simulator.services.runtime import Runtime
+from simulator.services.shadow_results import NamedShadowPage, ShadowDeletion, ShadowDocument
 
 __all__ = ["NoShadowNotices", "ShadowListener", "ShadowNotices", "ShadowService"]
 
@@ -49,14 +51,14 @@ class ShadowNotices(Protocol):
         """Whether anyone would receive this shadow's update messages (else they are not built)."""
         ...
 
-    def updated(
-        self, thing_name: str, shadow_name: str | None, outcome: UpdateOutcome, accepted: bytes, /
-    ) -> None:
-        """An update was accepted: its accepted document (also as JSON), documents and delta."""
+    def updated(self, thing_name: str, shadow_name: str | None, outcome: UpdateOutcome, /) -> None:
+        """An update was accepted: its accepted, documents and delta documents."""
         ...
 
-    def deleted(self, thing_name: str, shadow_name: str | None, document: bytes, /) -> None:
-        """A shadow was deleted: ``document`` is its ``{version, timestamp[, clientToken]}``."""
+    def deleted(
+        self, thing_name: str, shadow_name: str | None, deletion: ShadowDeletion, /
+    ) -> None:
+        """A shadow was deleted (``deletion``: its document and the request's clientToken)."""
         ...
 
 
@@ -68,12 +70,12 @@ class NoShadowNotices:
     def wants(self, thing_name: str, shadow_name: str | None, /) -> bool:
         return False
 
-    def updated(
-        self, thing_name: str, shadow_name: str | None, outcome: UpdateOutcome, accepted: bytes, /
-    ) -> None:
+    def updated(self, thing_name: str, shadow_name: str | None, outcome: UpdateOutcome, /) -> None:
         return None
 
-    def deleted(self, thing_name: str, shadow_name: str | None, document: bytes, /) -> None:
+    def deleted(
+        self, thing_name: str, shadow_name: str | None, deletion: ShadowDeletion, /
+    ) -> None:
         return None
 
 
@@ -96,14 +98,15 @@ class ShadowService:
 
     def get_thing_shadow(
         self, *, thing_name: str, shadow_name: str | None = None
-    ) -> dict[str, Any]:
-        """GetThingShadow: ``{"payload": <the full document as JSON bytes>}``."""
-        return {"payload": self.get_shadow(thing_name, shadow_name)}
+    ) -> ShadowDocument:
+        """GetThingShadow: the full document."""
+        return self.get_shadow(thing_name, shadow_name)
 
     def update_thing_shadow(
         self, *, thing_name: str, shadow_name: str | None = None, payload: bytes
-    ) -> dict[str, Any]:
-        """UpdateThingShadow: ``{"payload": <the accepted document>}``; publishes its messages.
+    ) -> UpdateOutcome:
+        """UpdateThingShadow: the update's documents (the accepted one is the reply); publishes
+        its messages.
 
         Raises:
             InvalidRequestException, UnsupportedDocumentEncodingException: a malformed request.
@@ -113,17 +116,18 @@ class ShadowService:
         """
         self._check(thing_name, shadow_name)
         request = parse_update(payload, package=shadow_name == PACKAGE_SHADOW)
-        return {"payload": self._update(thing_name, shadow_name, request)}
+        return self._update(thing_name, shadow_name, request)
 
     def delete_thing_shadow(
         self, *, thing_name: str, shadow_name: str | None = None
-    ) -> dict[str, Any]:
-        """DeleteThingShadow: ``{"payload": {version, timestamp}}``; publishes /delete/accepted."""
-        return {"payload": self.delete_shadow(thing_name, shadow_name)}
+    ) -> ShadowDeletion:
+        """DeleteThingShadow: the deleted shadow's ``{version, timestamp}``; publishes
+        /delete/accepted."""
+        return self.delete_shadow(thing_name, shadow_name)
 
     def list_named_shadows_for_thing(
         self, *, thing_name: str, next_token: str | None = None, page_size: int | None = None
-    ) -> dict[str, Any]:
+    ) -> NamedShadowPage:
         """ListNamedShadowsForThing: the existing named shadows (``$package`` included), sorted."""
         self._check(thing_name, None)
         if page_size is not None and not 1 <= page_size <= _MAX_PAGE_SIZE:
@@ -131,18 +135,14 @@ class ShadowService:
         names, token = page(
             self.store.names(thing_name), page_size, next_token, limit=_MAX_PAGE_SIZE
         )
-        out: dict[str, Any] = {"results": list(names)}
-        if token is not None:
-            out["nextToken"] = token
-        out["timestamp"] = int(self.runtime.clock())
-        return out
+        return NamedShadowPage(tuple(names), token, int(self.runtime.clock()))
 
     # -- the same, for the MQTT API (which echoes a clientToken) ----------------------------
 
     def get_shadow(
         self, thing_name: str, shadow_name: str | None = None, *, client_token: str | None = None
-    ) -> bytes:
-        """The full shadow document as JSON, with ``client_token`` echoed if given.
+    ) -> ShadowDocument:
+        """The full shadow document, with ``client_token`` echoed if given.
 
         Raises:
             ResourceNotFoundException: no such thing (see ShadowOptions) or shadow.
@@ -150,32 +150,27 @@ class ShadowService:
         """
         self._check(thing_name, shadow_name)
         now = self.runtime.clock()
-        return orjson.dumps(
+        return ShadowDocument(
             self.store.document(thing_name, shadow_name, now=now, client_token=client_token)
         )
 
     def delete_shadow(
         self, thing_name: str, shadow_name: str | None = None, *, client_token: str | None = None
-    ) -> bytes:
+    ) -> ShadowDeletion:
         """Delete a shadow, publish ``/delete/accepted`` and return its document.
 
         ``client_token`` (MQTT requests only) is echoed in the published message so request /
-        response clients can correlate it (mem); the returned REST body never has it.
+        response clients can correlate it (mem); the REST body never has it.
 
         Raises:
             ResourceNotFoundException: no such thing (see ShadowOptions) or shadow.
         """
         self._check(thing_name, shadow_name)
         document = self.store.delete(thing_name, shadow_name, now=self.runtime.clock())
-        body = orjson.dumps(document)
-        if client_token is not None:
-            document["clientToken"] = client_token
-            message = orjson.dumps(document)
-        else:
-            message = body
-        self._notices.deleted(thing_name, shadow_name, message)
+        deletion = ShadowDeletion(document, client_token)
+        self._notices.deleted(thing_name, shadow_name, deletion)
         self._notify(thing_name, shadow_name)
-        return body
+        return deletion
 
     # -- for other services ------------------------------------------------------------------
 
@@ -261,14 +256,15 @@ class ShadowService:
         if shadow_name is not None:
             check_shadow_name(shadow_name)
 
-    def _update(self, thing_name: str, shadow_name: str | None, request: UpdateRequest) -> bytes:
+    def _update(
+        self, thing_name: str, shadow_name: str | None, request: UpdateRequest
+    ) -> UpdateOutcome:
         now = self.runtime.clock()
         old, new = self.store.apply(thing_name, shadow_name, request, now=now)
         outcome = self.store.outcome(old, new, request, now=now)
-        accepted = orjson.dumps(outcome.accepted)
-        self._notices.updated(thing_name, shadow_name, outcome, accepted)
+        self._notices.updated(thing_name, shadow_name, outcome)
         self._notify(thing_name, shadow_name)
-        return accepted
+        return outcome
 
     def _apply(self, thing_name: str, shadow_name: str | None, request: UpdateRequest) -> None:
         """:meth:`_update` for a writer that wants no reply: the documents are built only if
@@ -277,8 +273,7 @@ class ShadowService:
         old, new = self.store.apply(thing_name, shadow_name, request, now=now)
         notices = self._notices
         if notices.wants(thing_name, shadow_name):
-            outcome = self.store.outcome(old, new, request, now=now)
-            notices.updated(thing_name, shadow_name, outcome, orjson.dumps(outcome.accepted))
+            notices.updated(thing_name, shadow_name, self.store.outcome(old, new, request, now=now))
         self._notify(thing_name, shadow_name)
 
     def _notify(self, thing_name: str, shadow_name: str | None) -> None:

@@ -6,7 +6,9 @@ The end-to-end checks (real processes, SIGKILL, boto3, MQTT) are in ``test_state
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +191,262 @@ def test_other_settings_are_refused(tmp_path: Path) -> None:
     other = Settings("eu-west-1", CONFIG.account_id, CONFIG.rollout_per_minute)
     with pytest.raises(StateError, match="created with region 'us-east-1'"):
         StateDir.open(tmp_path / "d", other, ca=None)
+
+
+# -- compaction --------------------------------------------------------------------------------
+
+
+def _open_compacting(directory: Path, wall: FakeWall, compact_bytes: int) -> tuple[StateDir, Any]:
+    state = StateDir.open(directory, SETTINGS, ca=None, wall=wall, compact_bytes=compact_bytes)
+    return state, restore_plane(state, CONFIG, asyncio.get_running_loop())
+
+
+async def _scenario(
+    plane: Any, wall: FakeWall, *, certificate: bool = True, step: Any = None
+) -> None:
+    """Things, a group, shadows, a certificate, a rollout half released, an execution moved;
+    ``step()`` is awaited between the calls (a compaction, in the tests)."""
+
+    async def between() -> None:
+        await asyncio.sleep(0)
+        if step is not None:
+            await step()
+
+    registry = plane.registry
+    registry.create_thing_group(thing_group_name="fleet")
+    group = _get(plane, "/thing-groups/fleet")["thingGroupArn"]
+    for i in range(5):
+        wall.now += 0.5
+        registry.create_thing(thing_name=f"thing-{i}", attribute_payload={"attributes": {"n": "1"}})
+        registry.add_thing_to_thing_group(thing_group_name="fleet", thing_name=f"thing-{i}")
+        await between()
+    registry.create_thing(thing_name="gone")
+    registry.delete_thing(thing_name="gone")
+    for version in range(3):
+        plane.shadows.update_thing_shadow(
+            thing_name="thing-0",
+            shadow_name="$package",
+            payload=orjson.dumps({"state": {"reported": {"app": {"version": f"1.{version}"}}}}),
+        )
+        await between()
+    if certificate:
+        plane.security.create_keys_and_certificate(set_as_active=True)
+    wall.now += 1
+    plane.jobs.create_job(job_id="rollout", targets=[group], document='{"op":"x"}')
+    await _until(lambda: _is(plane, 2))
+    await between()  # the rollout's next tick is a pending timer: in the snapshot
+    plane.jobs_data.update_job_execution(
+        thing_name="thing-0", job_id="rollout", status="IN_PROGRESS"
+    )
+    await between()
+
+
+async def _continues(plane: Any, wall: FakeWall) -> None:
+    """The restored rollout timer releases the rest, a minute at a time."""
+    wall.now += 61
+    await _until(lambda: _is(plane, 4))
+    wall.now += 61
+    await _until(lambda: _is(plane, 5))
+
+
+def _files(directory: Path) -> set[str]:
+    return {p.name for p in directory.iterdir()} - {"meta.json", "ca.pem", "ca.key", "lock"}
+
+
+def test_live_compaction_restores_the_same_state_as_replay(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        wall = FakeWall()
+        replayed_state, replayed = _open_compacting(tmp_path / "replay", wall, 1 << 30)
+        await _scenario(replayed, wall, certificate=False)
+        wall = FakeWall()
+        state, plane = _open_compacting(tmp_path / "compact", wall, 1 << 30)
+        compactor = state.compactor
+        assert compactor is not None
+
+        async def compact() -> None:
+            compactor.compact()
+            await _until(_no_child(state))
+
+        await _scenario(plane, wall, certificate=False, step=compact)
+        assert compactor.compactions == 10
+        before = _view(plane)
+        assert _view(replayed) == before  # the same calls at the same instants: the same state
+        await state.close(compact=False)
+        await replayed_state.close(compact=False)
+        generation = compactor.generation
+        assert _files(tmp_path / "compact") == {
+            f"snapshot.{generation}",
+            f"journal.{generation}.log",
+        }
+
+        end = wall.now
+        after: dict[str, Any] = {}
+        for name in ("replay", "compact"):
+            wall.now = end
+            restored_state, restored = _open_compacting(tmp_path / name, wall, 1 << 30)
+            assert _view(restored) == before, name
+            await _continues(restored, wall)
+            restored.registry.create_thing(thing_name="after")
+            ids = {d["thingId"] for d in before["described"]}
+            assert _get(restored, "/things/after")["thingId"] not in ids
+            _more_writes(restored)
+            after[name] = _view(restored), _shadows(restored)
+            await restored_state.close(compact=False)
+        assert after["compact"] == after["replay"]
+
+    asyncio.run(scenario())
+
+
+def _more_writes(plane: Any) -> None:
+    """Writes over every kind of restored state: shared shadow trees, thing attributes,
+    group membership, executions."""
+    shadows, registry = plane.shadows, plane.registry
+    same = b'{"state":{"reported":{"app":{"version":"1.2"}}}}'  # thing-0's $package tree
+    for i in (1, 2):
+        shadows.update_thing_shadow(thing_name=f"thing-{i}", shadow_name="$package", payload=same)
+    shadows.update_thing_shadow(thing_name="thing-0", shadow_name="$package", payload=same)
+    shadows.delete_thing_shadow(thing_name="thing-1", shadow_name="$package")
+    shadows.update_thing_shadow(thing_name="thing-3", payload=b'{"state":{"desired":{"x":1}}}')
+    registry.update_thing(thing_name="thing-4", attribute_payload={"attributes": {"n": "2"}})
+    registry.remove_thing_from_thing_group(thing_group_name="fleet", thing_name="thing-4")
+    plane.jobs_data.update_job_execution(thing_name="thing-0", job_id="rollout", status="SUCCEEDED")
+
+
+def _shadows(plane: Any) -> list[Any]:
+    found = []
+    for i in range(5):
+        for query in ("", "?name=%24package"):
+            reply = HttpApi(plane, auth="none").handle(
+                "GET", f"/things/thing-{i}/shadow{query}", CIMultiDict(), b""
+            )
+            found.append((reply.status, orjson.loads(reply.body)))
+    return found
+
+
+def _no_child(state: StateDir) -> Any:
+    async def idle() -> bool:
+        assert state.compactor is not None
+        return state.compactor._child is None
+
+    return idle
+
+
+def test_a_snapshot_at_clean_shutdown_then_restore(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        wall = FakeWall()
+        state, plane = _open_compacting(tmp_path, wall, 8192)
+        await _scenario(plane, wall)
+        before = _view(plane)
+        assert state.writer is not None
+        await state.writer.drain()
+        size = (tmp_path / "journal.log").stat().st_size
+        assert 8192 // 8 <= size < 8192  # no compaction yet; enough for one at shutdown
+        await state.close()
+        assert state.compactor is not None
+        generation = state.compactor.generation
+        assert f"snapshot.{generation}" in _files(tmp_path)
+        assert (tmp_path / f"journal.{generation}.log").stat().st_size == len(MAGIC) < size
+
+        restored_state, restored = _open_compacting(tmp_path, wall, 1 << 30)
+        assert _view(restored) == before  # the certificate too: the issuer is not replayed
+        await _continues(restored, wall)
+        await restored_state.close(compact=False)
+
+    asyncio.run(scenario())
+
+
+def test_killed_during_a_compaction_the_old_generation_restores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot child is stopped half-way through writing, then the server 'dies': the
+    previous snapshot and every journal since must restore everything, records appended after
+    the fork included."""
+    from simulator.api.durable import snapshot  # noqa: PLC0415
+
+    real_write = snapshot.write
+
+    def stalled(path: Path, build: Any) -> None:
+        if path.name == "snapshot.2":  # the second compaction never finishes
+            data = build()
+            with open(f"{path}.tmp", "wb") as file:  # noqa: PTH123 - half a snapshot
+                file.write(data[: len(data) // 2])
+            os.kill(os.getpid(), signal.SIGSTOP)
+        real_write(path, build)
+
+    monkeypatch.setattr(snapshot, "write", stalled)
+
+    async def scenario() -> None:
+        wall = FakeWall()
+        state, plane = _open_compacting(tmp_path, wall, 1 << 30)
+        assert state.compactor is not None
+        plane.registry.create_thing(thing_name="first")
+        await asyncio.sleep(0)
+        state.compactor.compact()  # generation 1: completes
+        await _until(_no_child(state))
+        plane.registry.create_thing(thing_name="second")
+        await asyncio.sleep(0)
+        state.compactor.compact()  # generation 2: stalls half-way
+        plane.registry.create_thing(thing_name="third")  # after the fork: journal.2.log
+        await _until(lambda: _exists_async(tmp_path / "snapshot.2.tmp"))
+        await state.writer.drain() if state.writer else None
+        before = _view_things(plane)
+        _crash(state)
+        assert {"snapshot.1", "journal.1.log", "journal.2.log", "snapshot.2.tmp"} <= _files(
+            tmp_path
+        )
+
+        restored_state, restored = _open_compacting(tmp_path, wall, 1 << 30)
+        assert _view_things(restored) == before
+        assert "snapshot.2.tmp" not in _files(tmp_path)  # the unfinished snapshot is removed
+        await restored_state.close(compact=False)
+
+    asyncio.run(scenario())
+
+
+async def _exists_async(path: Path) -> bool:
+    return path.exists()
+
+
+def _view_things(plane: Any) -> Any:
+    things = _get(plane, "/things?maxResults=250")
+    return things, [_get(plane, f"/things/{t['thingName']}") for t in things["things"]]
+
+
+def _crash(state: StateDir) -> None:
+    """What SIGKILL leaves: no shutdown snapshot, the compaction child gone (it dies with the
+    server), its temporary file left behind."""
+    compactor, writer = state.compactor, state.writer
+    assert compactor is not None and writer is not None
+    child = compactor._child
+    if child is not None:
+        pid, pidfd, _, _ = child
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        asyncio.get_running_loop().remove_reader(pidfd)
+        os.close(pidfd)
+    writer.close()
+    os.close(compactor.fd)
+    os.close(state._lock_fd)
+
+
+def test_a_damaged_snapshot_is_one_line(tmp_path: Path) -> None:
+    async def build() -> None:
+        wall = FakeWall()
+        state, plane = _open_compacting(tmp_path, wall, 1 << 30)
+        plane.registry.create_thing(thing_name="t")
+        assert state.compactor is not None
+        state.compactor.compact()
+        await _until(_no_child(state))
+        await state.close()
+
+    asyncio.run(build())
+    path = tmp_path / "snapshot.1"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x40
+    path.write_bytes(bytes(data))
+
+    async def reopen() -> None:
+        with pytest.raises(StateError, match=r"snapshot\.1: damaged"):
+            _open_compacting(tmp_path, FakeWall(), 1)
+
+    asyncio.run(reopen())

@@ -272,23 +272,3 @@ def test_serve_unreadable_tls_files_are_one_line_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "TLS" in proc.stderr
-
-
-def test_public_api_of_the_broker_package() -> None:
-    from simulator.transport import broker  # noqa: PLC0415
-
-    assert sorted(broker.__all__) == sorted(
-        [
-            "DEVICE_PATTERN",
-            "REQUEST_FILTERS",
-            "Bridge",
-            "BridgeConfig",
-            "BridgeStats",
-            "BrokerFiles",
-            "BrokerLayout",
-            "RequestHandler",
-            "partition_filters",
-            "write_broker_config",
-        ]
-    )
-    assert all(hasattr(broker, name) for name in broker.__all__)

@@ -11,28 +11,6 @@ import simulator.lab
 PACKAGE = Path(simulator.lab.__file__).resolve().parents[1]
 
 
-def test_exported_members() -> None:
-    assert sorted(simulator.lab.__all__) == [
-        "CI_METHOD",
-        "Measure",
-        "RunNumbers",
-        "Sweep",
-        "Variant",
-        "Vary",
-        "apply_overrides",
-        "default_jobs",
-        "measure",
-        "parse_seeds",
-        "parse_vary",
-        "prepare",
-        "render_sweep_html",
-        "run_sweep",
-        "sweep_dict",
-        "variants",
-        "write_sweep",
-    ]
-
-
 def test_only_the_commands_import_the_lab() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         part = path.relative_to(PACKAGE).parts[0]

@@ -98,6 +98,7 @@ def test_required_keys_and_types() -> None:
         "inconsistent": 1,
         "consistent_pct": 75.0,
         "by_cause": {"stale": 1},
+        "examples": {},
     }
     assert r["jobs"] == [
         {

@@ -180,7 +180,8 @@ class World:
         return out
 
     def package_shadow(self, thing: str) -> dict[str, Any]:
-        raw = self.shadows.get_thing_shadow(thing_name=thing, shadow_name="$package")["payload"]
+        shadows = Wire(self.shadows, "iot-data")
+        raw = shadows.get_thing_shadow(thing_name=thing, shadow_name="$package")["payload"]
         shadow: dict[str, Any] = orjson.loads(raw)
         return shadow
 

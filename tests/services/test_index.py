@@ -31,6 +31,7 @@ from simulator.services.registry import Registry, RegistryEvent
 from simulator.services.registry.model import MAX_GROUPS_PER_THING
 from simulator.services.runtime import RecordingPublisher, Runtime, TimerHeap, VirtualClock
 from simulator.services.shadows import ShadowService
+from tests.services.jobs_support import Wire
 
 NOW = 1_700_000_000.0
 PKG = "shadow.name.$package.reported"
@@ -51,6 +52,8 @@ class Env:
         self.index = IndexService(
             self.runtime, self.registry, self.shadows, options or IndexOptions(build_delay_s=5.0)
         )
+        #: The same operations answering their wire shape (as a client sees them).
+        self.wire = Wire(self.index, "iot")
         self.events: list[RegistryEvent] = []
         self.registry.subscribe(self.events.append)
         if configure:
@@ -78,7 +81,7 @@ class Env:
         self.timers.run_due(self.clock.now)
 
     def search(self, query: str, **kw: Any) -> list[str]:
-        result = self.index.search_index(query_string=query, **kw)
+        result = self.wire.search_index(query_string=query, **kw)
         return [t["thingName"] for t in result["things"]]
 
     def members(self, group: str) -> list[str]:
@@ -105,7 +108,7 @@ def error_of(fn: Any, **kw: Any) -> AwsError:
 
 def test_indexing_is_off_by_default() -> None:
     env = Env(configure=False)
-    assert env.index.get_indexing_configuration() == {
+    assert env.wire.get_indexing_configuration() == {
         "thingIndexingConfiguration": {
             "thingIndexingMode": "OFF",
             "thingConnectivityIndexingMode": "OFF",
@@ -130,22 +133,22 @@ def test_configuration_is_echoed() -> None:
         "filter": {"namedShadowNames": ["$package", "config"]},
     }
     assert (
-        env.index.update_indexing_configuration(
+        env.wire.update_indexing_configuration(
             thing_indexing_configuration=thing_config,
             thing_group_indexing_configuration={"thingGroupIndexingMode": "ON"},
         )
         == {}
     )
-    assert env.index.get_indexing_configuration() == {
+    assert env.wire.get_indexing_configuration() == {
         "thingIndexingConfiguration": {**thing_config, "deviceDefenderIndexingMode": "OFF"},
         "thingGroupIndexingConfiguration": {"thingGroupIndexingMode": "ON"},
     }
-    assert env.index.describe_index(index_name="AWS_Things") == {
+    assert env.wire.describe_index(index_name="AWS_Things") == {
         "indexName": "AWS_Things",
         "indexStatus": "ACTIVE",
         "schema": "REGISTRY_AND_SHADOW_AND_CONNECTIVITY_STATUS",
     }
-    assert env.index.describe_index(index_name="AWS_ThingGroups")["schema"] == "THING_GROUPS"
+    assert env.wire.describe_index(index_name="AWS_ThingGroups")["schema"] == "THING_GROUPS"
     error = error_of(env.index.search_index, index_name="AWS_ThingGroups", query_string="*")
     assert isinstance(error, InvalidRequestException)
     assert isinstance(error_of(env.index.describe_index, index_name="X"), ResourceNotFoundException)
@@ -171,14 +174,14 @@ def test_invalid_configurations_change_nothing(
     thing_config: Any, group_config: dict[str, Any] | None
 ) -> None:
     env = Env()
-    before = env.index.get_indexing_configuration()
+    before = env.wire.get_indexing_configuration()
     error = error_of(
         env.index.update_indexing_configuration,
         thing_indexing_configuration=thing_config,
         thing_group_indexing_configuration=group_config,
     )
     assert isinstance(error, InvalidRequestException)
-    assert env.index.get_indexing_configuration() == before
+    assert env.wire.get_indexing_configuration() == before
 
 
 def test_package_shadow_does_not_count_toward_the_named_shadow_limit() -> None:
@@ -187,7 +190,7 @@ def test_package_shadow_does_not_count_toward_the_named_shadow_limit() -> None:
     env.index.update_indexing_configuration(
         thing_indexing_configuration={**ON_PACKAGE, "filter": {"namedShadowNames": names}}
     )
-    config = env.index.get_indexing_configuration()["thingIndexingConfiguration"]
+    config = env.wire.get_indexing_configuration()["thingIndexingConfiguration"]
     assert config["filter"]["namedShadowNames"] == names
 
 
@@ -197,21 +200,21 @@ def test_index_builds_before_it_can_be_searched() -> None:
     env.index.update_indexing_configuration(
         thing_indexing_configuration={"thingIndexingMode": "REGISTRY"}
     )
-    assert env.index.describe_index(index_name="AWS_Things")["indexStatus"] == "BUILDING"
+    assert env.wire.describe_index(index_name="AWS_Things")["indexStatus"] == "BUILDING"
     error = error_of(env.index.search_index, query_string="*")
     assert isinstance(error, IndexNotReadyException)
     assert (error.error_type, error.http_status) == ("IndexNotReadyException", 400)
     env.advance(3.0)
-    assert env.index.describe_index(index_name="AWS_Things") == {
+    assert env.wire.describe_index(index_name="AWS_Things") == {
         "indexName": "AWS_Things",
         "indexStatus": "ACTIVE",
         "schema": "REGISTRY",
     }
     env.index.update_indexing_configuration(thing_indexing_configuration=ON_PACKAGE)
-    assert env.index.describe_index(index_name="AWS_Things")["indexStatus"] == "REBUILDING"
+    assert env.wire.describe_index(index_name="AWS_Things")["indexStatus"] == "REBUILDING"
     assert env.search("attributes.model:pump") == ["t1"]  # a rebuilding index still answers
     env.advance(3.0)
-    assert env.index.describe_index(index_name="AWS_Things")["indexStatus"] == "ACTIVE"
+    assert env.wire.describe_index(index_name="AWS_Things")["indexStatus"] == "ACTIVE"
 
 
 def test_indexing_cannot_be_turned_off_while_dynamic_groups_exist() -> None:
@@ -220,7 +223,7 @@ def test_indexing_cannot_be_turned_off_while_dynamic_groups_exist() -> None:
     off = {"thingIndexingMode": "OFF"}
     error = error_of(env.index.update_indexing_configuration, thing_indexing_configuration=off)
     assert isinstance(error, InvalidRequestException)
-    assert env.index.describe_index(index_name="AWS_Things")["indexStatus"] == "ACTIVE"
+    assert env.wire.describe_index(index_name="AWS_Things")["indexStatus"] == "ACTIVE"
     env.index.delete_dynamic_thing_group(thing_group_name="g")
     env.index.update_indexing_configuration(thing_indexing_configuration=off)
     assert isinstance(error_of(env.index.search_index, query_string="*"), ResourceNotFoundException)
@@ -255,7 +258,7 @@ def test_search_result_shape_includes_indexed_shadows() -> None:
     env.shadow("t1", {"reported": {"battery": 75}, "desired": {"battery": 100}})
     env.package("t1", agent="1.0.0")
     env.shadow("t1", {"reported": {"secret": 1}}, "unindexed")
-    [thing] = env.index.search_index(query_string="thingName:t1")["things"]
+    [thing] = env.wire.search_index(query_string="thingName:t1")["things"]
     shadow = orjson.loads(thing.pop("shadow"))
     assert thing == {
         "thingName": "t1",
@@ -294,7 +297,7 @@ def test_which_shadows_are_indexed(config: dict[str, Any], classic: bool, packag
     env.index.update_indexing_configuration(thing_indexing_configuration=config)
     assert env.search("shadow.reported.fw:2") == (["t1"] if classic else [])
     assert env.search(f"{PKG}.agent.version:1.0.0") == (["t1"] if package else [])
-    [thing] = env.index.search_index(query_string="*")["things"]
+    [thing] = env.wire.search_index(query_string="*")["things"]
     assert ("shadow" in thing) is classic
 
 
@@ -331,12 +334,12 @@ def test_search_paging() -> None:
     env = Env()
     for i in range(5):
         env.thing(f"t{i}")
-    first = env.index.search_index(query_string="thingName:t*", max_results=2)
+    first = env.wire.search_index(query_string="thingName:t*", max_results=2)
     assert [t["thingName"] for t in first["things"]] == ["t0", "t1"]
-    second = env.index.search_index(
+    second = env.wire.search_index(
         query_string="thingName:t*", max_results=2, next_token=first["nextToken"]
     )
-    third = env.index.search_index(
+    third = env.wire.search_index(
         query_string="thingName:t*", max_results=2, next_token=second["nextToken"]
     )
     assert [t["thingName"] for t in second["things"] + third["things"]] == ["t2", "t3", "t4"]
@@ -377,7 +380,7 @@ def test_dynamic_group_builds_then_follows_shadow_updates() -> None:
     env.package("t2", agent="1.0.0", other="3")
     env.package("t3", agent="0.9.0")
     env.events.clear()
-    created = env.index.create_dynamic_thing_group(
+    created = env.wire.create_dynamic_thing_group(
         thing_group_name="on-1_0",
         thing_group_properties={"thingGroupDescription": "agent 1.0.0"},
         query_string=f"{PKG}.agent.version:1.0.0",
@@ -491,7 +494,7 @@ def test_update_dynamic_group_rebuilds() -> None:
     assert env.registry.groups["g"].version == 1
     assert env.status("g") == "ACTIVE"
 
-    result = env.index.update_dynamic_thing_group(
+    result = env.wire.update_dynamic_thing_group(
         thing_group_name="g",
         thing_group_properties={"attributePayload": {"attributes": {"team": "a"}}},
         expected_version=1,
@@ -525,7 +528,7 @@ def test_update_and_delete_refuse_static_and_unknown_groups() -> None:
         env.index.update_dynamic_thing_group, thing_group_name="nope", thing_group_properties={}
     )
     assert isinstance(error, ResourceNotFoundException)
-    assert env.index.delete_dynamic_thing_group(thing_group_name="nope") == {}
+    assert env.wire.delete_dynamic_thing_group(thing_group_name="nope") == {}
 
 
 def test_delete_dynamic_group() -> None:
@@ -538,7 +541,7 @@ def test_delete_dynamic_group() -> None:
     error = error_of(env.index.delete_dynamic_thing_group, thing_group_name="g", expected_version=2)
     assert isinstance(error, VersionConflictException)
     assert env.members("g") == ["t1", "t2"]
-    assert env.index.delete_dynamic_thing_group(thing_group_name="g", expected_version=1) == {}
+    assert env.wire.delete_dynamic_thing_group(thing_group_name="g", expected_version=1) == {}
     assert env.membership("g") == [("left", "t1"), ("left", "t2")]
     assert "g" not in env.registry.groups
     assert env.registry.things["t1"].groups == ()

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.api.http.dispatch import Resumable
+from simulator.api.wire.index import search_index as encode
 from simulator.core.errors import InvalidRequestException
 from simulator.services.index import IndexOptions
 from simulator.services.index.scan import SearchScan
@@ -38,7 +39,7 @@ def fleet(size: int, options: IndexOptions | None = None) -> Env:
 
 
 def one_pass(env: Env, **kw: Any) -> dict[str, Any]:
-    return env.index.search_index(**kw)
+    return encode(env.index.search_index(**kw))
 
 
 def stepped(env: Env, steps: list[int], **kw: Any) -> tuple[dict[str, Any], int]:
@@ -46,7 +47,7 @@ def stepped(env: Env, steps: list[int], **kw: Any) -> tuple[dict[str, Any], int]
     count = 0
     while not scan.step(steps[count % len(steps)]):
         count += 1
-    return scan.result(), count + 1
+    return encode(scan.result()), count + 1
 
 
 _FLEET = fleet(60)
@@ -83,8 +84,8 @@ def test_scan_stops_after_the_page_and_one_more_hit() -> None:
         pass
     assert scan.position == 16  # hits t000, t003, ... t015: the page of five and one more
     result = scan.result()
-    assert [t["thingName"] for t in result["things"]] == [f"t{i:03d}" for i in range(0, 15, 3)]
-    assert "nextToken" in result
+    assert [h.thing.name for h in result.things] == [f"t{i:03d}" for i in range(0, 15, 3)]
+    assert result.next_token is not None
 
 
 def test_steps_are_bounded_by_step_things() -> None:
@@ -94,7 +95,7 @@ def test_steps_are_bounded_by_step_things() -> None:
     while not scan.step():
         positions.append(scan.position)
     assert positions == [4, 8, 12, 16, 20, 24]
-    assert scan.result() == {"things": []}
+    assert encode(scan.result()) == {"things": []}
 
 
 def test_a_thing_deleted_or_changed_between_steps() -> None:
@@ -109,7 +110,7 @@ def test_a_thing_deleted_or_changed_between_steps() -> None:
     env.thing("t100", site="north")  # after the snapshot: not seen by this scan
     while not scan.step(3):
         pass
-    names = [t["thingName"] for t in scan.result()["things"]]
+    names = [h.thing.name for h in scan.result().things]
     assert names == ["t000", "t004", "t006", "t009"]
 
 

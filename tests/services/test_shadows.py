@@ -9,12 +9,14 @@ import orjson
 import pytest
 
 from simulator.api.mqtt.notices import ShadowMqttNotices, shadow_topic_prefix
+from simulator.api.wire import shadow as wire_shadow
 from simulator.core.arn import Scope
 from simulator.core.errors import AwsError
 from simulator.core.shadow import ShadowOptions
 from simulator.services.registry import Registry
 from simulator.services.runtime import RecordingPublisher, Runtime, TimerHeap, VirtualClock
 from simulator.services.shadows import ShadowService
+from tests.services.jobs_support import Wire
 
 NOW = 1_700_000_000.0
 T = int(NOW)
@@ -30,13 +32,15 @@ class Env:
         self.registry = Registry(self.runtime, Scope())
         self.registry.create_thing(thing_name="thing1")
         self.service = ShadowService(self.runtime, self.registry, options)
+        #: The same operations answering their wire shape (as an HTTP client sees them).
+        self.wire = Wire(self.service, "iot-data")
         # The messages as the MQTT API publishes the service's notifications.
         self.service.notify_to(ShadowMqttNotices(self.publisher))
         self.changes: list[tuple[str, str | None]] = []
         self.service.subscribe(lambda thing, name: self.changes.append((thing, name)))
 
     def update(self, doc: Any, name: str | None = None, thing: str = "thing1") -> dict[str, Any]:
-        out = self.service.update_thing_shadow(
+        out = self.wire.update_thing_shadow(
             thing_name=thing, shadow_name=name, payload=orjson.dumps(doc)
         )
         assert set(out) == {"payload"} and isinstance(out["payload"], bytes)
@@ -44,7 +48,7 @@ class Env:
         return result
 
     def get(self, name: str | None = None, thing: str = "thing1") -> dict[str, Any]:
-        out = self.service.get_thing_shadow(thing_name=thing, shadow_name=name)
+        out = self.wire.get_thing_shadow(thing_name=thing, shadow_name=name)
         result: dict[str, Any] = orjson.loads(out["payload"])
         return result
 
@@ -191,7 +195,7 @@ def test_delete_publishes_and_keeps_numbering(env: Env) -> None:
     env.update({"state": {"reported": {"a": 2}}})
     env.published()
     env.clock.now = NOW + 1
-    out = env.service.delete_thing_shadow(thing_name="thing1")
+    out = env.wire.delete_thing_shadow(thing_name="thing1")
     assert orjson.loads(out["payload"]) == {"version": 2, "timestamp": T + 1}
     assert env.published() == [(f"{PREFIX}/delete/accepted", {"version": 2, "timestamp": T + 1})]
     assert env.changes[-1] == ("thing1", None)
@@ -206,8 +210,10 @@ def test_delete_publishes_and_keeps_numbering(env: Env) -> None:
 def test_delete_echoes_the_mqtt_client_token(env: Env) -> None:
     env.update({"state": {}}, name="cfg")
     env.published()
-    body = env.service.delete_shadow("thing1", "cfg", client_token="tok")
-    assert orjson.loads(body) == {"version": 1, "timestamp": T}
+    deletion = env.service.delete_shadow("thing1", "cfg", client_token="tok")
+    assert (deletion.document, deletion.client_token) == ({"version": 1, "timestamp": T}, "tok")
+    # The REST body never has the token; the MQTT message does.
+    assert orjson.loads(wire_shadow.delete_thing_shadow(deletion)["payload"]) == deletion.document
     assert env.published() == [
         (
             "$aws/things/thing1/shadow/name/cfg/delete/accepted",
@@ -222,12 +228,12 @@ def test_list_named_shadows(env: Env) -> None:
     env.service.delete_thing_shadow(thing_name="thing1", shadow_name="mid")
     env.registry.create_thing(thing_name="thing2")
     env.update({"state": {}}, name="other", thing="thing2")
-    out = env.service.list_named_shadows_for_thing(thing_name="thing1")
+    out = env.wire.list_named_shadows_for_thing(thing_name="thing1")
     assert out == {"results": ["$package", "alpha", "zeta"], "timestamp": T}
     pages: list[str] = []
     token = None
     while True:
-        out = env.service.list_named_shadows_for_thing(
+        out = env.wire.list_named_shadows_for_thing(
             thing_name="thing1", page_size=2, next_token=token
         )
         pages.append(",".join(out["results"]))
@@ -245,7 +251,7 @@ def test_list_named_shadows(env: Env) -> None:
     )
     assert error.http_status == 400
     env.registry.create_thing(thing_name="empty")
-    assert env.service.list_named_shadows_for_thing(thing_name="empty")["results"] == []
+    assert env.wire.list_named_shadows_for_thing(thing_name="empty")["results"] == []
 
 
 def test_package_rules(env: Env) -> None:
@@ -383,7 +389,7 @@ def test_deleting_the_thing_drops_its_shadows(env: Env) -> None:
     assert env.service.state("thing1", None) is None
     assert env.service.state("thing1", "cfg") is None
     env.registry.create_thing(thing_name="thing1")
-    assert env.service.list_named_shadows_for_thing(thing_name="thing1")["results"] == []
+    assert env.wire.list_named_shadows_for_thing(thing_name="thing1")["results"] == []
     assert env.update({"state": {}}, name="cfg")["version"] == 3  # within 48 h: numbering goes on
 
     keep = Env(ShadowOptions(drop_shadows_with_thing=False))

@@ -112,6 +112,13 @@ class _Timer:
         self.callback = callback
         self.handle: asyncio.TimerHandle | None = None
 
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.owner, self.number, self.when, self.callback)  # the loop's handle is not
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.owner, self.number, self.when, self.callback = state
+        self.handle = None
+
     def cancel(self) -> None:
         self.owner.pending.pop(self.number, None)
         if self.handle is not None:
@@ -156,6 +163,14 @@ class JournalScheduler:
         self._after_fire = after_fire
         for timer in sorted(self.pending.values(), key=lambda t: (t.when, t.number)):
             self._arm(timer)
+
+    def stop(self) -> None:
+        """Stop running timers (the state directory is closed: nothing more is recorded)."""
+        self._loop = None
+        for timer in self.pending.values():
+            if timer.handle is not None:
+                timer.handle.cancel()
+                timer.handle = None
 
     def _fire(self, timer: _Timer) -> None:
         if self.pending.pop(timer.number, None) is None:

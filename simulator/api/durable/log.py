@@ -15,24 +15,28 @@ can warn and truncate it, or **corruption** (a damaged frame with intact data af
 raises :class:`JournalCorrupt`: dropping it would silently lose acknowledged writes.
 
 :class:`GroupCommitWriter` appends frames from the event loop and makes them durable in batches:
-while one batch is written and ``fdatasync``-ed on a dedicated thread, the records appended in
-the meantime form the next batch, so one ``fdatasync`` covers every reply of a burst.
-:meth:`~GroupCommitWriter.durable` waits until everything appended so far is on disk. A failed
-write or sync is fatal (after a failed ``fsync`` the kernel may have dropped the dirty pages, so
-nothing later could be trusted): ``on_fatal`` is called and nothing more is acknowledged.
+the loop writes a batch to the file (the page cache: microseconds) and asks a syncer process to
+``fdatasync`` it; the records appended in the meantime form the next batch, so one
+``fdatasync`` covers every reply of a burst. :meth:`~GroupCommitWriter.durable` waits until
+everything appended so far is on disk. A failed write or sync is fatal (after a failed ``fsync``
+the kernel may have dropped the dirty pages, so nothing later could be trusted): ``on_fatal`` is
+called and nothing more is acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
 __all__ = ["MAGIC", "GroupCommitWriter", "JournalCorrupt", "Scan", "frame", "scan"]
 
@@ -111,24 +115,43 @@ def _frames(data: bytes, offset: int, name: str) -> Iterator[tuple[bytes, int]]:
 class GroupCommitWriter:
     """Appends frames to an open file descriptor, durable in batches (see the module docstring).
 
-    Create it inside the running loop. ``fd`` is positioned at its end (opened with
-    ``O_APPEND``); ``sync`` is ``os.fdatasync`` (``os.fsync`` where that is missing).
+    Create it inside the running loop. ``fd`` is the journal ``path`` opened for appending
+    (``O_APPEND``); the syncer process opens ``path`` itself.
     """
 
-    def __init__(self, fd: int, *, on_fatal: Callable[[OSError], None]) -> None:
+    def __init__(self, fd: int, path: Path, *, on_fatal: Callable[[OSError], None]) -> None:
         self._fd = fd
         self._on_fatal = on_fatal
         self._loop = asyncio.get_running_loop()
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="fleetsim-journal")
         self._buffer: list[bytes] = []
         self._appended = 0
+        #: Records written to a journal file (and handed to the syncer, or about to be).
+        self._submitted = 0
         self._durable = 0
-        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._in_flight = -1  # the target of the syncer's current request; -1: idle
+        #: Journal files to move to, in order, each with the records that precede it.
+        self._switches: deque[tuple[bytes, int]] = deque([(b"o" + bytes(path), 0)])
+        self._scheduled = False
+        self._waiters: deque[list[Any]] = deque()  # [target, future], targets increasing
         self._callbacks: deque[tuple[int, Callable[[], None]]] = deque()
-        self._flushing: asyncio.Task[None] | None = None
         self._failed: OSError | None = None
+        self._closed = False
         self.bytes_written = 0
         self.syncs = 0
+        #: Called after each batch is written (on the loop, between two records).
+        self.after_write: Callable[[], None] | None = None
+        self._syncer = subprocess.Popen(  # our interpreter, our code
+            [sys.executable, "-I", "-S", "-c", _SYNCER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C to the terminal's group is the server's to handle
+        )
+        assert self._syncer.stdin is not None and self._syncer.stdout is not None
+        self._request = self._syncer.stdin.fileno()
+        self._reply = self._syncer.stdout.fileno()
+        os.set_blocking(self._reply, False)
+        self._loop.add_reader(self._reply, self._on_reply)
+        self._submit()
 
     @property
     def pending(self) -> bool:
@@ -143,16 +166,25 @@ class GroupCommitWriter:
     def append(self, payload: bytes) -> None:
         self._buffer.append(frame(payload))
         self._appended += 1
-        if self._flushing is None:
-            self._flushing = self._loop.create_task(self._flush())
+        if self._in_flight < 0 and not self._scheduled:
+            # Next loop turn: the records the other ready callbacks append join this batch.
+            self._scheduled = True
+            self._loop.call_soon(self._submit)
 
     def durable(self) -> asyncio.Future[None]:
         """A future done once every record appended so far is on disk."""
+        target = self._appended
+        waiters = self._waiters
+        if waiters and waiters[-1][0] > self._submitted:
+            # Records not yet submitted are all written and synced together: one future.
+            waiters[-1][0] = target
+            future: asyncio.Future[None] = waiters[-1][1]
+            return future
         future = self._loop.create_future()
-        if not self.pending:
+        if self._durable >= target:
             future.set_result(None)
         else:
-            self._waiters.append((self._appended, future))
+            waiters.append([target, future])
         return future
 
     def after(self, callback: Callable[[], None]) -> None:
@@ -162,24 +194,70 @@ class GroupCommitWriter:
         else:
             self._callbacks.append((self._appended, callback))
 
-    async def _flush(self) -> None:
+    def rotate(self, fd: int, path: Path) -> None:
+        """Append from now on to ``fd``, the new journal file ``path`` (holding just its
+        magic); what was appended so far goes to the current file, durable before any later
+        record."""
+        if self._buffer:
+            self._write(b"".join(self._buffer))
+            self._buffer.clear()
+        self._submitted = self._appended
+        self._fd = fd
+        self._switches.append((b"o" + bytes(path), self._appended))
+        self._submit()
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        self.bytes_written += len(data)
+
+    def _submit(self) -> None:
+        """Hand the syncer its next request, if it is idle and there is one."""
+        self._scheduled = False
+        if self._in_flight >= 0 or self._failed is not None or self._closed:
+            return
         try:
-            while self._buffer and self._failed is None:
-                data = b"".join(self._buffer)
+            if self._switches:
+                request, target = self._switches.popleft()
+            elif self._buffer:
+                self._write(b"".join(self._buffer))
                 self._buffer.clear()
-                target = self._appended
-                try:
-                    await self._loop.run_in_executor(self._pool, _write_and_sync, self._fd, data)
-                except OSError as exc:
-                    self._failed = exc
-                    self._on_fatal(exc)
-                    return
-                self.bytes_written += len(data)
-                self.syncs += 1
-                self._durable = target
-                self._release(target)
-        finally:
-            self._flushing = None
+                request, target = b"s", self._appended
+                self._submitted = target
+            else:
+                return
+            os.write(self._request, request)
+        except OSError as exc:
+            self._fail(exc)
+            return
+        self._in_flight = target
+        if self.after_write is not None:
+            self.after_write()
+
+    def _on_reply(self) -> None:
+        try:
+            reply = os.read(self._reply, 256)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if reply != b"k":
+            detail = reply[1:].decode(errors="replace") if reply else "the syncer exited"
+            self._fail(OSError(errno.EIO, f"fdatasync failed ({detail})"))
+            return
+        target, self._in_flight = self._in_flight, -1
+        if target > self._durable:
+            self.syncs += 1
+            self._durable = target
+            self._release(target)
+        self._submit()
+
+    def _fail(self, exc: OSError) -> None:
+        if self._failed is None:
+            self._failed = exc
+            self._on_fatal(exc)
 
     def _release(self, target: int) -> None:
         waiters = self._waiters
@@ -193,19 +271,49 @@ class GroupCommitWriter:
 
     async def drain(self) -> None:
         """Wait until every appended record is on disk (or writing failed)."""
-        while self._flushing is not None:
-            await asyncio.shield(self._flushing)
+        while self.pending and self._failed is None:
+            await asyncio.shield(self.durable())
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Stop the syncer (after :meth:`drain`); nothing is written after."""
+        self._closed = True
+        self._loop.remove_reader(self._reply)
+        assert self._syncer.stdin is not None and self._syncer.stdout is not None
+        self._syncer.stdin.close()
+        self._syncer.wait()
+        self._syncer.stdout.close()
 
 
-def _write_and_sync(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-    _sync(fd)
-
-
-_sync: Final = getattr(os, "fdatasync", os.fsync)
+#: The syncer: a process of its own, so that waiting for the disk neither takes the event loop
+#: nor contends for its interpreter lock (a sync thread measured ~30 % slower: each completion
+#: waited for the loop thread to yield the GIL). One request at a time on stdin: ``s`` syncs
+#: the journal; ``o<path>`` syncs it, then opens ``path`` (a new journal file) and syncs it and
+#: its directory. Each answer on stdout: ``k``, or ``E<error>`` and exit.
+_SYNCER: Final = """
+import os, signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+sync = getattr(os, "fdatasync", os.fsync)
+fd = -1
+while True:
+    request = os.read(0, 65536)
+    if not request:
+        break
+    try:
+        if fd >= 0:
+            sync(fd)
+        if request[:1] == b"o":
+            path = request[1:]
+            new = os.open(path, os.O_RDONLY)
+            os.fsync(new)
+            parent = os.open(os.path.dirname(path) or b".", os.O_RDONLY)
+            os.fsync(parent)
+            os.close(parent)
+            if fd >= 0:
+                os.close(fd)
+            fd = new
+    except OSError as exc:
+        os.write(1, b"E" + str(exc).encode())
+        break
+    os.write(1, b"k")
+"""

@@ -2,10 +2,14 @@
 
 The directory holds::
 
-    meta.json     format, the settings replay depends on, the control plane's creation time
-    ca.pem/.key   the CA that signs CreateKeysAndCertificate's certificates (without --ca-dir)
-    journal.log   every recorded call and timer firing (:mod:`.log`, :mod:`.journal`)
-    lock          flock-ed while a server uses the directory
+    meta.json        format, the settings replay depends on, the control plane's creation time
+    ca.pem/.key      the CA that signs CreateKeysAndCertificate's certificates (without --ca-dir)
+    snapshot.<g>     the whole state at the start of journal generation g (:mod:`.snapshot`)
+    journal[.<g>].log  every recorded call and timer firing since (:mod:`.log`, :mod:`.journal`)
+    lock             flock-ed while a server uses the directory
+
+Restore loads the newest snapshot and replays the journals from its generation on; the live
+journal is compacted into a new snapshot as it grows (:mod:`.compaction`).
 
 :meth:`StateDir.open` checks all of it before anything listens; every problem is one
 :class:`StateError` line (``fleetsim serve`` exits 2). A torn last record is dropped with a
@@ -27,9 +31,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
+from simulator.api.durable import compaction, snapshot
 from simulator.api.durable.journal import (
     DeferringPublisher,
     JournalClock,
@@ -47,7 +53,8 @@ __all__ = ["Restored", "Settings", "StateDir", "StateError"]
 
 FORMAT: Final = 1
 _META: Final = "meta.json"
-_JOURNAL: Final = "journal.log"
+#: The live journal is compacted once it holds this many bytes (``--compact-journal-mb``).
+COMPACT_BYTES: Final = 64 << 20
 
 
 class StateError(Exception):
@@ -72,10 +79,14 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class Restored:
-    """What :meth:`StateDir.restore` replayed."""
+    """What :meth:`StateDir.restore` loaded and replayed."""
 
+    #: The control plane to serve: the one given to restore, or the one of the snapshot.
+    plane: Any
     records: int
     seconds: float
+    #: The generation of the snapshot loaded (0: none).
+    snapshot: int = 0
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -112,13 +123,18 @@ class StateDir:
         *,
         created: float,
         ca: LocalCA,
-        journal: bytes,
+        layout: compaction.Layout,
         wall: Callable[[], float],
+        compact_bytes: int,
     ) -> None:
         self.directory = directory
         self._lock_fd = lock_fd
         self.created = created
-        self._journal_bytes: bytes | None = journal
+        self._layout = layout
+        self._compact_bytes = compact_bytes
+        self._journal_size = 0
+        self._warn: Callable[[str], None] = lambda _: None
+        self.compactor: compaction.Compactor | None = None
         self.clock = JournalClock(created)
         self.scheduler = JournalScheduler(self.clock, wall)
         self.issuer = RecordingIssuer(ca)
@@ -136,13 +152,15 @@ class StateDir:
         *,
         ca: LocalCA | None,
         wall: Callable[[], float] = time.time,
+        compact_bytes: int = COMPACT_BYTES,
     ) -> StateDir:
         """Lock and check ``directory`` (created when missing). Raises :class:`StateError`.
 
-        ``wall`` is the real clock calls and timer firings are stamped with (tests inject one).
+        ``wall`` is the real clock calls and timer firings are stamped with (tests inject one);
+        the live journal is compacted once it holds ``compact_bytes``.
         """
         try:
-            return cls._open(directory, settings, ca, wall)
+            return cls._open(directory, settings, ca, wall, compact_bytes)
         except OSError as exc:
             where = exc.filename or directory
             raise StateError(f"--state-dir {directory}: {where}: {exc.strerror}") from None
@@ -154,6 +172,7 @@ class StateDir:
         settings: Settings,
         ca: LocalCA | None,
         wall: Callable[[], float],
+        compact_bytes: int,
     ) -> StateDir:
         if directory.exists() and not directory.is_dir():
             raise StateError(f"--state-dir {directory}: not a directory")
@@ -169,11 +188,22 @@ class StateDir:
             created = cls._meta(directory, settings, wall())
             if ca is None:
                 ca = cls._local_ca(directory)
-            journal = cls._journal(directory)
+            try:
+                layout = compaction.layout(directory)
+            except ValueError as exc:
+                raise StateError(f"--state-dir {directory}: {exc}") from None
         except BaseException:
             os.close(lock_fd)
             raise
-        return cls(directory, lock_fd, created=created, ca=ca, journal=journal, wall=wall)
+        return cls(
+            directory,
+            lock_fd,
+            created=created,
+            ca=ca,
+            layout=layout,
+            wall=wall,
+            compact_bytes=compact_bytes,
+        )
 
     @staticmethod
     def _meta(directory: Path, settings: Settings, now: float) -> float:
@@ -231,13 +261,6 @@ class StateDir:
         _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
         return LocalCA(cert, key)
 
-    @staticmethod
-    def _journal(directory: Path) -> bytes:
-        path = directory / _JOURNAL
-        if not path.exists():
-            return b""
-        return path.read_bytes()
-
     # -- building and restoring ------------------------------------------------------------
 
     def runtime(self, publisher: Publisher | None) -> Runtime:
@@ -248,44 +271,95 @@ class StateDir:
         return Runtime(clock=self.clock, scheduler=self.scheduler, publisher=self.publisher)
 
     def restore(self, plane: Any, *, warn: Callable[[str], None]) -> Restored:
-        """Replay the journal onto ``plane`` (fresh, built on :meth:`runtime` and
-        :attr:`issuer`); drop a torn tail with a ``warn``-ing. Raises :class:`StateError`."""
+        """Load the newest snapshot (into a new control plane bound to ``plane``'s options) or
+        keep ``plane`` (fresh, built on :meth:`runtime` and :attr:`issuer`), and replay the
+        journals since; drop a torn tail with a ``warn``-ing. Raises :class:`StateError`."""
         started = time.perf_counter()
-        data = self._journal_bytes or b""
-        self._journal_bytes = None
-        path = self.directory / _JOURNAL
-        try:
-            found = scan(data, name=str(path))
-        except JournalCorrupt as exc:
-            raise StateError(f"--state-dir: {exc}") from None
-        replayer = Replayer(plane, self.clock, self.scheduler, self.issuer)
-        apply = replayer.apply
-        loads = pickle.loads
+        self._warn = warn
+        layout = self._layout
         # Replay only allocates: the cyclic collector's passes over a heap growing by 100,000s
         # of records cost ~15% of a restore (5.7 s -> 4.9 s for 300k records, measured); collect
         # once at the end instead, and freeze the restored state so later collections skip it.
         gc.disable()
         try:
-            for index, payload in enumerate(found.payloads):
-                try:
-                    record = loads(payload)
-                except Exception as exc:  # any unpickling failure: one line
-                    raise StateError(
-                        f"--state-dir: {path}: record {index} is unreadable ({exc})"[:300]
-                    ) from None
-                apply(record)
-        except ReplayMismatch as exc:
-            raise StateError(f"--state-dir: {path}: {exc}") from None
+            if layout.base:
+                plane = self._load(plane, layout.base)
+            records = self._replay(plane, layout.journals)
         finally:
             gc.enable()
         gc.collect()
         gc.freeze()
-        self._prepare_journal(path, found.end, found.torn, warn)
-        return Restored(len(found.payloads), time.perf_counter() - started)
+        try:
+            compaction.remove(layout.stale)
+        except OSError as exc:
+            where = f"{exc.filename}: {exc.strerror}"
+            raise StateError(f"--state-dir {self.directory}: {where}") from None
+        return Restored(plane, records, time.perf_counter() - started, layout.base)
 
-    def _prepare_journal(
-        self, path: Path, end: int, torn: int, warn: Callable[[str], None]
-    ) -> None:
+    def _load(self, plane: Any, generation: int) -> Any:
+        assert self.publisher is not None, "runtime() first"
+        path = compaction.snapshot_path(self.directory, generation)
+        objects = snapshot.persistent_objects(
+            plane, self.clock, self.scheduler, self.publisher, self.issuer
+        )
+        try:
+            return snapshot.read_snapshot(path, objects, self.scheduler).plane
+        except snapshot.SnapshotCorrupt as exc:
+            raise StateError(f"--state-dir: {exc}") from None
+        except OSError as exc:
+            raise StateError(f"--state-dir: {path}: {exc.strerror}") from None
+
+    def _replay(self, plane: Any, generations: list[int]) -> int:
+        replayer = Replayer(plane, self.clock, self.scheduler, self.issuer)
+        apply = replayer.apply
+        loads = pickle.loads
+        records = 0
+        for position, generation in enumerate(generations):
+            path = compaction.journal_path(self.directory, generation)
+            try:
+                found = scan(path.read_bytes() if path.exists() else b"", name=str(path))
+            except JournalCorrupt as exc:
+                raise StateError(f"--state-dir: {exc}") from None
+            except OSError as exc:
+                raise StateError(f"--state-dir: {path}: {exc.strerror}") from None
+            try:
+                for index, payload in enumerate(found.payloads):
+                    try:
+                        record = loads(payload)
+                    except Exception as exc:  # any unpickling failure: one line
+                        raise StateError(
+                            f"--state-dir: {path}: record {index} is unreadable ({exc})"[:300]
+                        ) from None
+                    apply(record)
+            except ReplayMismatch as exc:
+                raise StateError(f"--state-dir: {path}: {exc}") from None
+            records += len(found.payloads)
+            last = position == len(generations) - 1
+            if found.torn and not last:
+                # Only what was never synced can be torn, and a later file is written only
+                # after this one is synced: records after a torn tail are damage.
+                later = generations[position + 1 :]
+                if any(self._has_records(g) for g in later):
+                    raise StateError(
+                        f"--state-dir: {path}: damaged at byte {found.end} with later journals"
+                    )
+            if found.torn or last or found.end == 0:
+                fd = self._prepare_journal(path, found.end, found.torn, self._warn)
+                if last:
+                    self._fd = fd
+                    self._journal_size = max(found.end, len(MAGIC))
+                else:
+                    os.close(fd)
+        return records
+
+    def _has_records(self, generation: int) -> bool:
+        path = compaction.journal_path(self.directory, generation)
+        try:
+            return path.stat().st_size > len(MAGIC)
+        except FileNotFoundError:
+            return False
+
+    def _prepare_journal(self, path: Path, end: int, torn: int, warn: Callable[[str], None]) -> int:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
             if torn:
@@ -302,17 +376,33 @@ class StateDir:
                 _fsync_dir(path.parent)
         except OSError as exc:
             raise StateError(f"--state-dir: {path}: {exc.strerror}") from None
-        self._fd = fd
+        return fd
 
     # -- live ------------------------------------------------------------------------------
 
     def go_live(self, plane: Any) -> JournaledPlane:
-        """Start recording (inside the running loop): the control plane the APIs must use."""
+        """Start recording (inside the running loop): the control plane the APIs must use
+        (``plane`` is :attr:`Restored.plane`)."""
         assert self.publisher is not None, "runtime() first"
-        writer = GroupCommitWriter(self._fd, on_fatal=self._fatal)
+        generation = self._layout.journals[-1]
+        path = compaction.journal_path(self.directory, generation)
+        writer = GroupCommitWriter(self._fd, path, on_fatal=self._fatal)
         self.writer = writer
         self.scheduler.go_live(asyncio.get_running_loop(), writer.append, self.publisher.arm)
         self.publisher.go_live(writer)
+        objects = snapshot.persistent_objects(
+            plane, self.clock, self.scheduler, self.publisher, self.issuer
+        )
+        self.compactor = compaction.Compactor(
+            self.directory,
+            writer,
+            self._fd,
+            generation=generation,
+            journal_bytes=self._journal_size,
+            threshold=self._compact_bytes,
+            build=partial(snapshot.dumps, plane, self.scheduler, objects),
+            warn=self._warn,
+        )
         return JournaledPlane(
             plane,
             clock=self.clock,
@@ -325,17 +415,26 @@ class StateDir:
     def _fatal(self, exc: OSError) -> None:
         # Nothing more can be acknowledged: stop at once rather than answer without durability.
         print(
-            f"fleetsim serve: ERROR cannot write {self.directory / _JOURNAL}: {exc.strerror}; "
+            f"fleetsim serve: ERROR cannot write the journal in {self.directory}: {exc.strerror}; "
             "exiting (every acknowledged write is on disk)",
             file=sys.stderr,
             flush=True,
         )
         os._exit(1)
 
-    async def close(self) -> None:
-        """Flush what is appended, and release the directory."""
+    async def close(self, *, compact: bool = True) -> None:
+        """Flush what is appended, snapshot the state if the journal is long (``compact``),
+        and release the directory."""
+        self.scheduler.stop()
         if self.writer is not None:
             await self.writer.drain()
+        if self.compactor is not None:
+            try:
+                await self.compactor.close(final=compact)
+            except OSError as exc:  # the journals are intact: the next start replays them
+                self._warn(f"no snapshot at shutdown: {exc.strerror}")
+            self._fd = self.compactor.fd
+        if self.writer is not None:
             self.writer.close()
         if self._fd >= 0:
             os.close(self._fd)

@@ -9,6 +9,7 @@ from typing import Protocol
 from simulator.api.durable.journal import DeferringPublisher, JournaledPlane
 from simulator.api.durable.state import StateDir
 from simulator.api.http.app import ServerConfig, build_plane
+from simulator.api.mqtt.notices import attach as attach_notices
 from simulator.services.runtime import Publisher
 
 __all__ = ["DurableMqtt", "restore_plane"]
@@ -33,14 +34,17 @@ def restore_plane(
         config, loop, publisher, runtime=state.runtime(publisher), issuer=state.issuer
     )
     restored = state.restore(plane, warn=_warn)
-    if restored.records:
+    if restored.snapshot and publisher is not None:
+        attach_notices(restored.plane)  # as build_plane does: this server's broker
+    if restored.records or restored.snapshot:
+        loaded = f"snapshot {restored.snapshot} + " if restored.snapshot else ""
         print(
-            f"fleetsim serve: restored {restored.records} records from {state.directory} "
-            f"in {restored.seconds:.2f} s",
+            f"fleetsim serve: restored {loaded}{restored.records} records from "
+            f"{state.directory} in {restored.seconds:.2f} s",
             file=sys.stderr,
             flush=True,
         )
-    return state.go_live(plane)
+    return state.go_live(restored.plane)
 
 
 class RequestHandler(Protocol):

@@ -10,7 +10,7 @@ Steps, each of which answers an AWS-shaped error when it fails:
 4. **parse and validate** the input (:mod:`.parse`);
 5. **call** ``control_plane.<attribute>.<snake_case(operation)>(**kwargs)``;
 6. **encode** a typed result with the operation's encoder from :data:`simulator.api.wire.ENCODERS`
-   (services that still return dicts have none), then **serialise** it with orjson (raw bytes
+   (every routed operation has one), then **serialise** it with orjson (raw bytes
    for a blob ``payload`` output; other ``bytes`` values, such as the jobs data plane's
    ``jobDocument``, become JSON strings).
 

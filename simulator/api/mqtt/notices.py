@@ -5,7 +5,8 @@
 and, when the head changed, ``.../notify-next`` (the new head's execution and document, or just
 ``{"timestamp"}`` when the list emptied) [AD:jobs-comm-notifications].
 :class:`ShadowMqttNotices` turns accepted updates and deletes into ``/update/accepted``,
-``/update/documents``, ``/update/delta`` and ``/delete/accepted`` [AD:device-shadow-mqtt].
+``/update/documents``, ``/update/delta`` and ``/delete/accepted`` [AD:device-shadow-mqtt], with
+the payloads of :mod:`simulator.api.wire.shadow` (the bytes HTTP answers too).
 
 :func:`attach` wires both into a control plane; :class:`~.dispatch.MqttApi` does it, so every
 driver that serves MQTT publishes them.
@@ -18,12 +19,14 @@ from typing import Any
 
 import orjson
 
+from simulator.api.wire import shadow as wire
 from simulator.api.wire.jobs_data import data_execution, data_summary
 from simulator.core.shadow import UpdateOutcome
 from simulator.services.controlplane import ControlPlane
 from simulator.services.jobs import JobsDataService
 from simulator.services.jobs.records import RANK_IN_PROGRESS, ExecutionRecord
 from simulator.services.runtime import Publisher
+from simulator.services.shadow_results import ShadowDeletion
 
 __all__ = ["JobsMqttNotices", "ShadowMqttNotices", "attach", "shadow_topic_prefix"]
 
@@ -108,22 +111,24 @@ class ShadowMqttNotices:
             or subscribed(f"{prefix}/update/delta")
         )
 
-    def updated(
-        self, thing_name: str, shadow_name: str | None, outcome: UpdateOutcome, accepted: bytes, /
-    ) -> None:
+    def updated(self, thing_name: str, shadow_name: str | None, outcome: UpdateOutcome, /) -> None:
         publisher = self._publisher
         prefix = shadow_topic_prefix(thing_name, shadow_name)
         topic = f"{prefix}/update/accepted"
         if publisher.subscribed(topic):
-            publisher.publish(topic, accepted)
-        for name, message in (("documents", outcome.documents), ("delta", outcome.delta)):
-            topic = f"{prefix}/update/{name}"
-            if message is not None and publisher.subscribed(topic):
-                publisher.publish(topic, orjson.dumps(message))
+            publisher.publish(topic, wire.update_accepted(outcome))
+        topic = f"{prefix}/update/documents"
+        if publisher.subscribed(topic):
+            publisher.publish(topic, wire.update_documents(outcome))
+        topic = f"{prefix}/update/delta"
+        if outcome.delta is not None and publisher.subscribed(topic):
+            publisher.publish(topic, wire.update_delta(outcome))
 
-    def deleted(self, thing_name: str, shadow_name: str | None, document: bytes, /) -> None:
+    def deleted(
+        self, thing_name: str, shadow_name: str | None, deletion: ShadowDeletion, /
+    ) -> None:
         topic = f"{shadow_topic_prefix(thing_name, shadow_name)}/delete/accepted"
-        self._publisher.publish(topic, document)
+        self._publisher.publish(topic, wire.delete_accepted(deletion))
 
 
 def attach(plane: ControlPlane) -> None:

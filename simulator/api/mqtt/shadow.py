@@ -8,16 +8,16 @@ Accepted updates and deletes are **not** in the returned list: the service alrea
 ``/update/accepted``, ``/update/documents``, ``/update/delta`` and ``/delete/accepted`` through
 the runtime's publisher (every subscriber sees them, whichever API made the change), so returning
 them would deliver them twice. Only ``/get/accepted`` and the ``…/rejected`` error documents,
-which go to the requester alone [AD:device-shadow-mqtt], are returned.
+which go to the requester alone [AD:device-shadow-mqtt], are returned. Every payload is built by
+:mod:`simulator.api.wire.shadow` (the bytes the HTTP API answers for the same document).
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, assert_never
-
-import orjson
+from typing import Final, Literal, assert_never
 
 from simulator.api.mqtt.notices import shadow_topic_prefix
+from simulator.api.wire import shadow as wire
 from simulator.core.errors import AwsError
 from simulator.core.shadow import client_token_of
 from simulator.services.shadows import ShadowService
@@ -51,12 +51,8 @@ def parse_shadow_topic(topic: str) -> tuple[str, str | None, Operation] | None:
 
 
 def _rejected(service: ShadowService, error: AwsError, client_token: str | None) -> bytes:
-    document: dict[str, Any] = {"code": error.http_status, "message": error.message}
-    if service.options.rejected_timestamp:
-        document["timestamp"] = int(service.runtime.clock())
-    if client_token is not None:
-        document["clientToken"] = client_token
-    return orjson.dumps(document)
+    stamp = int(service.runtime.clock()) if service.options.rejected_timestamp else None
+    return wire.rejected(error, stamp, client_token)
 
 
 def handle_shadow(
@@ -86,7 +82,7 @@ def handle_shadow(
     try:
         if operation == "get":
             document = service.get_shadow(thing, shadow_name, client_token=client_token)
-            return [(f"{prefix}/get/accepted", document)]
+            return [(f"{prefix}/get/accepted", wire.get_accepted(document))]
         if operation == "update":
             service.update_thing_shadow(thing_name=thing, shadow_name=shadow_name, payload=payload)
             return []

@@ -2,9 +2,9 @@
 
 Services return typed records; this package holds every camelCase key. :data:`ENCODERS` maps
 ``(botocore service, operation)`` to the encoder of that operation's result: the HTTP dispatcher
-looks it up once per route, and an operation whose service still returns a dict has no entry
-(the index and shadow services, for now: adding a service is adding its encoders here). An
-operation that returns ``None`` answers ``{}`` (:func:`empty`).
+looks it up once per route; every service the HTTP API routes to has its operations here (adding
+a service is adding its encoders). An operation that returns ``None`` answers ``{}``
+(:func:`empty`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from simulator.api.wire import catalog, jobs, jobs_data, registry, security
+from simulator.api.wire import catalog, index, jobs, jobs_data, registry, security, shadow
 
 __all__ = ["ENCODERS", "Encoder", "empty"]
 
@@ -105,4 +105,17 @@ ENCODERS: Final[Mapping[tuple[str, str], Encoder]] = {
     ("iot", "TagResource"): empty,
     ("iot", "UntagResource"): empty,
     ("iot", "ListTagsForResource"): security.list_tags_for_resource,
+    # -- fleet indexing and dynamic thing groups
+    ("iot", "GetIndexingConfiguration"): index.get_indexing_configuration,
+    ("iot", "UpdateIndexingConfiguration"): empty,
+    ("iot", "DescribeIndex"): index.describe_index,
+    ("iot", "SearchIndex"): index.search_index,
+    ("iot", "CreateDynamicThingGroup"): index.create_dynamic_thing_group,
+    ("iot", "UpdateDynamicThingGroup"): registry.group_version,
+    ("iot", "DeleteDynamicThingGroup"): empty,
+    # -- Device Shadow
+    ("iot-data", "GetThingShadow"): shadow.get_thing_shadow,
+    ("iot-data", "UpdateThingShadow"): shadow.update_thing_shadow,
+    ("iot-data", "DeleteThingShadow"): shadow.delete_thing_shadow,
+    ("iot-data", "ListNamedShadowsForThing"): shadow.list_named_shadows_for_thing,
 }

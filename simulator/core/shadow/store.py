@@ -128,6 +128,17 @@ class _SharedTrees:
     def __len__(self) -> int:
         return len(self._by_json)
 
+    def __getstate__(self) -> list[tuple[bytes, JsonObject, int]]:
+        # Pickled (``--state-dir`` snapshots), ids change: keep the holders by key instead.
+        return [(key, tree, self._by_id[id(tree)][1]) for key, tree in self._by_json.items()]
+
+    def __setstate__(self, state: list[tuple[bytes, JsonObject, int]]) -> None:
+        self._by_json = {}
+        self._by_id = {}
+        for key, tree, holders in state:
+            self._by_json[key] = tree
+            self._by_id[id(tree)] = [key, holders]
+
     def share(self, tree: JsonObject, encoded: bytes) -> JsonObject:
         """The tree already stored that serialises to ``encoded``, else ``tree`` (remembered);
         one more holder either way.

@@ -151,6 +151,8 @@ class EmbeddedPlane(WorldPlane):
 
     async def connect(self, log: EventLog | None) -> None:
         self.link.log = log
+        if log is not None:
+            self.world.record_history(log)
         await self.broker.start()
 
     async def close(self) -> None:

@@ -107,6 +107,8 @@ class InProcessPlane(WorldPlane):
         # Devices connect and jobs start on the heap, as the world scheduled them.
         world = self.world
         world.link.log = world.cloud.log = log
+        if log is not None:
+            world.record_history(log)
 
     async def close(self) -> None:
         return None

@@ -1,5 +1,8 @@
 """The indexing configuration: validated from UpdateIndexingConfiguration input, echoed back.
 
+GetIndexingConfiguration echoes these records in AWS's shape through
+:mod:`simulator.api.wire.index`.
+
 Only what the emulator indexes changes behaviour (``thingIndexingMode``,
 ``namedShadowIndexingMode``, ``filter.namedShadowNames``); connectivity, Device Defender, managed
 and custom fields are validated for shape and kept so GetIndexingConfiguration echoes them.
@@ -49,24 +52,6 @@ class ThingIndexing:
         base = str(self.mode)
         return f"{base}_AND_CONNECTIVITY_STATUS" if self.connectivity == "STATUS" else base
 
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "thingIndexingMode": self.mode,
-            "thingConnectivityIndexingMode": self.connectivity,
-            "deviceDefenderIndexingMode": self.device_defender,
-            "namedShadowIndexingMode": "ON" if self.named_shadows else "OFF",
-        }
-        if self.custom_fields:
-            out["customFields"] = [{"name": n, "type": t} for n, t in self.custom_fields]
-        flt: dict[str, Any] = {}
-        if self.shadow_names:
-            flt["namedShadowNames"] = list(self.shadow_names)
-        if self.geo_locations:
-            flt["geoLocations"] = [{"name": n, "order": o} for n, o in self.geo_locations]
-        if flt:
-            out["filter"] = flt
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class GroupIndexing:
@@ -74,12 +59,6 @@ class GroupIndexing:
 
     mode: Literal["OFF", "ON"] = "OFF"
     custom_fields: tuple[tuple[str, str], ...] = ()
-
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"thingGroupIndexingMode": self.mode}
-        if self.custom_fields:
-            out["customFields"] = [{"name": n, "type": t} for n, t in self.custom_fields]
-        return out
 
 
 def _choice(raw: dict[str, Any], key: str, allowed: tuple[str, ...], default: str | None) -> str:

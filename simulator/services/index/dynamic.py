@@ -44,6 +44,7 @@ from simulator.services.index.model import (
 )
 from simulator.services.registry import Group, Registry, Thing
 from simulator.services.registry.model import MAX_GROUPS_PER_THING, check_name
+from simulator.services.registry.results import GroupVersion
 from simulator.services.runtime import Runtime, TimerHandle
 
 __all__ = [
@@ -133,8 +134,9 @@ class DynamicGroupOps:
         query_string: str,
         query_version: str | None = None,
         tags: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        """CreateDynamicThingGroup: the group starts BUILDING; ``tags`` are accepted, not kept.
+    ) -> Group:
+        """CreateDynamicThingGroup: the new group (BUILDING, with its query); ``tags`` are
+        accepted, not kept.
 
         Raises:
             InvalidQueryException: the query is malformed or unsupported.
@@ -166,14 +168,7 @@ class DynamicGroupOps:
         self._seq += 1
         self._dynamic[group.name] = DynamicState(query, self._seq, status)
         self._schedule_build(group.name)
-        return {
-            "thingGroupName": group.name,
-            "thingGroupArn": group.arn,
-            "thingGroupId": group.group_id,
-            "indexName": index,
-            "queryString": query_string,
-            "queryVersion": version,
-        }
+        return group
 
     def update_dynamic_thing_group(
         self,
@@ -184,7 +179,7 @@ class DynamicGroupOps:
         index_name: str | None = None,
         query_string: str | None = None,
         query_version: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> GroupVersion:
         """UpdateDynamicThingGroup: a new ``query_string`` moves the group to REBUILDING.
 
         Raises:
@@ -217,11 +212,11 @@ class DynamicGroupOps:
             group.query, dynamic.query = query.text, query
             dynamic.status, group.status = status, wire_status(status)
             self._schedule_build(group.name)
-        return {"version": result.version}
+        return result
 
     def delete_dynamic_thing_group(
         self, *, thing_group_name: str, expected_version: int | None = None
-    ) -> dict[str, Any]:
+    ) -> None:
         """DeleteDynamicThingGroup: members leave (with events); a missing group is no error.
 
         Raises:
@@ -230,7 +225,7 @@ class DynamicGroupOps:
         """
         group = self.registry.groups.get(thing_group_name)
         if group is None:
-            return {}  # as DeleteThingGroup: deleting what is not there succeeds
+            return  # as DeleteThingGroup: deleting what is not there succeeds
         dynamic = self._dynamic.get(group.name)
         if dynamic is None:
             raise InvalidRequestException(
@@ -245,7 +240,6 @@ class DynamicGroupOps:
         for groups in self._blocked.values():
             groups.discard(group.name)
         self.registry.remove_group(group, expected_version)
-        return {}
 
     def metrics(self) -> dict[str, int]:
         """Counters AWS publishes to CloudWatch for dynamic groups."""

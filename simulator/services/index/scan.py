@@ -24,15 +24,17 @@ the loop would wait up to a switch interval (5 ms) for each of its own slices an
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Generic, TypeVar
 
 from simulator.core.fleet_query import IndexDocument, Predicate
 from simulator.services.registry import Thing
 
 __all__ = ["SearchScan"]
 
+R = TypeVar("R")
 
-class SearchScan:
+
+class SearchScan(Generic[R]):
     """One SearchIndex call, evaluated a slice of the fleet at a time.
 
     Args:
@@ -40,7 +42,7 @@ class SearchScan:
         predicate: the compiled query.
         document: the thing's index document (cached by the index service).
         wanted: stop after this many hits (``end + 1`` of the requested page).
-        finish: turns the hits into the operation's result (paging, serialising).
+        finish: turns the hits into the operation's result (paging; a typed record).
         step_docs: documents per :meth:`step` when the driver does not say
             (``IndexOptions.step_things``: ~15 ms with uncached 800-character attributes).
     """
@@ -64,7 +66,7 @@ class SearchScan:
         document: Callable[[Thing], IndexDocument],
         *,
         wanted: int,
-        finish: Callable[[Sequence[Thing]], dict[str, Any]],
+        finish: Callable[[Sequence[Thing]], R],
         step_docs: int = 1_000,
     ) -> None:
         self._step = step_docs
@@ -105,13 +107,13 @@ class SearchScan:
         self._pos = pos
         return self.done
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> R:
         """Step to the end and return the result (the synchronous path)."""
         while not self.step(len(self._names) + 1):
             pass
         return self.result()
 
-    def result(self) -> dict[str, Any]:
+    def result(self) -> R:
         """The operation's result; only once :attr:`done`."""
         if not self.done:
             raise RuntimeError("SearchScan.result() before the scan is done")

@@ -5,7 +5,8 @@ shadows, see :func:`simulator.core.fleet_query.build_document`) is built on dema
 until the thing, its groups, one of its indexed shadows or the configuration changes. Search
 evaluates a compiled query over the cached documents in registry order, in one pass
 (:meth:`IndexService.search_index`) or in bounded steps that a server interleaves with other
-requests (:meth:`IndexService.start_search_index`, :mod:`.scan`).
+requests (:meth:`IndexService.start_search_index`, :mod:`.scan`). Operations return the typed
+records of :mod:`.results`; their AWS shapes are :mod:`simulator.api.wire.index`.
 
 Error choices (AWS documents the error types, not when each applies; inf): an unknown index name,
 or ``AWS_Things`` while thing indexing is OFF, is ResourceNotFoundException; ``AWS_Things`` while
@@ -17,8 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Final
-
-import orjson
 
 from simulator.core.errors import (
     IndexNotReadyException,
@@ -50,7 +49,12 @@ from simulator.services.index.model import (
     IndexOptions,
     ShadowSource,
     advance,
-    wire_status,
+)
+from simulator.services.index.results import (
+    IndexDescription,
+    IndexingConfiguration,
+    SearchHit,
+    SearchPage,
 )
 from simulator.services.index.scan import SearchScan
 from simulator.services.registry import Registry, RegistryEvent, Thing
@@ -93,19 +97,16 @@ class IndexService(DynamicGroupOps):
 
     # -- configuration ---------------------------------------------------------------------------
 
-    def get_indexing_configuration(self) -> dict[str, Any]:
+    def get_indexing_configuration(self) -> IndexingConfiguration:
         """GetIndexingConfiguration: the thing and thing-group configurations as stored."""
-        return {
-            "thingIndexingConfiguration": self._thing_config.describe(),
-            "thingGroupIndexingConfiguration": self._group_config.describe(),
-        }
+        return IndexingConfiguration(self._thing_config, self._group_config)
 
     def update_indexing_configuration(
         self,
         *,
         thing_indexing_configuration: dict[str, Any] | None = None,
         thing_group_indexing_configuration: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> None:
         """UpdateIndexingConfiguration: replace either configuration; omitted ones stay.
 
         Changing what is indexed clears the document cache, moves ``AWS_Things`` through
@@ -131,7 +132,6 @@ class IndexService(DynamicGroupOps):
         old, self._thing_config, self._group_config = self._thing_config, thing, group
         if thing != old:
             self._reindex(old)
-        return {}
 
     def _reindex(self, old: ThingIndexing) -> None:
         self._docs.clear()
@@ -155,16 +155,12 @@ class IndexService(DynamicGroupOps):
         self._index_timer = None
         self._index_status = advance(self._index_status, Change.BUILT) or self._index_status
 
-    def describe_index(self, *, index_name: str) -> dict[str, Any]:
-        """DescribeIndex: ``indexName``, ``indexStatus`` and ``schema``."""
+    def describe_index(self, *, index_name: str) -> IndexDescription:
+        """DescribeIndex: the index's name, status and schema."""
         if index_name == THINGS_INDEX and self._index_status is not None:
-            return {
-                "indexName": index_name,
-                "indexStatus": wire_status(self._index_status),
-                "schema": self._thing_config.schema(),
-            }
+            return IndexDescription(index_name, self._index_status, self._thing_config.schema())
         if index_name == GROUPS_INDEX and self._group_config.mode == "ON":
-            return {"indexName": index_name, "indexStatus": "ACTIVE", "schema": "THING_GROUPS"}
+            return IndexDescription(index_name, BuildStatus.ACTIVE, "THING_GROUPS")
         raise ResourceNotFoundException(f"Index {index_name} does not exist")
 
     # -- search ----------------------------------------------------------------------------------
@@ -177,7 +173,7 @@ class IndexService(DynamicGroupOps):
         next_token: str | None = None,
         max_results: int | None = None,
         query_version: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> SearchPage:
         """SearchIndex over ``AWS_Things``, in registry order, paged by ``nextToken``.
 
         In one pass; :meth:`start_search_index` is the same search as resumable steps.
@@ -204,7 +200,7 @@ class IndexService(DynamicGroupOps):
         next_token: str | None = None,
         max_results: int | None = None,
         query_version: str | None = None,
-    ) -> SearchScan:
+    ) -> SearchScan[SearchPage]:
         """Check a SearchIndex request and return its scan, to be stepped (see :mod:`.scan`).
 
         Raises:
@@ -223,12 +219,10 @@ class IndexService(DynamicGroupOps):
         limit = self.options.max_results
         _, end = window(max_results, next_token, limit=limit)
 
-        def finish(hits: Sequence[Thing]) -> dict[str, Any]:
+        def finish(hits: Sequence[Thing]) -> SearchPage:
             items, token = page(hits, max_results, next_token, limit=limit)
-            result: dict[str, Any] = {"things": [self._thing_result(t) for t in items]}
-            if token:
-                result["nextToken"] = token
-            return result
+            found = tuple(SearchHit(t, self._indexed_shadows(t.name)) for t in items)
+            return SearchPage(found, token or None)
 
         return SearchScan(
             self.registry.things,
@@ -238,28 +232,6 @@ class IndexService(DynamicGroupOps):
             finish=finish,
             step_docs=self.options.step_things,
         )
-
-    def _thing_result(self, thing: Thing) -> dict[str, Any]:
-        out: dict[str, Any] = {"thingName": thing.name, "thingId": thing.thing_id}
-        if thing.thing_type:
-            out["thingTypeName"] = thing.thing_type
-        out["thingGroupNames"] = list(thing.groups)
-        out["attributes"] = dict(thing.attributes)
-        shadow = self._shadow_document(thing.name)
-        if shadow:
-            out["shadow"] = orjson.dumps(shadow).decode()
-        return out
-
-    def _shadow_document(self, thing_name: str) -> dict[str, Any]:
-        """The indexed shadows as SearchIndex shows them (named shadows under ``name``)."""
-        out: dict[str, Any] = {}
-        for shadow_name, state in self._indexed_shadows(thing_name).items():
-            entry = {**state, "hasDelta": bool(state.get("delta"))}
-            if shadow_name is None:
-                out.update(entry)
-            else:
-                out.setdefault("name", {})[shadow_name] = entry
-        return out
 
     # -- documents -------------------------------------------------------------------------------
 

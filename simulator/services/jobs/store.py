@@ -39,12 +39,15 @@ from simulator.services.jobs.results import JobState
 from simulator.services.jobs.sharing import DetailsTable, JobIdSets
 from simulator.services.runtime import Runtime
 
-__all__ = ["FinishedHandler", "JobStatusListener", "JobsStore"]
+__all__ = ["ExecutionListener", "FinishedHandler", "JobStatusListener", "JobsStore"]
 
 #: Called once an execution reached a terminal status (through :meth:`JobsStore.move`).
 FinishedHandler = Callable[[ExecutionRecord, float], None]
 #: Called after a job changed status: (job, its previous status, now).
 JobStatusListener = Callable[[JobRecord, JobStatus, float], None]
+#: Called after an execution changed status: (execution, its previous status or ``None`` for a
+#: new QUEUED one, the actor or ``None`` for a new one, now); before any consequence of it.
+ExecutionListener = Callable[[ExecutionRecord, ExecutionStatus | None, Actor | None, float], None]
 
 _S = ExecutionStatus
 # Members read on every device update, as globals: on Python 3.11 ``ExecutionStatus.QUEUED`` goes
@@ -84,6 +87,7 @@ class JobsStore:
         self._queued_to_terminal = queued_to_terminal
         self._finished: FinishedHandler = _nothing
         self._job_listeners: list[JobStatusListener] = []
+        self._moved: ExecutionListener | None = None
 
     def on_finished(self, handler: FinishedHandler) -> None:
         """Call ``handler(execution, now)`` whenever an execution becomes terminal."""
@@ -92,6 +96,10 @@ class JobsStore:
     def on_job_status(self, listener: JobStatusListener) -> None:
         """Call ``listener(job, previous status, now)`` after every job status change."""
         self._job_listeners.append(listener)
+
+    def on_execution(self, listener: ExecutionListener) -> None:
+        """Call ``listener`` after every execution status change (the run's history)."""
+        self._moved = listener
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -224,6 +232,8 @@ class JobsStore:
                 by_thing[thing] = ex if same_number else [runs, ex]
         job.counts[_QUEUED] += 1
         self.pending.add(ex, now)
+        if self._moved is not None:
+            self._moved(ex, None, None, now)
         return ex
 
     def move(
@@ -273,6 +283,8 @@ class JobsStore:
                 if job.timeout is not None:
                     ex.timeout_minutes = job.timeout.in_progress_timeout_in_minutes
                 self.pending.resort(ex, now)
+                if self._moved is not None:
+                    self._moved(ex, current, actor, now)
             if step_minutes is not None:
                 ex.step_deadline = None if step_minutes == -1 else now + 60.0 * step_minutes
                 self._arm(ex)
@@ -287,6 +299,8 @@ class JobsStore:
             ex.timer.cancel()
             ex.timer = None
         self.pending.discard(ex, now)
+        if self._moved is not None:
+            self._moved(ex, current, actor, now)
         self._finished(ex, now)
         return None
 
