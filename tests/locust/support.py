@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from tests.mqtt_broker import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "scenarios" / "locust" / "fleet.py"
 FAST = ROOT / "tests" / "locust" / "fast.toml"
@@ -66,6 +68,11 @@ def locust_command(
 def run_locust(out: Path, *args: str, timeout: float = 150.0, csv: bool = True) -> LocustRun:
     """``locust --headless ...`` to its end; the combined output is kept for messages."""
     out.mkdir(parents=True, exist_ok=True)
+    if "--processes" in args:
+        # Locust's master binds 5557 unless told otherwise, and its forked workers connect to
+        # --master-port: two such tests at once (xdist) would share one master.
+        port = str(free_port())
+        args = (*args, "--master-bind-port", port, "--master-port", port)
     try:
         done = subprocess.run(
             locust_command(out, "--headless", *args, csv=csv),
