@@ -82,9 +82,9 @@ def test_heavy_search_leaves_other_clients_answered(start_server: Callable[..., 
     thread.join()
     assert not failure, failure
     assert [names for _, names in searches] == [HITS] * 3
-    # The searches are heavy enough that a loop held for one would break the bound.
+    # Each search is heavy enough that a loop held for it would break the 100 ms bound.
     durations = [seconds for seconds, _ in searches]
-    assert min(durations) > 0.1 and max(durations) > 0.3, durations
+    assert min(durations) > 0.1, durations
     assert len(latencies) > 20
     slowest = max(latencies)
     assert slowest < 0.1, (slowest, sorted(latencies)[-5:], [s for s, _ in searches])
