@@ -70,11 +70,18 @@ async def _device(uri: str, inbox: Inbox) -> AsyncIterator[ConnectionPool]:
 async def _round_trip(pool: ConnectionPool, inbox: Inbox, token: bytes) -> None:
     """A request answered; asked again every half second (the bridge may still be subscribing
     after a restart, and the broker drops a request nobody subscribes to)."""
+
+    def answers() -> list[tuple[str, bytes]]:
+        return [(topic, payload) for _, topic, payload in inbox.messages]
+
     async with asyncio.timeout(30):
         while True:
             pool.publish(0, f"{THING}/jobs/get", token)
             with contextlib.suppress(TimeoutError):
-                await eventually(lambda: token in inbox.payloads(), timeout=0.5)
+                # The bridge's answer, not the device's own request (its filter covers both).
+                await eventually(
+                    lambda: (f"{THING}/jobs/get/accepted", token) in answers(), timeout=0.5
+                )
                 return
 
 
