@@ -7,36 +7,16 @@ not, 2 on bad input (one line on stderr, before anything is played).
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
+from simulator.commands import argtypes
 from simulator.core.errors import UsageError
 from simulator.lab.replay import Outcome, open_target, play_on
 from simulator.lab.replay_remote import parse_target
 from simulator.lab.script import load_script
 
 __all__ = ["register", "replay"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid count {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid speed {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text} must be a positive factor")
-    return value
 
 
 def register(commands: Any) -> None:
@@ -67,11 +47,11 @@ def register(commands: Any) -> None:
         "the target must serve MQTT there (embedded does; `fleetsim serve --mqtt URI`)",
     )
     parser.add_argument(
-        "--repeat", type=_positive_int, default=1, metavar="N", help="plays (default 1)"
+        "--repeat", type=argtypes.count, default=1, metavar="N", help="plays (default 1)"
     )
     parser.add_argument(
         "--speed",
-        type=_speed,
+        type=argtypes.positive("factor"),
         metavar="X",
         help="keep the script's gaps, divided by X (1: real time); default: no waiting beyond "
         "each answer",

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import re
 import signal
@@ -35,6 +34,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from simulator.commands import argtypes
 from simulator.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -57,26 +57,6 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port {port} is outside 0..65535")
     return port
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text} must be a positive number of seconds")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid count {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
 
 
 def register(commands: Any) -> None:
@@ -130,21 +110,21 @@ def register(commands: Any) -> None:
     limits = parser.add_argument_group("connections")
     limits.add_argument(
         "--max-connections",
-        type=_count,
+        type=argtypes.count,
         metavar="N",
         help="open connections at most; more are answered 503 ServiceUnavailableException and "
         "closed (default 10000, lowered to what the open-file limit allows)",
     )
     limits.add_argument(
         "--header-timeout",
-        type=_seconds,
+        type=argtypes.positive("number of seconds"),
         default=10.0,
         metavar="S",
         help="close a connection whose request line and headers take longer (default 10)",
     )
     limits.add_argument(
         "--idle-timeout",
-        type=_seconds,
+        type=argtypes.positive("number of seconds"),
         default=60.0,
         metavar="S",
         help="close a keep-alive connection idle this long (default 60)",
