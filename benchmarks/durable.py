@@ -73,19 +73,21 @@ def _tree_cpu(pid: int) -> float:
 
 
 def throughput(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
-    servers = [_start("memory"), _start("state-dir", "--state-dir", str(state_dir))]
+    servers: list[Server] = []
     rounds: dict[tuple[str, str], list[Measurement]] = {}
-    try:
+    try:  # a server that fails to start must not leave the other one running
+        servers.append(_start("memory"))
+        servers.append(_start("state-dir", "--state-dir", str(state_dir)))
         requests: dict[tuple[str, str], bytes] = {}
         for server in servers:
             server.name, real = "fleetsim", server.name  # setup() and capture() key on it
             setup(server)
             for op in OPERATIONS:
-                if op.name in MEASURED:
+                if op.name in args.operations:
                     requests[real, op.name] = capture(server, op)
             server.name = real
         for _ in range(args.rounds):
-            for op_name in MEASURED:
+            for op_name in args.operations:
                 for server in servers:
                     measurement = asyncio.run(
                         load(
@@ -101,7 +103,7 @@ def throughput(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
     finally:
         for server in servers:
             server.stop()
-    results = []
+    results: list[dict[str, Any]] = []
     for (name, op_name), measured in rounds.items():
         median = sorted(measured, key=lambda m: m.requests_per_s)[len(measured) // 2]
         results.append(
@@ -119,13 +121,23 @@ def throughput(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         )
     rate = {(r["mode"], r["operation"]): r["requests_per_s"] for r in results}
     cpu = {(r["mode"], r["operation"]): r["server_cpu_per_request_us"] for r in results}
-    ratios = {op: round(rate["state-dir", op] / rate["memory", op], 3) for op in MEASURED}
+    ratios = {op: round(rate["state-dir", op] / rate["memory", op], 3) for op in args.operations}
+    # Round by round: the two servers measured back to back, so a change of the machine's load
+    # between rounds cancels out of each pair.
+    pairwise = {
+        op: [
+            round(d.requests_per_s / m.requests_per_s, 3)
+            for m, d in zip(rounds["memory", op], rounds["state-dir", op], strict=True)
+        ]
+        for op in args.operations
+    }
     # On a shared machine the request rate moves with the neighbours' load; the server's CPU
     # time per request does not: its ratio is what a CPU-bound server's throughput would show.
-    cpu_ratios = {op: round(cpu["memory", op] / cpu["state-dir", op], 3) for op in MEASURED}
+    cpu_ratios = {op: round(cpu["memory", op] / cpu["state-dir", op], 3) for op in args.operations}
     return {
         "results": results,
         "ratios": ratios,
+        "pairwise_ratios": pairwise,
         "cpu_ratios": cpu_ratios,
         "pass": all(ratio >= TARGET_RATIO for ratio in cpu_ratios.values()),
     }
@@ -276,6 +288,13 @@ def table(data: dict[str, Any]) -> str:
             f"{measured['cpu_ratios'][op]:.2f} | "
             f"{memory['p99_ms']:.2f} / {durable['p99_ms']:.2f} |"
         )
+    if measured["ratios"]:
+        lines += ["", "req/s ratio (state-dir / memory) of each round, back to back:"]
+        lines += [
+            f"- {op}: {', '.join(f'{r:.2f}' for r in pairs)}"
+            for op, pairs in measured["pairwise_ratios"].items()
+        ]
+        lines.append(f"load average at the end: {data['machine']['load_average']}")
     r = data["restore"]
     if r:
         replay, snap, compacted = r["replay"], r["snapshot"], r["compaction"]
@@ -311,7 +330,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--restores", type=int, default=3, help="restores timed (best kept)")
     parser.add_argument("--skip-restore", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--operations",
+        default=",".join(MEASURED),
+        help=f"comma-separated, of {', '.join(MEASURED)}",
+    )
     args = parser.parse_args(argv)
+    args.operations = [op.strip() for op in args.operations.split(",") if op.strip()]
+    if not args.operations or not set(args.operations) <= set(MEASURED):
+        parser.error(f"--operations: choose from {', '.join(MEASURED)}")
     args.duration = args.duration or (0.5 if args.quick else 5.0)
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.warmup = 0.2 if args.quick else 1.0

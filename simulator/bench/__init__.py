@@ -68,6 +68,11 @@ BENCHMARKS: Final[dict[str, Benchmark]] = {
             "fleetsim serve --mqtt requests/s through Mosquitto, 1 vs K bridge connections",
         ),
         Benchmark(
+            "paging",
+            "simulator.bench.paging",
+            "list every execution of a 10k- and a 100k-device job page by page over HTTP",
+        ),
+        Benchmark(
             "locust",
             "simulator.bench.locust",
             "Locust device users per worker: fleetsim's DeviceUser against locust's MqttUser",

@@ -4,6 +4,11 @@
 
     fleetsim bench api [--json] [--quick] [--connections N] [--duration S] [--rounds R]
                        [--no-pin]
+    fleetsim bench api --soak [--duration S] [--connections N] [--interval S] [--things N]
+                       [--json] [--no-pin]
+
+``--soak`` is :mod:`simulator.bench.soak`: mixed operations for 10 minutes on 500 connections
+against ``fleetsim serve --state-dir``, throughput, p99 and RSS over time.
 
 Both servers run as subprocesses (``fleetsim serve --port 0``; moto's ``ThreadedMotoServer`` on
 a free port). Before each round, each operation is called once through boto3 with a
@@ -28,22 +33,15 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
+from simulator.bench._api_ops import OPERATIONS, NotWired, Operation, capture, setup
 from simulator.bench._httpload import Measurement, load
-from simulator.bench._procs import INSTALL_PEERS, peer_missing, process_cpu, python_module
+from simulator.bench._procs import INSTALL_PEERS, peer_missing
+from simulator.bench._servers import Server, start_fleetsim, start_moto
 from simulator.bench._timing import machine as _platform
 from simulator.core.errors import UsageError
-from simulator.transport.broker.local import free_port
 
 __all__ = [
     "OPERATIONS",
@@ -60,211 +58,7 @@ __all__ = [
 
 #: SigV4 signatures expire after 5 minutes; a request is signed before each round.
 MAX_ROUND_S: Final = 240.0
-THING: Final = "bench-thing"
-JOB: Final = "bench-job"
-DOCUMENT: Final = '{"operation":"bench","steps":[1,2,3]}'
-SHADOW: Final = b'{"state":{"reported":{"firmware":"1.0.0","temperature":21}}}'
 TARGET_RATIO: Final = 5.0
-_MOTO = """
-import logging, signal, sys
-from moto.server import ThreadedMotoServer
-logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request access log
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
-server.start()
-print("ready", flush=True)
-signal.sigwait({signal.SIGINT, signal.SIGTERM})
-server.stop()
-"""
-
-
-class NotWired(Exception):
-    """fleetsim answers that the operation's service is not implemented yet."""
-
-
-# -- servers ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[str]
-    url: str
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}),
-        )
-
-    def cpu_seconds(self) -> float:
-        return process_cpu(self.process.pid)
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start_fleetsim() -> Server:
-    process = subprocess.Popen(
-        python_module("simulator.cli", "serve", "--port", "0"), stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.startswith("fleetsim serve: listening on "):
-        process.kill()
-        raise RuntimeError(f"fleetsim serve did not start: {line!r}")
-    return Server("fleetsim", process, line.rsplit(" ", 1)[1].strip())
-
-
-def start_moto() -> Server:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", _MOTO, str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    if process.stdout.readline().strip() != "ready":
-        process.kill()
-        raise RuntimeError("moto server did not start")
-    return Server("moto", process, f"http://127.0.0.1:{port}")
-
-
-# -- operations: setup, one checked call, the captured request -------------------------------
-
-
-@dataclass(frozen=True)
-class Operation:
-    name: str
-    service: str
-    method: str
-    params: dict[str, Any]
-    check: Callable[[dict[str, Any]], bool]
-    servers: tuple[str, ...] = ("fleetsim", "moto")
-
-
-def _payload(response: dict[str, Any]) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(response["payload"].read())
-    return loaded
-
-
-OPERATIONS: Final = (
-    Operation(
-        "DescribeThing",
-        "iot",
-        "describe_thing",
-        {"thingName": THING},
-        lambda r: r["thingName"] == THING,
-    ),
-    Operation(
-        "UpdateThingShadow",
-        "iot-data",
-        "update_thing_shadow",
-        {"thingName": THING, "payload": SHADOW},
-        lambda r: _payload(r)["state"]["reported"]["temperature"] == 21,
-    ),
-    Operation(
-        "GetThingShadow",
-        "iot-data",
-        "get_thing_shadow",
-        {"thingName": THING},
-        lambda r: _payload(r)["state"]["reported"]["firmware"] == "1.0.0",
-    ),
-    Operation(
-        "DescribeJob",
-        "iot",
-        "describe_job",
-        {"jobId": JOB},
-        lambda r: r["job"]["jobId"] == JOB,
-    ),
-    Operation(
-        "GetJobDocument",
-        "iot",
-        "get_job_document",
-        {"jobId": JOB},
-        lambda r: json.loads(r["document"]) == json.loads(DOCUMENT),
-    ),
-    Operation(
-        "UpdateJobExecution",
-        "iot-jobs-data",
-        "update_job_execution",
-        {
-            "thingName": THING,
-            "jobId": JOB,
-            "status": "IN_PROGRESS",
-            "includeJobExecutionState": True,
-        },
-        lambda r: r["executionState"]["status"] == "IN_PROGRESS",
-        servers=("fleetsim",),
-    ),
-)
-
-
-def _not_wired(exc: ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    return error.get("Code") == "UnknownOperationException" and "not implement" in str(
-        error.get("Message", "")
-    )
-
-
-def setup(server: Server) -> None:
-    """The thing, its shadow and a job with the thing's execution IN_PROGRESS (where wired)."""
-    iot = server.client("iot")
-    thing_arn = iot.create_thing(thingName=THING)["thingArn"]
-    steps: list[Callable[[], object]] = [
-        lambda: server.client("iot-data").update_thing_shadow(thingName=THING, payload=SHADOW),
-        lambda: iot.create_job(jobId=JOB, targets=[thing_arn], document=DOCUMENT),
-    ]
-    if server.name == "fleetsim":
-        steps.append(
-            lambda: server.client("iot-jobs-data").start_next_pending_job_execution(thingName=THING)
-        )
-    for step in steps:
-        try:
-            step()
-        except ClientError as exc:
-            if not _not_wired(exc):
-                raise
-
-
-def capture(server: Server, op: Operation) -> bytes:
-    """Call ``op`` once through boto3, check the response, return the signed request's bytes."""
-    client = server.client(op.service)
-    captured: list[Any] = []
-    client.meta.events.register("before-send", lambda request, **_: captured.append(request))
-    try:
-        response = getattr(client, op.method)(**op.params)
-    except ClientError as exc:
-        if _not_wired(exc):
-            raise NotWired(op.name) from None
-        raise
-    if not op.check(response):
-        raise AssertionError(f"{server.name} {op.name}: unexpected response {response}")
-    request = captured[-1]
-    split = request.url.split("/", 3)
-    target = "/" + (split[3] if len(split) > 3 else "")
-    body = request.body or b""
-    if isinstance(body, str):
-        body = body.encode()
-    lines = [f"{request.method} {target} HTTP/1.1", f"Host: {split[2]}"]
-    for name, value in request.headers.items():
-        if name.lower() not in ("host", "content-length"):
-            text = value.decode() if isinstance(value, bytes) else value
-            lines.append(f"{name}: {text}")
-    lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-# -- the run ---------------------------------------------------------------------------------
 
 
 def _pin(servers: list[Server]) -> bool:
@@ -466,20 +260,38 @@ def table(data: dict[str, Any]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="short run (smoke test)")
-    parser.add_argument("--connections", type=int, default=16, help="keep-alive connections")
+    parser.add_argument(
+        "--connections", type=int, help="keep-alive connections (default 16; --soak 500)"
+    )
     parser.add_argument(
         "--duration",
         type=float,
-        help=f"seconds per round (default 3; --quick 0.5; <= {MAX_ROUND_S:g})",
+        help=f"seconds per round (default 3; --quick 0.5; <= {MAX_ROUND_S:g}); "
+        "--soak: of the whole soak (default 600)",
     )
     parser.add_argument("--rounds", type=int, help="rounds, median reported (default 3)")
     parser.add_argument(
         "--no-pin", dest="pin", action="store_false", help="let the OS place client and servers"
     )
+    soak = parser.add_argument_group(
+        "soak",
+        "--soak: mixed operations against fleetsim serve --state-dir for --duration s, "
+        "sampled over time (simulator.bench.soak)",
+    )
+    soak.add_argument("--soak", action="store_true", help="run the soak instead")
+    soak.add_argument(
+        "--interval", type=float, default=10.0, help="seconds between samples (default 10)"
+    )
+    soak.add_argument("--things", type=int, default=1000, help="things provisioned (default 1000)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; print the table, or one JSON object with ``--json``."""
+    if args.soak:
+        from simulator.bench import soak  # noqa: PLC0415
+
+        return soak.run(args)
+    args.connections = 16 if args.connections is None else args.connections
     args.duration = args.duration if args.duration is not None else (0.5 if args.quick else 3.0)
     args.rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
     args.warmup = 0.2 if args.quick else 0.5

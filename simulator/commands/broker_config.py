@@ -2,22 +2,31 @@
 
 With ``--acl-from URL`` the ACL also names the certificates a ``fleetsim serve`` issued
 (CreateKeysAndCertificate, e.g. by ``fleetsim provision``): for every ACTIVE certificate
-attached to a thing, ``user <its CN>`` may use ``$aws/things/<thing>/#``, read through the
-emulator's API (ListCertificates, ListPrincipalThings, DescribeCertificate) with boto3.
+attached to a thing, ``user <its CN>`` may use what the IoT policies attached to it allow
+(:mod:`.broker_acl` reads them, :mod:`simulator.core.policy` translates them), or with
+``--acl-mode things`` its things' ``$aws/things/<thing>/#``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from simulator.core.errors import UsageError
 from simulator.transport.broker import DEVICE_PATTERN, BrokerLayout, write_broker_config
 from simulator.transport.certs import DEFAULT_EMULATOR_IDENTITY
 
+if TYPE_CHECKING:
+    from simulator.commands.broker_acl import AclPlan
+    from simulator.core.policy import Reach
+
 __all__ = ["register", "run"]
+
+_MAX_NOTES: Final = 20
 
 _PERCENT_PATTERN = DEVICE_PATTERN.replace("%", "%%")  # argparse %-formats help strings
 
@@ -38,9 +47,17 @@ With --tls the broker requires a client certificate and uses its CN as the user 
 devices connect with user name = thing name, the emulator with --mqtt-username NAME.
 
 With --acl-from http://HOST:PORT (and --tls), the ACL also gets, for every ACTIVE certificate
-that `fleetsim serve` issued and that is attached to a thing, `user <certificate CN>` +
-`topic readwrite $aws/things/<thing>/#`. Re-run it after provisioning; a running Mosquitto
-reads the new ACL on SIGHUP (kill -HUP <pid>).
+that `fleetsim serve` issued and that is attached to a thing, `user <certificate CN>` and the
+topics the IoT policies attached to the certificate (and to its things' groups) allow, with
+${iot:Connection.Thing.ThingName} and ${iot:ClientId} = the thing name (--acl-mode policy, the
+default): write = iot:Publish, read = iot:Receive through a filter iot:Subscribe allows, deny
+lines for Deny statements. Never more than the policy allows: what Mosquitto's ACL cannot say
+(`*` inside a level, a Deny it cannot write) is left out and noted on stderr. Mosquitto does
+not check subscriptions (a refused one is granted but delivers nothing) nor client ids
+(iot:Connect: a device the policy does not let connect as its thing gets no topics). A policy
+that lets a device use another thing's topics is reported on stderr (--strict: exit 1).
+--acl-mode things: `topic readwrite $aws/things/<thing>/#` per thing, whatever the policies.
+Re-run it after provisioning; a running Mosquitto reads the new ACL on SIGHUP (kill -HUP PID).
 
 Then start the broker with `mosquitto -c DIR/mosquitto.conf` and the emulator with
   fleetsim serve --mqtt mqtts://127.0.0.1:8883 --mqtt-ca DIR/ca.pem \\
@@ -109,7 +126,21 @@ def register(commands: Any) -> None:
         "--acl-from",
         metavar="URL",
         help="also allow each ACTIVE certificate of this `fleetsim serve` (http://HOST:PORT) "
-        "the topics of the things it is attached to (--tls)",
+        "what its IoT policies allow, for the things it is attached to (--tls)",
+    )
+    parser.add_argument(
+        "--acl-mode",
+        choices=("policy", "things"),
+        default="policy",
+        help="with --acl-from: what each certificate may use: what the IoT policies attached to "
+        "it (and its things' groups) allow (policy, default), or its things' $aws/things/T/# "
+        "whatever the policies say (things)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --acl-from: exit 1 when a policy lets a device use another thing's topics "
+        "(the files are written all the same)",
     )
     parser.add_argument(
         "--region",
@@ -117,71 +148,6 @@ def register(commands: Any) -> None:
         help="the emulator's --region (its SigV4 scope), with --acl-from",
     )
     parser.set_defaults(handler=run)
-
-
-def _device_users(url: str, region: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(certificate CN, things) of every ACTIVE certificate attached to a thing, by CN."""
-    import boto3  # type: ignore[import-untyped]  # noqa: PLC0415
-    from botocore.config import Config  # noqa: PLC0415
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-    from simulator.engine.mqtt.options import parse_control_plane  # noqa: PLC0415
-    from simulator.engine.mqtt.provision import (  # noqa: PLC0415
-        WORKERS,
-        describe_error,
-        some,
-        thread_map,
-    )
-    from simulator.services.registry.ca import common_name  # noqa: PLC0415
-
-    if parse_control_plane(url) in ("aws", "embedded"):
-        raise UsageError(f"--acl-from {url!r}: give the http://HOST:PORT of a `fleetsim serve`")
-    session = boto3.Session(region_name=region)
-    keys = {} if session.get_credentials() is not None else {"aws_access_key_id": "test"}
-    if keys:
-        keys["aws_secret_access_key"] = "test"
-    config = Config(max_pool_connections=WORKERS * 2, retries={"mode": "standard"})
-    iot = session.client("iot", endpoint_url=url.rstrip("/"), config=config, **keys)
-
-    def pages(call: Any, key: str, token_in: str, token_out: str, **kw: Any) -> list[Any]:
-        items: list[Any] = []
-        token = None
-        while True:
-            page = call(**kw, **some(**{token_in: token}))
-            items += page.get(key, [])
-            token = page.get(token_out)
-            if not token:
-                return items
-
-    def one(cert: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
-        things = pages(
-            iot.list_principal_things,
-            "things",
-            "nextToken",
-            "nextToken",
-            principal=cert["certificateArn"],
-            maxResults=250,
-        )
-        if not things:
-            return None
-        described = iot.describe_certificate(certificateId=cert["certificateId"])
-        name = common_name(described["certificateDescription"]["certificatePem"])
-        return None if name is None else (name, tuple(sorted(things)))
-
-    try:
-        certs = pages(
-            iot.list_certificates,
-            "certificates",
-            "marker",
-            "nextMarker",
-            pageSize=250,
-            ascendingOrder=True,
-        )
-        active = [c for c in certs if c.get("status") == "ACTIVE"]
-        found = [entry for entry in thread_map(one, active) if entry is not None]
-    except (ClientError, BotoCoreError) as exc:
-        raise UsageError(f"--acl-from {url}: {describe_error(exc)}") from None
-    return tuple(sorted(found))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -198,16 +164,36 @@ def run(args: argparse.Namespace) -> int:
         broker_user=args.broker_user,
         server_hosts=("localhost", "127.0.0.1", *args.server_name),
     )
+    acl_plan = None
     if args.acl_from is not None:
         if not args.tls:
             raise UsageError("--acl-from names devices by certificate: it needs --tls")
-        users = _device_users(args.acl_from, args.region)
-        layout = dataclasses.replace(layout, device_users=users)
+        from simulator.commands.broker_acl import fetch, plan  # noqa: PLC0415
+
+        mode = args.acl_mode
+        fleet = fetch(args.acl_from, args.region, policies=mode == "policy")
+        if mode == "things":
+            users = tuple((c.identity, c.things) for c in fleet.certificates)
+            layout = dataclasses.replace(layout, device_users=users)
+        else:
+            acl_plan = plan(fleet, mode)
+            layout = dataclasses.replace(layout, user_acls=acl_plan.users)
+            if any("%c" in pattern for pattern in layout.things_patterns):
+                print(
+                    "fleetsim broker-config: warning: a --things-pattern with %c applies to "
+                    "every certificate, whatever its policies (Mosquitto does not check client "
+                    "ids)",
+                    file=sys.stderr,
+                )
     files = write_broker_config(layout)
     print(f"wrote {files.config}")
     print(f"wrote {files.acl}")
     if args.acl_from is not None:
-        print(f"{len(layout.device_users)} certificates of {args.acl_from} in the ACL")
+        count = len(layout.device_users) + len(layout.user_acls)
+        how = "their things' topics" if args.acl_mode == "things" else "their IoT policies"
+        print(f"{count} certificates of {args.acl_from} in the ACL ({how})")
+    if acl_plan is not None:
+        _report(acl_plan)
     uri = f"{'mqtts' if layout.tls else 'mqtt'}://{layout.host}:{layout.listen_port}"
     if files.ca is not None and files.server is not None and files.emulator is not None:
         print(f"wrote {files.ca} (project CA)")
@@ -225,4 +211,32 @@ def run(args: argparse.Namespace) -> int:
         serve = f"fleetsim serve --mqtt {uri} --mqtt-username {layout.emulator_identity}"
     print(f"start the broker:   {files.command}")
     print(f"start the emulator: {serve}")
-    return 0
+    return 1 if args.strict and acl_plan is not None and acl_plan.reaches else 0
+
+
+def _report(acl_plan: AclPlan) -> None:
+    """Warnings on stderr: policies reaching other things' topics, then approximations."""
+    say = functools.partial(print, file=sys.stderr)
+    by_policy: dict[str, list[Reach]] = {}
+    for found in acl_plan.reaches:
+        by_policy.setdefault(found.policy, []).append(found)
+    for policy, reached in sorted(by_policy.items()):
+        devices = len({f.thing for f in reached})
+        say(
+            f"fleetsim broker-config: warning: policy {policy} lets {devices} device(s) use "
+            f"another thing's topics, e.g. {reached[0]}"
+        )
+    if acl_plan.without_policy:
+        say(
+            f"fleetsim broker-config: warning: {acl_plan.without_policy} certificate(s) have no "
+            "IoT policy: no topics (AWS would refuse them too)"
+        )
+    if acl_plan.without_connect:
+        say(
+            f"fleetsim broker-config: warning: {acl_plan.without_connect} device(s) may not "
+            "connect with client id = thing name (iot:Connect): no topics"
+        )
+    for note in acl_plan.notes[:_MAX_NOTES]:
+        say(f"fleetsim broker-config: note: {note}")
+    if len(acl_plan.notes) > _MAX_NOTES:
+        say(f"fleetsim broker-config: note: ... and {len(acl_plan.notes) - _MAX_NOTES} more")

@@ -31,8 +31,8 @@ def register(commands: Any) -> None:
         description=(
             "Turn DEVICE's history in RUN_DIR/events.jsonl.gz into a standalone script "
             "scenario (one thing, the run's catalog, a timed [[script]] of its operations) "
-            "and shrink it by delta debugging until no operation can be removed without "
-            "losing the inconsistency's cause; replay it with fleetsim replay."
+            "and shrink it by delta debugging until no operation can be removed, and no two "
+            "merged, without losing the inconsistency's cause; replay it with fleetsim replay."
         ),
     )
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR")

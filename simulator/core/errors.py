@@ -13,6 +13,7 @@ would against AWS.
     │   ├── InvalidRequestException       400  (Jobs / registry family)
     │   ├── InvalidQueryException         400
     │   ├── IndexNotReadyException        400  (fleet index still building)
+    │   ├── InvalidAggregationException   400  (field not aggregatable, or of the wrong type)
     │   ├── ServiceQuotaExceededException 402
     │   ├── ResourceNotFoundException     404
     │   ├── ConflictException             409  (carries resourceId)
@@ -43,6 +44,7 @@ __all__ = [
     "DocumentError",
     "FleetsimError",
     "IndexNotReadyException",
+    "InvalidAggregationException",
     "InvalidQueryException",
     "InvalidRequestException",
     "InvalidStateTransitionException",
@@ -224,4 +226,9 @@ class VersionMismatchException(JobExecutionStateException):
 
 class IndexNotReadyException(AwsError):
     code = "IndexNotReadyException"
+    status = 400
+
+
+class InvalidAggregationException(AwsError):
+    code = "InvalidAggregationException"
     status = 400

@@ -15,11 +15,18 @@ from typing import Final
 from simulator.core.device import Device
 from simulator.core.distributions import Stream
 from simulator.engine.eventlog import EventLog
+from simulator.engine.faults import FaultSchedule
 from simulator.engine.heap import EventHeap
 
 __all__ = ["CloudLink", "DeviceLink", "Dispatcher"]
 
 _MEMO_SIZE: Final = 4096
+#: The ``$package`` answers a device reporting with a version precondition subscribes to.
+_PACKAGE_ANSWERS: Final = frozenset(
+    f"shadow/name/$package/{op}/{answer}"
+    for op in ("update", "get")
+    for answer in ("accepted", "rejected")
+)
 
 #: Handles one message published by a device; returns the replies addressed to it.
 Dispatcher = Callable[[str, bytes], list[tuple[str, bytes]]]
@@ -36,7 +43,7 @@ def _wanted(rest: str) -> bool:
 class CloudLink:
     """Delivers what the cloud side publishes to the subscribed device, after a latency."""
 
-    __slots__ = ("_devices", "_heap", "_latency", "_wanted", "delivered", "log")
+    __slots__ = ("_devices", "_heap", "_latency", "_wanted", "delivered", "log", "package_answers")
 
     def __init__(self, heap: EventHeap, latency: Stream, devices: dict[str, Device]) -> None:
         self._heap = heap
@@ -46,11 +53,25 @@ class CloudLink:
         self._wanted: dict[str, bool] = {}
         self.delivered = 0
         self.log: EventLog | None = None
+        #: Some device hears ``$package``'s answers (it reports with a version precondition).
+        self.package_answers = False
+
+    def _package_answer(self, topic: str) -> Device | None:
+        """The device that hears ``topic``, a ``$package`` answer, if it subscribes to them."""
+        parts = topic.split("/", 3)
+        if len(parts) != 4 or parts[0] != "$aws" or parts[1] != "things":
+            return None
+        if parts[3] not in _PACKAGE_ANSWERS:
+            return None
+        device = self._devices.get(parts[2])
+        return device if device is not None and device.hears_package_answers else None
 
     def _device(self, topic: str) -> Device | None:
         """The device that receives ``topic``, if one subscribes to it."""
         if "/jobs/" not in topic:
-            return None  # shadow topics and the like: no device subscribes to them
+            # Shadow topics and the like: only a device reporting with a version precondition
+            # subscribes to some ($package's answers).
+            return self._package_answer(topic) if self.package_answers else None
         # One split, then == and dict lookups: str methods with offsets cost more here.
         parts = topic.split("/", 3)
         if len(parts) != 4 or parts[0] != "$aws" or parts[1] != "things":
@@ -65,8 +86,8 @@ class CloudLink:
 
     def subscribed(self, topic: str, /) -> bool:
         # _device()'s first test, without the call: services ask about every shadow change they
-        # make, and no device subscribes to shadow topics.
-        if "/jobs/" not in topic:
+        # make, and no device subscribes to shadow topics unless it reports with a version.
+        if "/jobs/" not in topic and not self.package_answers:
             return False
         return self._device(topic) is not None
 
@@ -93,6 +114,7 @@ class DeviceLink:
         "_arrive_fn",
         "_cloud",
         "_dispatch",
+        "_faults",
         "_heap",
         "_latency",
         "_on_inventory",
@@ -109,8 +131,12 @@ class DeviceLink:
         dispatch: Dispatcher,
         cloud: CloudLink,
         on_inventory: Callable[[Device, str], None],
+        *,
+        faults: FaultSchedule | None = None,
     ) -> None:
         self._heap = heap
+        #: The scenario's faults: a $package report whose connection dropped lands late.
+        self._faults = faults
         self._latency = latency.draw  # C-level: one draw per message
         self._dispatch = dispatch
         self._cloud = cloud
@@ -124,7 +150,12 @@ class DeviceLink:
 
     def publish(self, device: Device, topic: str, payload: bytes, /) -> None:
         heap = self._heap
-        heap.at(heap.now + self._latency(), self._arrive_fn, topic, payload)
+        faults = self._faults
+        if faults is None:
+            heap.at(heap.now + self._latency(), self._arrive_fn, topic, payload)
+        else:
+            delay = self._latency() + faults.delay(heap.now, topic)
+            heap.at(heap.now + delay, self._arrive_fn, topic, payload)
         self.sent += 1
 
     def _arrive(self, topic: str, payload: bytes) -> None:

@@ -8,7 +8,7 @@ devices' ``inventory_changed`` hook, the manual writers (their reads, and their 
 writes), and the devices' own ``$package`` updates as they reach the MQTT API. Whoever causes a
 write says so first (:meth:`HistoryRecorder.intend`: who, the precondition, the entries); the
 accepted write is recorded when the shadow service announces it, a refused one by the caller.
-Jobs' own write follows a SUCCEEDED transition in the same call, so the transition names it.
+Jobs announces its own write just before it makes it (``JobsService.on_package_write``).
 It is attached only when the run writes an event log: without one the run pays nothing.
 """
 
@@ -29,8 +29,8 @@ __all__ = ["PACKAGE_UPDATE", "HistoryRecorder", "PackageView"]
 
 #: How the topic of a device's own ``$package`` update ends.
 PACKAGE_UPDATE: Final = "/shadow/name/$package/update"
-_SUCCEEDED: Final = ExecutionStatus.SUCCEEDED
 _OFFLINE: Final = DeviceState.OFFLINE
+_VERIFYING: Final = DeviceState.VERIFYING
 
 _Intent = tuple[str, str, int | None, dict[str, str | None] | None, int | None]
 
@@ -189,8 +189,11 @@ class HistoryRecorder:
         if package not in self._packages:
             return
         version = device.inventory.get(package)
-        # A rollback happens as the device boots again (still offline): see Device._boot.
-        op = "rollback" if device.state is _OFFLINE else "install" if version else "uninstall"
+        # A rollback happens as the device boots again (still offline: see Device._boot), or as
+        # a failed health check ends (Device._roll_back).
+        state = device.state
+        rollback = state is _OFFLINE or state is _VERIFYING
+        op = "rollback" if rollback else "install" if version else "uninstall"
         self._log.record(
             self._now(), "inv", device.name, {"op": op, "pkg": package, "ver": version}
         )
@@ -215,9 +218,11 @@ class HistoryRecorder:
             f'"job":"{job.job_id}","n":{ex.number},"from":{origin},'
             f'"to":"{ex.status._value_}","by":"{by}"',
         )
-        if ex.status is _SUCCEEDED and job.package_update:
-            # Jobs' $package write follows in the same call (when its update is enabled).
-            self.intend(ex.thing, "jobs", None, dict(job.package_update))
+
+    def jobs_write(self, thing: str, versions: Mapping[str, str | None]) -> None:
+        """The Jobs service's ``on_package_write`` listener: its write follows (in the same
+        call as the SUCCEEDED transition, or later when Jobs' write is delayed)."""
+        self.intend(thing, "jobs", None, dict(versions))
 
 
 def _write_fields(intent: _Intent, answer: str) -> dict[str, Any]:

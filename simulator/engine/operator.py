@@ -12,7 +12,12 @@ clients whose every call is timed (:class:`~simulator.engine.calls.TimedClient`)
 3. ``DescribeJob`` of every job every ``poll_s`` seconds, and a timeline sample every
    ``run.sample_interval_s``;
 4. the scenario's ``[[writers]]``: read-modify-write of ``$package`` at their rates, with or
-   without the version precondition (:class:`~simulator.engine.writers.ManualWriter`).
+   without the version precondition (:class:`~simulator.engine.writers.ManualWriter`);
+5. with an event feed (``--follow-events``, :mod:`simulator.engine.jobevents`): JOB and
+   JOB_EXECUTION events enabled at set-up (and put back at :meth:`Operator.close`), one MQTT
+   connection subscribed to its jobs' events before the first CreateJob, each event told to
+   ``on_event``; a job is over as soon as its ``completed`` (``canceled``, ``deleted``) event
+   arrives, and DescribeJob, now the fallback, runs ``EVENT_POLL_FACTOR`` times less often.
 
 Blocking calls throughout; ``sleep`` is how it waits (``gevent.sleep`` under Locust, so the
 calls and the waits cooperate with everything else in the process).
@@ -30,6 +35,7 @@ from simulator.engine.calls import BotoShadows, OnCall, TimedClient
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.draws import draw_fleet
 from simulator.engine.heap import WallClockHeap
+from simulator.engine.jobevents import EventFeed, EventSwitch, EventTally, topic_filters
 from simulator.engine.mqtt import provision
 from simulator.engine.mqtt.elastic import resized
 from simulator.engine.mqtt.options import MqttOptions
@@ -38,9 +44,15 @@ from simulator.engine.scenario import JobSpec, Scenario
 from simulator.engine.writers import ManualWriter, build_writers
 from simulator.report import Sample
 
-__all__ = ["Operator", "OperatorView"]
+__all__ = ["EVENT_POLL_FACTOR", "Operator", "OperatorView"]
 
 _LONGEST_SLEEP_S: Final = 0.5
+#: How often events are taken from the feed (they wait in its deque meanwhile).
+_EVENTS_SLEEP_S: Final = 0.1
+#: DescribeJob rounds are this many times rarer while events say when a job is over.
+EVENT_POLL_FACTOR: Final = 10
+#: How long the event connection may take to come up before the first job is created.
+_FEED_ONLINE_S: Final = 30.0
 
 
 @dataclass(slots=True)
@@ -70,6 +82,9 @@ class Operator:
         online: devices connected now, over every process (for the timeline).
         poll_s: seconds between two DescribeJob rounds.
         job_suffix: appended to every job id of the scenario (a re-run needs new ids).
+        event_feed: with it, follow the jobs through their events (see the module docstring):
+            builds the started :class:`EventFeed` of the given topic filters.
+        on_event: told ``(name, milliseconds since CreateJob)`` of every event taken.
     """
 
     def __init__(
@@ -84,6 +99,8 @@ class Operator:
         online: Callable[[], int] = lambda: 0,
         poll_s: float = 5.0,
         job_suffix: str = "",
+        event_feed: Callable[[list[str]], EventFeed] | None = None,
+        on_event: Callable[[str, float], None] = lambda _name, _ms: None,
     ) -> None:
         self.scenario = resized(scenario, size)
         #: The id each scenario job gets in the control plane (job ids are unique per account).
@@ -101,6 +118,11 @@ class Operator:
         self.data: Any = None
         self._failed: set[str] = set()
         self._stopped = False
+        self._feed_factory = event_feed
+        self._on_event = on_event
+        self.feed: EventFeed | None = None
+        self.events: EventTally | None = None
+        self._switch = EventSwitch()
 
     # -- the work ---------------------------------------------------------------------------
 
@@ -108,7 +130,12 @@ class Operator:
         """Set up, then create jobs, poll and write until ``stopping()``."""
         view, scenario = self.view, self.scenario
         self._connect()
+        if self._feed_factory is not None:
+            self.events = EventTally()
+            self.feed = self._feed_factory(topic_filters(self.job_ids.values()))
         self.setup()
+        if self.feed is not None:
+            self._follow()
         view.setup_s = time.time() - view.start
         heap = self.heap
         heap.advance(time.time())
@@ -126,10 +153,12 @@ class Operator:
             tracker=tracker,
             start=heap.now,
         )
+        longest = _LONGEST_SLEEP_S if self.feed is None else _EVENTS_SLEEP_S
         while not stopping():
             heap.run_due(64)
+            self.take_events()
             due = heap.next_time()
-            wait = _LONGEST_SLEEP_S if due is None else min(_LONGEST_SLEEP_S, due - time.time())
+            wait = longest if due is None else min(longest, due - time.time())
             self._sleep(max(0.0, wait))
         self.stop()
 
@@ -138,6 +167,84 @@ class Operator:
         self._stopped = True
         for writer in self.view.writers:
             writer.active = False
+
+    def close(self) -> str | None:
+        """After the report: put back the event configuration, hang the event feed up.
+
+        Returns what went wrong, if anything (the report is written by then).
+        """
+        if self.feed is not None:
+            self.feed.close()
+        if self._switch.changed and self.iot is not None:
+            try:
+                self._switch.restore(self.iot)
+            except Exception as exc:
+                return f"event configuration not restored: {provision.describe_error(exc)}"
+        return None
+
+    def _follow(self) -> None:
+        """Events on, and the feed online (or a note why the polls alone follow the jobs)."""
+        feed = self.feed
+        assert feed is not None
+        try:
+            self._switch.enable(self.iot)
+        except Exception as exc:
+            self.view.errors.append(f"events not enabled: {provision.describe_error(exc)}")
+        if self._switch.changed:
+            kinds = ", ".join(self._switch.changed)
+            self.view.notes.append(f"events: enabled {kinds} for the test (restored at the end)")
+        deadline = time.monotonic() + _FEED_ONLINE_S
+        while not feed.online and feed.problem() is None and time.monotonic() < deadline:
+            self._sleep(0.05)
+        problem = feed.problem()
+        if problem is None and not feed.online:
+            problem = (
+                f"not online after {_FEED_ONLINE_S:g} s ({feed.connection().get('last_error')})"
+            )
+        if problem is not None:
+            self.view.errors.append(f"event connection: {problem}; DescribeJob polls follow")
+        else:
+            self.poll_s *= EVENT_POLL_FACTOR
+
+    def take_events(self) -> int:
+        """Count and tell the events that arrived; return how many."""
+        feed, tally = self.feed, self.events
+        if feed is None or tally is None:
+            return 0
+        arrived = feed.take()
+        if not arrived:
+            return 0
+        now = time.time()
+        tally.max_backlog = max(tally.max_backlog, len(arrived))
+        created = self.view.created
+        for topic, payload, at in arrived:
+            tally.lags.append(now - at)
+            event = tally.receive(topic, payload, at)
+            if event is None:
+                continue
+            since = created.get(event.job_id, at)
+            label = event.operation if event.kind == "job" else event.status
+            self._on_event(f"{event.kind} {event.job_id} {label}", (at - since) * 1000)
+        return len(arrived)
+
+    def settle_events(self, timeout: float = 3.0) -> dict[str, object] | None:
+        """At the end, after :meth:`refresh`: wait (at most ``timeout`` s) for an event of
+        every terminal execution DescribeJob counted, and sum them up for the report."""
+        tally, feed = self.events, self.feed
+        if tally is None or feed is None:
+            return None
+        seen = {job_id: job.counts for job_id, job in self.view.jobs.items()}
+        deadline = time.monotonic() + timeout
+        self.take_events()
+        while not tally.complete(seen) and feed.problem() is None:
+            if time.monotonic() > deadline:
+                break
+            self._sleep(0.05)
+            self.take_events()
+        summary, notes = tally.summary(seen, self.view.created)
+        self.view.notes.extend(notes)
+        summary["connection"] = feed.connection()
+        return summary
 
     def _connect(self) -> None:
         clients = provision.Clients(self.options, self.scenario, attempts=1)
@@ -214,8 +321,13 @@ class Operator:
         for job_id in self.job_ids.values():
             if job_id not in view.created and job_id not in self._failed:
                 return False
-        polled = [view.jobs.get(job_id) for job_id in view.created]
-        return all(job is not None and job.settled for job in polled)
+        events = self.events
+        for job_id in view.created:
+            job = view.jobs.get(job_id)
+            announced = events is not None and events.ended(job_id)
+            if not announced and not (job is not None and job.settled):
+                return False
+        return True
 
     # -- the end ----------------------------------------------------------------------------
 

@@ -221,6 +221,8 @@ class Runner:
                 messages=sum(plane.messages()),
             )
         )
+        if plane.versions is not None:
+            plane.versions.tick(heap.now - plane.start)
         if self.stop_reason is None:
             heap.at(heap.now + interval, self._sample, interval)
 
@@ -267,6 +269,8 @@ class Runner:
         latencies, statuses = await plane.terminal_executions()
         tracker, heap = plane.tracker, plane.heap
         up, down = plane.messages()
+        if plane.versions is not None:
+            plane.versions.sample(heap.now - plane.start)  # the last point: the final one
         scenario = self.scenario
         return RunResult(
             scenario=str(scenario.path),
@@ -290,6 +294,7 @@ class Runner:
             shadow_by_cause=dict(tracker.by_cause),
             shadow_examples=tracker.examples(),
             timeline=tuple(self.timeline),
+            versions=() if plane.versions is None else tuple(plane.versions.timeline),
             jobs=tuple(job_summary(job, plane.start) for job in plane.jobs().values()),
             writers=writer_summaries(plane.writers),
             notes=(*plane.notes, *plane.job_errors),

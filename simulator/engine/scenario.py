@@ -26,12 +26,15 @@ from simulator.core.jobs import (
     parse_presigned_url_config,
     parse_retry_config,
     parse_rollout_config,
+    parse_scheduling_config,
     parse_timeout_config,
 )
 from simulator.core.substitution import PresignConfig, prepare_job_document
+from simulator.engine.faults import FaultSpec, validate_faults
 
 __all__ = [
     "DeviceSpec",
+    "EmulatorSpec",
     "FleetSpec",
     "JobSpec",
     "RunSpec",
@@ -112,6 +115,34 @@ class DeviceSpec(_Strict, frozen=True):
     reports_package_shadow: float = 0.0
     report_steps: bool = False
     response_timeout_s: float = 10.0
+    # A post-update health check that fails this often, this long after the last install, and
+    # rolls the update back: after SUCCEEDED was accepted, or before the terminal update.
+    rollback_after_success_probability: float = 0.0
+    rollback_after_success_delay: str | float = "uniform(5, 60)"
+    health_check: Literal["after_success", "before_success"] = "after_success"
+    # Send each $package report with the version it was written against (learned from the
+    # shadow's accepted answers), re-reading after a 409: a late report cannot overwrite.
+    package_version_precondition: bool = False
+
+
+class JobsEmulatorSpec(_Strict, frozen=True):
+    """Behaviour of the in-process Jobs emulator AWS leaves unverified (``JobsOptions``)."""
+
+    package_write_delay_s: float = 0.0
+    rejoin_reruns_terminal: bool = False
+
+
+class IndexEmulatorSpec(_Strict, frozen=True):
+    """Behaviour of the in-process fleet index (``IndexOptions``)."""
+
+    update_delay_s: float = 0.0
+
+
+class EmulatorSpec(_Strict, frozen=True):
+    """``[emulator]``: options of the emulator a run plays against (ignored by a remote one)."""
+
+    jobs: JobsEmulatorSpec = JobsEmulatorSpec()
+    index: IndexEmulatorSpec = IndexEmulatorSpec()
 
 
 class JobSpec(_Strict, frozen=True):
@@ -128,6 +159,8 @@ class JobSpec(_Strict, frozen=True):
     timeout: dict[str, Any] | None = None
     retry: dict[str, Any] | None = None
     presigned_url: dict[str, Any] | None = None
+    #: CreateJob's ``schedulingConfig`` as it is (UTC times, ``cron(...)`` windows).
+    scheduling: dict[str, Any] | None = None
 
 
 class DynamicGroupSpec(_Strict, frozen=True):
@@ -152,9 +185,11 @@ class _File(_Strict, frozen=True):
     fleet: FleetSpec = FleetSpec()
     catalog: CatalogSpec = CatalogSpec()
     device: DeviceSpec = DeviceSpec()
+    emulator: EmulatorSpec = EmulatorSpec()
     dynamic_groups: list[DynamicGroupSpec] = []
     jobs: list[JobSpec] = []
     writers: list[WriterSpec] = []
+    faults: list[FaultSpec] = []
 
 
 class Scenario:
@@ -170,6 +205,7 @@ class Scenario:
         self.jobs = spec.jobs
         self.writers = spec.writers
         self.dynamic_groups = spec.dynamic_groups
+        self.emulator = spec.emulator
         self.start_epoch = _parse_start(spec.run.start)
         self.connect = parse_distribution(spec.fleet.connect, field="$.fleet.connect")
         self.latency = parse_distribution(spec.fleet.latency, field="$.fleet.latency")
@@ -186,6 +222,12 @@ class Scenario:
         self.reboot_duration = parse_distribution(
             spec.device.reboot_duration, field="$.device.reboot_duration"
         )
+        self.health_check_delay = parse_distribution(
+            spec.device.rollback_after_success_delay,
+            field="$.device.rollback_after_success_delay",
+        )
+        self.faults = spec.faults
+        self.fault_delays = validate_faults(spec.faults)
         self._check_documents(_validate(spec))
 
     def with_devices(self, devices: int) -> Scenario:
@@ -216,6 +258,10 @@ class Scenario:
             rollback_probability=device.rollback_probability,
             report_steps=device.report_steps,
             response_timeout_s=device.response_timeout_s,
+            rollback_after_success_probability=device.rollback_after_success_probability,
+            rollback_after_success_delay=self.health_check_delay,
+            check_before_success=device.health_check == "before_success",
+            package_version_precondition=device.package_version_precondition,
         )
 
     def _steps(self) -> dict[StepKind, StepBehaviour]:
@@ -322,10 +368,20 @@ def _validate(spec: _File) -> Catalog:
             raise UsageError(f"$.fleet.inventory[{i}].versions: give non-negative weights")
         if sum(inv.versions.values()) <= 0:
             raise UsageError(f"$.fleet.inventory[{i}].versions: weights must not all be 0")
-    for field in ("reject_probability", "reboot_probability", "rollback_probability"):
+    for field in (
+        "reject_probability",
+        "reboot_probability",
+        "rollback_probability",
+        "rollback_after_success_probability",
+    ):
         _probability(getattr(device, field), f"$.device.{field}")
     _probability(device.reports_package_shadow, "$.device.reports_package_shadow")
     _positive(device.response_timeout_s, "$.device.response_timeout_s")
+    emulator = spec.emulator
+    _positive(
+        emulator.jobs.package_write_delay_s, "$.emulator.jobs.package_write_delay_s", zero=True
+    )
+    _positive(emulator.index.update_delay_s, "$.emulator.index.update_delay_s", zero=True)
     _validate_groups(spec)
     _validate_jobs(spec)
     for i, writer in enumerate(spec.writers):
@@ -396,6 +452,14 @@ def _validate_jobs(spec: _File) -> None:
                     parse(value)
                 except AwsError as exc:
                     raise UsageError(f"$.jobs[{i}].{key}: {exc.message}") from None
+        if job.scheduling is not None:
+            # On the simulated clock the job's creation time is known: check the times too.
+            simulated = spec.run.clock == "simulated"
+            now = _parse_start(spec.run.start) + job.at_s if simulated else None
+            try:
+                parse_scheduling_config(job.scheduling, now=now)
+            except AwsError as exc:
+                raise UsageError(f"$.jobs[{i}].scheduling: {exc.message}") from None
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -57,6 +57,7 @@ def create_job_request(
         "timeoutConfig": job.timeout,
         "jobExecutionsRetryConfig": job.retry,
         "presignedUrlConfig": job.presigned_url,
+        "schedulingConfig": job.scheduling,
     }
     request.update((key, value) for key, value in optional.items() if value is not None)
     return request

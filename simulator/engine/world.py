@@ -17,16 +17,16 @@ from simulator.engine.bus import CloudLink, DeviceLink
 from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.draws import draw_fleet
 from simulator.engine.eventlog import EventLog
+from simulator.engine.faults import FaultSchedule
 from simulator.engine.heap import EventHeap, WallClockHeap
 from simulator.engine.history import PACKAGE_UPDATE, HistoryRecorder
 from simulator.engine.scenario import Scenario
-from simulator.engine.setup_requests import (
-    INDEXING_CONFIGURATION,
-    create_job_request,
-    service_kwargs,
-)
+from simulator.engine.setup_requests import create_job_request, service_kwargs
+from simulator.engine.versions import VersionSampler, indexing_configuration, rollout_packages
 from simulator.engine.writers import ManualWriter, build_writers
 from simulator.services.controlplane import ControlPlane, EmulatorOptions
+from simulator.services.index import IndexOptions
+from simulator.services.jobs import JobsOptions
 from simulator.services.runtime import Publisher, Runtime
 
 __all__ = ["EngineLink", "World"]
@@ -60,6 +60,12 @@ class World:
         )
         self.packages = frozenset(p.name for p in scenario.catalog.packages)
         self.api = MqttApi(self.emulator)
+        #: The scenario's ``[[faults]]``, as the in-process bus plays them (None: no fault).
+        self.faults = (
+            FaultSchedule(scenario.faults, scenario.fault_delays, seed=run.seed, start=self.start)
+            if scenario.faults
+            else None
+        )
         self.link = self._device_link()
         names = [scenario.thing_name(fleet.first_index + i) for i in range(fleet.devices)]
         self.devices = self._build_devices(names, devices)
@@ -71,6 +77,10 @@ class World:
         self._initial_shadows()
         # Follow $package from here on; one audit covers what set-up wrote.
         self.emulator.shadows.subscribe(self.tracker.shadow_changed)
+        if scenario.emulator.jobs.package_write_delay_s > 0:
+            # A delayed write comes on its own timer: without one, Jobs writes within the
+            # device's update, which _dispatch attributes already.
+            self.emulator.jobs.on_package_write(self._jobs_write)
         self.tracker.writer = "device"
         self.tracker.audit()
         self._dynamic_groups()
@@ -90,6 +100,7 @@ class World:
             history.init(device)
         self.emulator.shadows.subscribe(history.shadow_changed)
         self.emulator.jobs.store.on_execution(history.execution)
+        self.emulator.jobs.on_package_write(history.jobs_write)
         for writer in self.writers:
             writer.history = history
 
@@ -101,7 +112,15 @@ class World:
         return WallClockHeap(start) if self.scenario.run.clock == "real" else EventHeap(start)
 
     def _emulator_options(self, scope: Scope) -> EmulatorOptions:
-        return EmulatorOptions(scope=scope)
+        spec = self.scenario.emulator
+        return EmulatorOptions(
+            scope=scope,
+            jobs=JobsOptions(
+                package_write_delay_s=spec.jobs.package_write_delay_s,
+                rejoin_reruns_terminal=spec.jobs.rejoin_reruns_terminal,
+            ),
+            index=IndexOptions(update_delay_s=spec.index.update_delay_s),
+        )
 
     def _publisher(self) -> Publisher:
         return self.cloud
@@ -113,6 +132,7 @@ class World:
             self._dispatch,
             self.cloud,
             self._inventory_changed,
+            faults=self.faults,
         )
 
     def _connect_devices(self) -> None:
@@ -132,6 +152,11 @@ class World:
         if self.history is not None and topic.endswith(PACKAGE_UPDATE):
             return self.history.device_update(topic, payload, self.api.handle)
         return self.api.handle(topic, payload)
+
+    def _jobs_write(self, thing: str, versions: object) -> None:
+        # Jobs' $package write may come on its own timer (package_write_delay_s), after other
+        # writers set the attribution: it is Jobs' either way.
+        self.tracker.writer = "jobs"
 
     def _inventory_changed(self, device: Device, package: str) -> None:
         self.tracker.inventory_changed(device, package)
@@ -156,6 +181,8 @@ class World:
             for i, name in enumerate(names)
         ]
         by_name.update((d.name, d) for d in devices)
+        # Devices that report with a version precondition subscribe to $package's answers.
+        self.cloud.package_answers = any(d.hears_package_answers for d in devices)
         return devices
 
     def _register(self, names: list[str]) -> None:
@@ -181,12 +208,15 @@ class World:
         del self._in_shadow, self._draws  # set-up only: a million devices' draws
 
     def _dynamic_groups(self) -> None:
+        # Indexing serves the dynamic groups and the version timeline (.versions).
         groups = self.scenario.dynamic_groups
-        if not groups:
-            return
+        packages = rollout_packages(self.scenario)
         index = self.emulator.index
+        self.versions = VersionSampler(index, packages, len(self.devices)) if packages else None
+        if not groups and not packages:
+            return
         index.update_indexing_configuration(
-            thing_indexing_configuration=dict(INDEXING_CONFIGURATION)
+            thing_indexing_configuration=indexing_configuration(packages)
         )
         for i, group in enumerate(groups):
             try:

@@ -18,7 +18,8 @@ uninstall re-added     the same, where the write it undid was a ``$null`` uninst
 stale write            a writer wrote entries the device does not run with no newer write to
                        undo (``manual_overwrite``)
 stale report           Jobs or the device wrote a version the device does not run (a
-                       SUCCEEDED write after a rollback, a delayed or repeated report)
+                       SUCCEEDED write after a rollback, a delayed or repeated report, a report
+                       redelivered after the device's newer one)
                        (``phantom_version``, ``stale_entry``, ``missing_entry``)
 missed report          the device installed, uninstalled or rolled back, and nobody wrote
                        ``$package`` after it (a failed or timed-out execution after an install,
@@ -211,7 +212,7 @@ def _anomaly(ops: Sequence[Op], culprit: Op) -> tuple[str, list[Op]]:
             for op in ops[: culprit.seq]
             if op.kind == "inv" or (op.kind == "exec" and op.fields.get("to") == "SUCCEEDED")
         ]
-        return "stale report", [*before[-2:], culprit]
+        return "stale report", [*before[-2:], *_overtaken(ops, culprit), culprit]
     # The writer's read this write came from: the last one of the version it says it read.
     version_read = culprit.fields.get("read")
     read = next(
@@ -310,6 +311,8 @@ def _verdict(anomaly: str, involved: Sequence[Op], replay: _Replay, after: Seque
         return (
             f"stale report: {_write(culprit)}"
             + (f" after {context}" if context else "")
+            + _late_jobs_write(culprit, involved)
+            + _late_report(culprit, involved)
             + f"; the device runs {runs}"
         )
     if anomaly == "missed report":
@@ -336,6 +339,53 @@ def _verdict(anomaly: str, involved: Sequence[Op], replay: _Replay, after: Seque
     if anomaly == "initial mismatch":
         return f"initial mismatch: $package said {says} as the run began; the device runs {runs}"
     return f"deleted: {_who(culprit.actor)} deleted $package {_at(culprit)}"
+
+
+def _overtaken(ops: Sequence[Op], culprit: Op) -> list[Op]:
+    """The device's own newer report that landed before ``culprit``, a report of the device
+    (``[]`` when there is none): a report delivered late, after the one sent after it."""
+    if culprit.actor != "device":
+        return []
+    newer: list[Op] = []
+    for op in ops[: culprit.seq]:
+        if op.kind == "inv":
+            newer.clear()  # only a report of the device's latest change is newer
+        elif op.kind == "write" and op.actor == "device" and op.fields.get("ans") == "accepted":
+            newer.append(op)
+    return newer[-1:]
+
+
+def _late_report(culprit: Op, involved: Sequence[Op]) -> str:
+    """A device report that landed after the device's newer one (``delivered out of order``),
+    or nothing."""
+    if culprit.actor != "device" or not any(
+        op.kind == "write" and op.actor == "device" for op in involved if op is not culprit
+    ):
+        return ""
+    return (
+        f" (the report of {_entries(culprit.fields.get('set'))} was sent before that newer one and"
+        " delivered after it: a report redelivered late, out of order, as a QoS 1 publish can be"
+        " after a dropped connection)"
+    )
+
+
+def _late_jobs_write(culprit: Op, involved: Sequence[Op]) -> str:
+    """Jobs' write for a SUCCEEDED that came after the device's rollback (``Jobs' write lagged
+    its SUCCEEDED by 45.0 s``), or nothing."""
+    if culprit.actor != "jobs":
+        return ""
+    succeeded = next(
+        (op for op in involved if op.kind == "exec" and op.fields.get("to") == "SUCCEEDED"), None
+    )
+    rollback = next(
+        (op for op in involved if op.kind == "inv" and op.fields.get("op") == "rollback"), None
+    )
+    if succeeded is None or rollback is None or rollback.t < succeeded.t:
+        return ""
+    return (
+        f" (Jobs' write lagged that SUCCEEDED by {culprit.t - succeeded.t:.1f} s and landed after"
+        " the rollback: a rollback racing Jobs' SUCCEEDED write)"
+    )
 
 
 def describe(op: Op) -> str:

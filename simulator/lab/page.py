@@ -172,6 +172,8 @@ def render_sweep_html(data: Mapping[str, Any], /) -> str:
     """The page of a sweep; ``data`` is :func:`~simulator.lab.sweep.sweep_dict`'s output."""
     variants = data["variants"]
     causes = [c for c in CAUSES if any(v["by_cause"][c]["mean"] for v in variants)]
+    # Shown when some run re-targeted a device that had already updated.
+    redundant = any(v.get("redundant_executions", {}).get("mean") for v in variants)
     head = "".join(
         f"<th>{h}</th>"
         for h in (
@@ -182,6 +184,7 @@ def render_sweep_html(data: Mapping[str, Any], /) -> str:
             "p50 latency (s)",
             "p99 latency (s)",
             "writer conflicts",
+            *(["redundant executions"] if redundant else []),
         )
     )
     rows = []
@@ -195,6 +198,7 @@ def render_sweep_html(data: Mapping[str, Any], /) -> str:
             _cell(v["latency_p50_s"]),
             _cell(v["latency_p99_s"]),
             _cell(v["writer_conflicts"]),
+            *([_cell(v["redundant_executions"])] if redundant else []),
         ]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     seeds = variants[0]["seeds"] if variants else []

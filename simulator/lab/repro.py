@@ -23,8 +23,13 @@ script format has none); the shrinker then decides whether what remains still re
 
 :func:`shrink` is delta debugging (Zeller's ddmin) over the steps, with the in-process player
 (:func:`simulator.lab.replay.play`) as the oracle: the result reproduces the same cause, and no
-single step can be removed without losing it (1-minimal). Steps are never merged: every step is
-one request, and two requests do not make one.
+single step can be removed without losing it (1-minimal). :func:`merge` then tries to make two
+steps one where one request can do what both did: two ``$package`` reports of the device, or two
+writes of the same writer with the same precondition choice, become one with the entries of both
+(the later one's where they overlap), at either step's time. A merge that still reproduces is
+kept and the script shrunk again, until no step can be removed and no two merged. Protocol steps
+(CreateJob, a device's execution updates) and reads are never merged: each is its own request,
+and two installs of one package merged would only be the later one, which removal already tried.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from simulator.lab.script import (
     Write,
 )
 
-__all__ = ["Repro", "reproduce", "script_of", "shrink"]
+__all__ = ["Repro", "merge", "reproduce", "script_of", "shrink"]
 
 _DEVICE_STATUSES: Final = frozenset({"IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED"})
 
@@ -185,6 +190,58 @@ def shrink(
     return script.with_steps((*kept, *steps)), plays
 
 
+def _merges(a: Step, b: Step) -> list[Step]:
+    """The single steps that could replace ``a`` then ``b`` (none when one request cannot)."""
+    if a.actor != b.actor:
+        return []
+    first, second = a.op, b.op
+    op: Operation
+    if isinstance(first, Report) and isinstance(second, Report):
+        op = Report(packages={**first.packages, **second.packages})
+    elif (
+        isinstance(first, Write)
+        and isinstance(second, Write)
+        and first.use_version == second.use_version
+    ):
+        op = Write(packages={**first.packages, **second.packages}, use_version=first.use_version)
+    else:
+        return []
+    return [Step(b.at, b.actor, op), Step(a.at, a.actor, op)]
+
+
+def merge(
+    script: Script, oracle: Callable[[Script], bool], keep: Sequence[Step] = ()
+) -> tuple[Script, int]:
+    """``script`` with pairs of steps merged (see the module docstring) while ``oracle`` still
+    accepts it, never one of the ``keep`` steps (these very objects); returns it and the plays
+    it took."""
+    plays = 0
+    kept = {id(step) for step in keep}  # steps hold dicts: no hash, identity it is
+    steps = script.steps
+    merged = True
+    while merged:
+        merged = False
+        for i, a in enumerate(steps):
+            if id(a) in kept:
+                continue
+            for j in range(i + 1, len(steps)):
+                b = steps[j]
+                if id(b) in kept:
+                    continue
+                rest = steps[:i] + steps[i + 1 : j] + steps[j + 1 :]
+                for one in _merges(a, b):
+                    plays += 1
+                    trial = script.with_steps((*rest, one))
+                    if oracle(trial):
+                        steps, merged = trial.steps, True
+                        break
+                if merged:
+                    break
+            if merged:
+                break
+    return script.with_steps(steps), plays
+
+
 def _split(steps: list[Step], n: int) -> list[list[Step]]:
     size, extra = divmod(len(steps), n)
     out, at = [], 0
@@ -212,6 +269,17 @@ def reproduce(history: DeviceHistory, explanation: Explanation, scenario: Scenar
             f"{history.device}: its history as a script does not reproduce "
             f"{explanation.cause} in process ({played.summary()})"
         )
+    keep = [full.steps[i] for i in pinned]
+    kept_ids = {id(step) for step in keep}
     minimal, plays = shrink(full, oracle, pinned)
+    while True:  # each merge takes a step away: this ends
+        merged, more = merge(minimal, oracle, keep)
+        plays += more
+        if len(merged.steps) == len(minimal.steps):
+            break
+        # A merged step may make another removable.
+        kept = frozenset(i for i, step in enumerate(merged.steps) if id(step) in kept_ids)
+        minimal, more = shrink(merged, oracle, kept)
+        plays += more
     minimal = _from_zero(minimal)
     return Repro(minimal, full, play(minimal), plays + 2)

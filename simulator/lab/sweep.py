@@ -72,6 +72,7 @@ class RunNumbers:
     latency_p50_s: float | None
     latency_p99_s: float | None
     writer_conflicts: int
+    redundant_executions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,13 @@ def _run_task(task: tuple[str, tuple[tuple[str, Any], ...], int, int]) -> RunNum
         latency_p50_s=latency.p50,
         latency_p99_s=latency.p99,
         writer_conflicts=sum(w.conflicts for w in result.writers),
+        redundant_executions=_count(result.extra.get("redundant_executions")),
     )
+
+
+def _count(value: object) -> int:
+    """A count of the report's ``extra`` (0 when the plane does not report it)."""
+    return value if isinstance(value, int) else 0
 
 
 def default_jobs() -> int:
@@ -202,6 +209,7 @@ def sweep_dict(sweep: Sweep, numbers: Sequence[RunNumbers], /) -> dict[str, Any]
                 "latency_p50_s": measure([r.latency_p50_s for r in runs]),
                 "latency_p99_s": measure([r.latency_p99_s for r in runs]),
                 "writer_conflicts": measure([r.writer_conflicts for r in runs]),
+                "redundant_executions": measure([r.redundant_executions for r in runs]),
             }
         )
     return {

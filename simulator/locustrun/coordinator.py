@@ -4,8 +4,10 @@ Roles (Locust's runners):
 
 * **local** (one process): everything below in one place.
 * **master**: the operator (:class:`~simulator.engine.operator.Operator`: set-up, jobs at their
-  ``at_s``, DescribeJob polls, writers; every call a request event in the master's stats), the
-  device-index leases, and at test stop the report, merged from every worker's part.
+  ``at_s``, DescribeJob polls, writers; every call a request event in the master's stats; with
+  ``--follow-events`` its MQTT connection to the jobs' events, each a request of type
+  ``EVENT``), the device-index leases, and at test stop the report, merged from every
+  worker's part.
 * **worker**: the devices of its users, on an :class:`~simulator.engine.mqtt.elastic.ElasticFleet`
   (one uvloop loop in a real OS thread: gevent's threads are greenlets), whose request/response
   pairs a greenlet turns into Locust request events every 0.2 s.
@@ -23,6 +25,7 @@ import dataclasses
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Final
 
 import gevent
@@ -36,6 +39,7 @@ from simulator.core.errors import FleetsimError
 from simulator.engine.audit import shadow_getter
 from simulator.engine.calls import CallFailed
 from simulator.engine.embedded import EmbeddedEmulator
+from simulator.engine.jobevents import EventFeed
 from simulator.engine.leases import IndexLeases
 from simulator.engine.loadtest import WorkerReport, build_result, worker_report
 from simulator.engine.mqtt import provision
@@ -233,6 +237,8 @@ class Coordinator:
                 online=self._online_now,
                 poll_s=config.poll_s,
                 job_suffix=self._job_suffix(config.job_suffix),
+                event_feed=self._event_feed(config) if config.follow_events else None,
+                on_event=self._on_event,
             )
             if config.stop_when_done:
                 self._greenlets.append(gevent.spawn(self._stop_when_done, operator))
@@ -243,6 +249,26 @@ class Coordinator:
             log.error("operator stopped: %s", provision.describe_error(exc))
             if self.operator is not None:
                 self.operator.view.errors.append(provision.describe_error(exc))
+
+    @staticmethod
+    def _event_feed(config: LoadTestConfig) -> Callable[[list[str]], EventFeed]:
+        def started(filters: list[str]) -> EventFeed:
+            feed = EventFeed(config.mqtt, filters)
+            feed.start(_start_thread)
+            return feed
+
+        return started
+
+    def _on_event(self, name: str, ms: float) -> None:
+        hooks: Any = self.env.events
+        hooks.request.fire(
+            request_type="EVENT",
+            name=name,
+            response_time=ms,
+            response_length=0,
+            exception=None,
+            context={},
+        )
 
     @staticmethod
     def _job_suffix(text: str) -> str:
@@ -437,6 +463,7 @@ class Coordinator:
         except Exception as exc:
             operator.view.errors.append(f"execution latencies: {provision.describe_error(exc)}")
             latencies, statuses = [], []
+        events = operator.settle_events()
         mqtt = config.mqtt
         result = build_result(
             config.scenario,
@@ -454,13 +481,21 @@ class Coordinator:
                 "fleet_size": self.size,
                 "processes": self.role,
                 "requests": sum(r.requests for r in self.reports.values()),
+                **({} if events is None else {"events": events}),
             },
         )
+        self._close_operator()
         json_path, html_path = write_report(result, config.report_dir)
         log.info("wrote %s and %s", json_path, html_path)
 
+    def _close_operator(self) -> None:
+        problem = None if self.operator is None else self.operator.close()
+        if problem is not None:
+            log.error("error: %s", problem)
+
     def quitting(self) -> None:
         self._stop_operator = True
+        self._close_operator()
         if self.fleet is not None:
             self.fleet.close()
         if self.emulator is not None:

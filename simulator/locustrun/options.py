@@ -1,9 +1,10 @@
 """The fleetsim options of a Locust run, added to Locust's own command line.
 
 The MQTT options are ``fleetsim run --broker``'s (the same names, meanings and checks:
-:mod:`simulator.commands.run_mqtt`), plus ``--scenario``, ``--report-dir`` and
-``--poll-interval``. Locust's ``-u`` is the fleet size and ``-r`` the connect rate; every other
-part of the test comes from the scenario. Nothing here imports locust: the parser is handed in.
+:mod:`simulator.commands.run_mqtt`), plus ``--scenario``, ``--report-dir``,
+``--poll-interval``, ``--job-suffix``, ``--stop-when-done`` and ``--follow-events``. Locust's
+``-u`` is the fleet size and ``-r`` the connect rate; every other part of the test comes from
+the scenario. Nothing here imports locust: the parser is handed in.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from simulator.commands import run_mqtt
 from simulator.core.errors import UsageError
+from simulator.engine.jobevents import operator_tls
 from simulator.engine.mqtt.options import AWS_CONNECT_RATE, MqttOptions
 from simulator.engine.scenario import Scenario, load_scenario
 
@@ -72,6 +74,14 @@ def add_arguments(parser: Any) -> None:
         help="end the test once every job of the scenario has finished and run.settle_s has "
         "passed (as fleetsim run does), unless -t ends it first",
     )
+    group.add_argument(
+        "--follow-events",
+        action="store_true",
+        default=False,
+        help="the operator enables JOB and JOB_EXECUTION events (restored at the end), follows "
+        "its jobs on $aws/events/ over one MQTT connection (client id fleetsim-operator), "
+        "counts them as EVENT requests, and polls DescribeJob 10 times less often",
+    )
     run_mqtt.add_arguments(parser)
 
 
@@ -85,6 +95,7 @@ class LoadTestConfig:
     poll_s: float
     stop_when_done: bool = False
     job_suffix: str = ""
+    follow_events: bool = False
 
 
 def load_config(options: Any, *, distributed: bool) -> LoadTestConfig:
@@ -120,6 +131,9 @@ def load_config(options: Any, *, distributed: bool) -> LoadTestConfig:
         # Locust's -r paces the users, and so the CONNECTs; the pool only smooths bursts.
         ceiling = AWS_CONNECT_RATE if mqtt.kind == "aws" else max(rate, 1.0) * 2
         mqtt = dataclasses.replace(mqtt, connect_rate=ceiling)
+    follow = bool(getattr(options, "follow_events", False))
+    if follow:
+        operator_tls(mqtt)  # the operator's certificate: refused now, not at the first job
     scenario = load_scenario(Path(options.scenario))
     return LoadTestConfig(
         scenario=scenario,
@@ -128,4 +142,5 @@ def load_config(options: Any, *, distributed: bool) -> LoadTestConfig:
         poll_s=float(options.poll_interval),
         stop_when_done=bool(getattr(options, "stop_when_done", False)),
         job_suffix=str(getattr(options, "job_suffix", "") or ""),
+        follow_events=follow,
     )

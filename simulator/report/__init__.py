@@ -1,9 +1,9 @@
 """The report of one ``fleetsim run``: ``report.json`` for machines, ``report.html`` for people.
 
-The engine fills a :class:`RunResult` (with :class:`Sample`, :class:`JobSummary` and
-:class:`WriterSummary`) and calls :func:`write_report`. Field meanings of the JSON are listed in
-:mod:`simulator.report.json_report`. matplotlib and Jinja2 are imported only when HTML is
-rendered, so importing this package stays cheap.
+The engine fills a :class:`RunResult` (with :class:`Sample`, :class:`VersionSample`,
+:class:`JobSummary` and :class:`WriterSummary`) and calls :func:`write_report`. Field meanings of
+the JSON are listed in :mod:`simulator.report.json_report`. matplotlib and Jinja2 are imported
+only when HTML is rendered, so importing this package stays cheap.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from pathlib import Path
 
 from simulator.report.html import write_html
 from simulator.report.json_report import report_dict, write_json
-from simulator.report.model import JobSummary, RunResult, Sample, WriterSummary
+from simulator.report.model import JobSummary, RunResult, Sample, VersionSample, WriterSummary
 
 __all__ = [
     "JobSummary",
     "RunResult",
     "Sample",
+    "VersionSample",
     "WriterSummary",
     "report_dict",
     "write_html",

@@ -78,11 +78,13 @@ _RC: Final[Mapping[RcKeyType, Any]] = {
 
 @dataclass(frozen=True, slots=True)
 class Charts:
-    """The three charts, each an ``<svg>`` element as text."""
+    """The charts, each an ``<svg>`` element as text."""
 
     rollout: str
     latency: str
     shadow: str
+    #: The version distribution (empty when the run sampled none).
+    versions: str = ""
 
 
 def _label(text: str) -> str:
@@ -315,7 +317,8 @@ def _shadow(fig: Figure, result: RunResult) -> None:
 
 
 def render_charts(result: RunResult, latency_summary: Mapping[str, Any]) -> Charts:
-    """Draw the rollout, latency and ``$package`` charts.
+    """Draw the rollout, latency and ``$package`` charts, and the version distribution (when
+    the run sampled it, :mod:`._versions_chart`).
 
     Args:
         result: What the run measured.
@@ -335,8 +338,17 @@ def render_charts(result: RunResult, latency_summary: Mapping[str, Any]) -> Char
         _latency(latency, result, latency_summary)
         shadow = Figure(figsize=(9.5, 3.2), layout="constrained")
         _shadow(shadow, result)
+        versions = ""
+        if result.versions:
+            from simulator.report._versions_chart import draw_versions  # noqa: PLC0415
+
+            packages = len({v.package for v in result.versions})
+            figure = Figure(figsize=(9.5, 0.6 + 2.6 * packages), layout="constrained")
+            draw_versions(figure, result)
+            versions = _save(figure, "versions", "Reported package versions over time")
         return Charts(
             rollout=_save(rollout, "rollout", "Job executions by status over time"),
             latency=_save(latency, "latency", "Distribution of completion latency"),
             shadow=_save(shadow, "shadow", "$package shadow inconsistencies over time"),
+            versions=versions,
         )

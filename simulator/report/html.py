@@ -3,7 +3,8 @@
 The page holds a header (scenario, devices, clock, seed, run and wall time), headline numbers
 (p50/p90/p99/max completion latency, % of executions succeeded, % of ``$package`` shadows
 consistent), three charts as inline SVG (rollout by status over time, completion-latency
-distribution with p50/p90/p99 marked, ``$package`` inconsistencies by cause over time) and
+distribution with p50/p90/p99 marked, ``$package`` inconsistencies by cause over time; and, when
+the run sampled it, each deployed package's reported versions over time) and
 tables of jobs, shadow writers, inconsistency causes, notes and engine numbers.
 
 Every number on the page comes from :func:`~simulator.report.json_report.report_dict`, so the
@@ -163,6 +164,7 @@ def render_html(result: RunResult, /) -> str:
             "rollout": Markup(charts.rollout),
             "latency": Markup(charts.latency),
             "shadow": Markup(charts.shadow),
+            "versions": Markup(charts.versions),
         },
         **_context(r),
     )

@@ -45,6 +45,14 @@ Fields (``schema_version`` 1):
   ``executions`` (object status -> int), ``consistent``, ``inconsistent`` (int), ``by_cause``
   (object cause -> int), ``devices_online`` (int) and ``messages`` (int, cumulative messages
   delivered).
+- ``versions`` (object): the version distribution of each package the run's jobs deploy, as
+  fleet indexing answers GetBucketsAggregation over
+  ``shadow.name.$package.reported.<package>.version`` on the emulator: ``timeline`` (array, time
+  order), each ``t`` (float), ``package`` (str), ``things`` (int, things indexed) and ``buckets``
+  (object reported version -> things reporting it; lower-cased as the index holds values;
+  things without the package in no bucket). Sampled at every ``stride``-th timeline sample and
+  once at the end, so the last entry per package is the final distribution; empty when the
+  run deploys no package or its plane is remote.
 - ``notes`` (array of str): warnings for the reader, such as AWS quota exceedances.
 - ``substitution`` (object): job-document substitution during the run (zeros when the engine
   does not collect it). Phase one (CreateJob): ``documents_prepared`` (int, documents
@@ -71,7 +79,7 @@ import numpy as np
 import orjson
 
 from simulator.report._files import atomic_write
-from simulator.report.model import RunResult, Sample
+from simulator.report.model import RunResult, Sample, VersionSample
 from simulator.report.stats import PERCENTILE_METHOD, Summary, percent, summarize, summarize_by
 
 __all__ = ["SCHEMA_VERSION", "dumps", "report_dict", "round_float", "write_json"]
@@ -126,6 +134,15 @@ def _sample(sample: Sample) -> dict[str, object]:
         "by_cause": sample.by_cause,
         "devices_online": sample.devices_online,
         "messages": sample.messages,
+    }
+
+
+def _version(sample: VersionSample) -> dict[str, object]:
+    return {
+        "t": sample.t,
+        "package": sample.package,
+        "things": sample.things,
+        "buckets": sample.buckets,
     }
 
 
@@ -189,6 +206,7 @@ def report_dict(result: RunResult, /) -> dict[str, Any]:
             for w in result.writers
         ],
         "timeline": [_sample(s) for s in result.timeline],
+        "versions": {"timeline": [_version(v) for v in result.versions]},
         "notes": result.notes,
         "substitution": result.substitution,
         "extra": result.extra,

@@ -27,6 +27,7 @@ __all__ = [
     "JobSummary",
     "RunResult",
     "Sample",
+    "VersionSample",
     "WriterSummary",
     "status_order",
 ]
@@ -81,6 +82,24 @@ class Sample:
     by_cause: dict[str, int]
     devices_online: int
     messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSample:
+    """One package's version distribution at one time, as fleet indexing answered it.
+
+    Attributes:
+        t: Seconds since the run started, on the run's clock.
+        package: The package (one the run's jobs deploy).
+        things: Things the index held (GetBucketsAggregation's ``totalCount`` for ``*``).
+        buckets: Reported version (as the index holds it: lower-cased) -> things reporting it,
+            in the ``$package`` shadow; things without the package are in no bucket.
+    """
+
+    t: float
+    package: str
+    things: int
+    buckets: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +184,8 @@ class RunResult:
             the engine does not collect it.
         shadow_examples: Up to 10 inconsistent devices' names per cause (what ``fleetsim
             explain --device`` takes).
+        versions: The version distribution of each deployed package over the run, in time
+            order (empty when the engine does not sample it).
 
     Raises:
         ValueError: ``latencies_s`` and ``latency_status`` differ in length.
@@ -194,6 +215,7 @@ class RunResult:
     extra: dict[str, object] = field(default_factory=dict)
     substitution: SubstitutionSnapshot = field(default_factory=SubstitutionSnapshot)
     shadow_examples: dict[str, list[str]] = field(default_factory=dict)
+    versions: tuple[VersionSample, ...] = ()
 
     def __post_init__(self) -> None:
         latencies = _frozen_array(self.latencies_s, np.float64)

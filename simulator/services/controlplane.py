@@ -13,8 +13,10 @@ from simulator.core.arn import Scope
 from simulator.core.catalog import Catalog
 from simulator.core.shadow import ShadowOptions
 from simulator.services.catalog import CatalogService
+from simulator.services.events import EventsOptions, EventsService
 from simulator.services.index import IndexOptions, IndexService
 from simulator.services.jobs import JobsDataService, JobsOptions, JobsService
+from simulator.services.jobs.announce import Announcer
 from simulator.services.registry.ca import CertificateIssuer
 from simulator.services.registry.principals import SecuredRegistry
 from simulator.services.registry.security import SecurityOptions, SecurityService
@@ -34,6 +36,7 @@ class EmulatorOptions:
     jobs: JobsOptions = field(default_factory=JobsOptions)
     index: IndexOptions = field(default_factory=IndexOptions)
     security: SecurityOptions = field(default_factory=SecurityOptions)
+    events: EventsOptions = field(default_factory=EventsOptions)
 
 
 class ControlPlane:
@@ -48,6 +51,8 @@ class ControlPlane:
         index: fleet indexing, SearchIndex and dynamic thing groups.
         security: certificates, policies, thing principals, DescribeEndpoint.
         tags: TagResource, UntagResource, ListTagsForResource.
+        events: UpdateEventConfigurations, DescribeEventConfigurations.
+        job_events: sends the JOB and JOB_EXECUTION events ``events`` enables.
 
     ``issuer`` signs CreateKeysAndCertificate's certificates (default: a CA generated in
     memory on first use).
@@ -78,4 +83,11 @@ class ControlPlane:
         )
         self.tags = TagService(
             self.scope, self.registry, self.security, self.jobs, self.package_catalog
+        )
+        self.events = EventsService(self.runtime, self.scope, self.options.events)
+        self.job_events = Announcer(
+            self.jobs.store,
+            self.runtime.scheduler,
+            self.events,
+            executions_deleted_with_job=self.options.events.job_executions_deleted_with_job,
         )

@@ -14,11 +14,13 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from simulator.api.durable import Settings, StateDir, StateError
 from simulator.api.durable.journal import READ_PREFIXES
-from simulator.api.durable.log import MAGIC, JournalCorrupt, frame, scan
+from simulator.api.durable.log import MAGIC, TORN_SEARCH_BYTES, JournalCorrupt, frame, scan
 from simulator.api.durable.wiring import restore_plane
 from simulator.api.http import ServerConfig
 from simulator.api.http.dispatch import HttpApi
@@ -73,6 +75,58 @@ def test_another_format_or_file_is_refused() -> None:
     with pytest.raises(JournalCorrupt, match="not a fleetsim journal"):
         scan(b"hello world, not a journal")
     assert scan(MAGIC[:3]).torn == 3  # killed while writing the magic
+
+
+PAYLOADS = st.lists(st.binary(max_size=300), min_size=1, max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payloads=PAYLOADS, data=st.data())
+def test_any_torn_tail_gives_back_the_intact_prefix(payloads: list[bytes], data: Any) -> None:
+    """What a crash leaves after the synced frames (the last frame cut anywhere, damaged, or
+    followed by zeros) is reported as torn, never as corruption, and the frames before it are
+    all read."""
+    whole = MAGIC + b"".join(frame(p) for p in payloads)
+    last = len(frame(payloads[-1]))
+    how = data.draw(st.sampled_from(["cut", "damage", "damage, then cut", "zeros"]))
+    if how == "cut":
+        damaged = whole[: len(whole) - data.draw(st.integers(1, last - 1))]
+        kept = payloads[:-1]
+    elif how.startswith("damage"):
+        at = len(whole) - data.draw(st.integers(1, last))
+        damaged = whole[:at] + bytes([whole[at] ^ data.draw(st.integers(1, 255))]) + whole[at + 1 :]
+        if how.endswith("cut"):  # two frames of the last batches: one damaged, one cut short
+            following = frame(data.draw(st.binary(max_size=300)))
+            damaged += following[: data.draw(st.integers(1, len(following) - 1))]
+        kept = payloads[:-1]
+    else:
+        damaged = whole + bytes(data.draw(st.integers(1, 5000)))
+        kept = payloads
+    found = scan(damaged)
+    assert found.payloads == kept
+    assert found.end == len(MAGIC) + sum(len(frame(p)) for p in kept)
+    assert found.torn == len(damaged) - found.end > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(payloads=PAYLOADS, data=st.data())
+def test_damage_followed_by_an_intact_frame_is_corruption(payloads: list[bytes], data: Any) -> None:
+    """A damaged byte in any frame but the last is refused: the frames after it were
+    acknowledged, so dropping them silently would lose writes."""
+    payloads = [*payloads, b"the last, intact"]
+    whole = MAGIC + b"".join(frame(p) for p in payloads)
+    at = data.draw(st.integers(len(MAGIC), len(whole) - len(frame(payloads[-1])) - 1))
+    damaged = whole[:at] + bytes([whole[at] ^ data.draw(st.integers(1, 255))]) + whole[at + 1 :]
+    with pytest.raises(JournalCorrupt, match="damaged record"):
+        scan(damaged)
+
+
+def test_a_long_damaged_stretch_is_corruption_not_a_torn_tail() -> None:
+    """Nothing intact after a damaged header, but more than a crash can tear: refused."""
+    garbage = b"\x01" * (TORN_SEARCH_BYTES + 1)
+    with pytest.raises(JournalCorrupt, match="damaged record header"):
+        scan(WHOLE + garbage)
+    assert scan(WHOLE + garbage[:4096]).torn == 4096  # a short one is a torn tail
 
 
 def test_every_route_method_is_classified_as_aws_does() -> None:

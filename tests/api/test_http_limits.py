@@ -196,6 +196,33 @@ def test_header_deadline_applies_again_after_a_request_with_a_body() -> None:
     assert 0.45 <= elapsed < 5
 
 
+def test_an_idle_keep_alive_connection_outlives_the_header_timeout() -> None:
+    """Idle after a request with a body, a connection is bound by the idle timeout only."""
+
+    async def request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+        writer.write(b"PUT /thing-groups/g HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n")
+        await writer.drain()
+        writer.write(b"{}")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        length = int(re.search(rb"Content-Length: (\d+)", head)[1])  # type: ignore[index]
+        await reader.readexactly(length)
+        return head
+
+    async def main() -> tuple[bytes, bytes]:
+        limits = ConnectionLimits(header_timeout=0.3, idle_timeout=30)
+        async with running(limits) as address:
+            reader, writer = await asyncio.open_connection(*address)
+            first = await request(reader, writer)
+            await asyncio.sleep(0.9)  # three header timeouts, well inside the idle timeout
+            second = await request(reader, writer)
+            writer.close()
+            return first, second
+
+    first, second = asyncio.run(main())
+    assert first.startswith(b"HTTP/1.1 "), first
+    assert second.startswith(b"HTTP/1.1 "), second
+
+
 def test_one_rate_limited_line_per_malformed_request(caplog: pytest.LogCaptureFixture) -> None:
     async def main() -> None:
         async with running(ConnectionLimits(log_per_second=5)) as address:

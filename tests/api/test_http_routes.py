@@ -107,6 +107,7 @@ EXPECTED: dict[ServiceName, dict[str, set[str]]] = {
             "DescribeEndpoint",
         },
         "tags": {"TagResource", "UntagResource", "ListTagsForResource"},
+        "events": {"UpdateEventConfigurations", "DescribeEventConfigurations"},
         "index": {
             "GetIndexingConfiguration",
             "UpdateIndexingConfiguration",
@@ -115,6 +116,10 @@ EXPECTED: dict[ServiceName, dict[str, set[str]]] = {
             "CreateDynamicThingGroup",
             "UpdateDynamicThingGroup",
             "DeleteDynamicThingGroup",
+            "GetStatistics",
+            "GetCardinality",
+            "GetPercentiles",
+            "GetBucketsAggregation",
         },
     },
     "iot-jobs-data": {

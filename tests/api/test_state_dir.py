@@ -133,18 +133,39 @@ def _stop_mid_compaction(server: Server, directory: Path) -> None:
             server.process.send_signal(signal.SIGCONT)  # installed meanwhile: the next one
 
 
+def _hold_a_syncer(server: Server, burst: Burst) -> int:
+    """SIGSTOP one of the server's two syncer processes mid-burst, then wait until every worker
+    had writes acknowledged: the held syncer's batch never completes its own sync, so its
+    writers' replies can only come from the other syncer's later syncs covering it."""
+    pid = server.process.pid
+    syncers = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(syncers) == 2, syncers
+    # Children are listed in creation order: the first syncer is the writer's first choice
+    # whenever it is idle, so the next batch goes to it if it holds none already.
+    held = int(syncers[0])
+    os.kill(held, signal.SIGSTOP)
+    marks = [len(acked) + 3 for acked in burst.acked]
+    deadline = time.monotonic() + 60
+    while any(len(acked) < mark for acked, mark in zip(burst.acked, marks, strict=True)):
+        assert time.monotonic() < deadline, "a worker got no reply with one syncer held"
+        time.sleep(0.01)
+    return held
+
+
 @pytest.mark.parametrize(
     "compaction",
-    ["none", "after", "during"],
+    ["none", "after", "during", "one syncer held"],
 )
 def test_sigkill_during_a_burst_keeps_every_acknowledged_write(
     tmp_path: Path, compaction: str
 ) -> None:
     """Killed mid-burst: without compaction; after the journal was compacted several times
-    (20 kB threshold); and while a snapshot is being written (the old snapshot + journals
-    must restore)."""
+    (20 kB threshold); while a snapshot is being written (the old snapshot + journals must
+    restore); and with one of the two syncers stopped for the last part of the burst (its
+    batch acknowledged through the other's syncs)."""
     directory = tmp_path / "state"
-    extra = () if compaction == "none" else ("--compact-journal-mb", "0.02")
+    compacting = compaction in ("after", "during")
+    extra = ("--compact-journal-mb", "0.02") if compacting else ()
     server = _start(directory, *extra)
     before = _setup(server)
     burst = Burst(server, workers=6, stop_after=400)
@@ -153,14 +174,17 @@ def test_sigkill_during_a_burst_keeps_every_acknowledged_write(
     assert burst.enough.wait(timeout=120)
     if compaction == "during":
         _stop_mid_compaction(server, directory)
+    held = _hold_a_syncer(server, burst) if compaction == "one syncer held" else None
     _kill(server)  # mid-burst: requests in flight on every worker
+    if held is not None:
+        os.kill(held, signal.SIGKILL)  # stopped, it would never read its end of file
     if compaction == "during":
         assert _compacting(directory)  # killed before the new snapshot was installed
     for thread in burst.threads:
         thread.join(timeout=60)
     assert not burst.errors  # every reply before the kill was a success
     names = {p.name for p in directory.iterdir()}
-    if compaction != "none":
+    if compacting:
         assert any(name.startswith("snapshot.") and name[9:].isdigit() for name in names), names
 
     restarted = _start(directory, *extra)

@@ -16,7 +16,7 @@ from simulator.transport.broker import local
 from tests.bench.console import ROOT
 from tests.fleetsim_cli import fleetsim
 
-NAMES = {"substitution", "fleet", "api", "mqtt", "mqtt-bridge", "locust"}
+NAMES = {"substitution", "fleet", "api", "mqtt", "mqtt-bridge", "locust", "paging"}
 
 
 def _one_line_error(result: object, *needles: str) -> str:
@@ -62,6 +62,8 @@ BAD = [
     (("locust", "--ours", "0"), "--ours"),
     (("locust", "--clients", "gevent"), "unknown client"),
     (("locust", "--window", "0"), "--window"),
+    (("paging", "--sizes", "10,x"), "--sizes"),
+    (("paging", "--rounds", "0"), "--rounds"),
     (("fleet", "--nosuch"), "unrecognized arguments"),
 ]
 

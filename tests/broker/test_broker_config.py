@@ -7,6 +7,7 @@ console process too, for its real exit status and output.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import subprocess
@@ -19,7 +20,13 @@ from cryptography.x509.oid import NameOID
 
 from simulator.commands import serve as serve_command
 from simulator.core.errors import UsageError
-from simulator.transport.broker import REQUEST_FILTERS, partition_filters
+from simulator.transport.broker import (
+    REQUEST_FILTERS,
+    BrokerLayout,
+    partition_filters,
+    write_broker_config,
+)
+from simulator.transport.broker.mosquitto import UserAcl
 from simulator.transport.certs import ProjectCA
 from tests.api.conftest import ROOT
 from tests.broker.conftest import ConfiguredBroker, broker_config, device, free_port
@@ -147,6 +154,8 @@ def test_a_plain_acl_confines_devices_by_user_name(tmp_path: Path) -> None:
         ["--things-pattern", "two words/%u"],
         ["--broker-user", "no-such-account-here"],
         ["--max-queued-messages", "-5"],
+        ["--acl-from", "http://127.0.0.1:9"],  # certificates as identities need --tls
+        ["--tls", "--acl-from", "embedded"],  # not the URL of a `fleetsim serve`
         [],  # --out is required
     ],
 )
@@ -169,6 +178,34 @@ def test_console_process_writes_a_configuration_and_exits_2_on_bad_input(tmp_pat
     assert proc.returncode == 2, proc
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_policy_acl_lines_are_written_per_certificate_and_bad_filters_refused(
+    tmp_path: Path,
+) -> None:
+    user = UserAcl(
+        "c0ffee",
+        write=("$aws/things/t/+/#", "out/x"),
+        read=("$aws/things/t/+/#", "in/+"),
+        deny=("$aws/things/t/shadow/delete",),
+        comment="things t; policies p",
+    )
+    layout = BrokerLayout(out=tmp_path / "acl", tls=True, user_acls=(user,))
+    acl = write_broker_config(layout).acl.read_text().splitlines()
+    start = acl.index("user c0ffee")
+    assert acl[start - 1] == "# things t; policies p"
+    assert acl[start + 1 : start + 5] == [
+        "topic deny $aws/things/t/shadow/delete",
+        "topic readwrite $aws/things/t/+/#",
+        "topic write out/x",
+        "topic read in/+",
+    ]
+    for bad in ("a/b#", "a/#/b", "a b", "x+/y", ""):
+        wrong = dataclasses.replace(layout, user_acls=(UserAcl("c0ffee", read=(bad,)),))
+        with pytest.raises(UsageError, match="not a valid MQTT topic filter"):
+            write_broker_config(wrong)
+    with pytest.raises(UsageError, match="needs --tls"):
+        write_broker_config(dataclasses.replace(layout, tls=False))
 
 
 def test_unwritable_output_is_one_line_exit_2(tmp_path: Path) -> None:

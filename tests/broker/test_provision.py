@@ -247,7 +247,7 @@ def test_staging_path_with_mutual_tls_per_device(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert (certs / "ca.pem").read_bytes() == (pki / "ca.pem").read_bytes()
         assert "3 certificates" in staged.reload_acl()
-        assert "topic readwrite $aws/things/car-000000/#" in (pki / "acl").read_text()
+        assert "topic readwrite $aws/things/car-000000/+/#" in (pki / "acl").read_text()
 
         with (
             device(port, "car-000000", tls=_tls(certs, "car-000000")) as a,

@@ -44,7 +44,7 @@ S, E, A = DeviceState, Event, Action
 
 def reach(state: DeviceState) -> tuple[Peer, Device]:
     peer = Peer()
-    dev = device(peer)
+    dev = device(peer, profile(rollback_after_success_probability=1.0))
     if state is S.OFFLINE:
         dev.connect(3.0)
     elif state is S.IDLE:
@@ -54,6 +54,11 @@ def reach(state: DeviceState) -> tuple[Peer, Device]:
         online(peer, dev)
     elif state is S.RUNNING:
         running(peer, dev)
+    elif state is S.VERIFYING:
+        running(peer, dev)
+        for _ in range(3):
+            peer.fire(dev)
+        peer.reply(dev)  # SUCCEEDED accepted: the health check that will fail begins
     else:
         running(peer, dev, {"version": "1.0", "steps": []})  # refused: REPORTING at once
     assert dev.state is state
@@ -62,7 +67,7 @@ def reach(state: DeviceState) -> tuple[Peer, Device]:
     return peer, dev
 
 
-_TIMERS = (E.CONNECTED, E.REBOOTED, E.STEP_DONE, E.RESPONSE_TIMEOUT)
+_TIMERS = (E.CONNECTED, E.REBOOTED, E.STEP_DONE, E.RESPONSE_TIMEOUT, E.HEALTH_CHECK_FAILED)
 
 
 def deliver(peer: Peer, dev: Device, event: Event) -> None:
@@ -76,14 +81,18 @@ def deliver(peer: Peer, dev: Device, event: Event) -> None:
     elif event in (E.START_ACCEPTED, E.START_REJECTED):
         suffix = "rejected" if event is E.START_REJECTED else "accepted"
         peer.say(dev, f"jobs/start-next/{suffix}", execution())
+    elif event in (E.SHADOW_ACCEPTED, E.SHADOW_REJECTED):
+        body = {"version": 5} if event is E.SHADOW_ACCEPTED else {"code": 409}
+        suffix = "accepted" if event is E.SHADOW_ACCEPTED else "rejected"
+        peer.say(dev, f"shadow/name/$package/update/{suffix}", body)
     else:
         suffix = "accepted" if event is E.UPDATE_ACCEPTED else "rejected"
         peer.say(dev, f"jobs/job-1/update/{suffix}", {"timestamp": 1})
 
 
 #: What each action does to the device :func:`reach` left in its state, given :func:`deliver`'s
-#: input: the state it moves to and the topics it publishes.
-EFFECTS: dict[Action, tuple[DeviceState, list[str]]] = {
+#: input: the state it moves to (None: it stays where it was) and the topics it publishes.
+EFFECTS: dict[Action, tuple[DeviceState | None, list[str]]] = {
     A.BOOT: (S.REQUESTING, ["jobs/start-next"]),
     A.REQUEST_NEXT: (S.REQUESTING, ["jobs/start-next"]),
     A.NOTE_NOTIFY: (S.REQUESTING, []),  # remembered; seen in the start-next answer's effect
@@ -92,6 +101,11 @@ EFFECTS: dict[Action, tuple[DeviceState, list[str]]] = {
     A.FINISH_STEP: (S.RUNNING, ["jobs/job-1/update"]),  # IN_PROGRESS, the second step
     A.RESEND_UPDATE: (S.REPORTING, ["jobs/job-1/update"]),  # REJECTED again
     A.CLOSE: (S.REQUESTING, ["jobs/start-next"]),
+    A.ROLL_BACK: (S.REQUESTING, ["jobs/start-next"]),  # checked after SUCCEEDED, not reporting
+    # $package answers change no state; a device without a precondition does not subscribe
+    # (test_device_versioned.py walks them with one).
+    A.LEARN_VERSION: (None, []),
+    A.REREAD: (None, []),
 }
 
 
@@ -109,6 +123,7 @@ def test_every_pair_of_the_table_does_what_the_table_says(state: DeviceState, ev
         assert dev._profile.online == online_before
     else:
         target, topics = EFFECTS[transition.action]
+        target = state if target is None else target
         assert dev.state is target
         assert target in transition.targets
         assert [topic for topic, _ in peer.sent] == topics
@@ -144,7 +159,12 @@ def test_the_dispatch_is_the_table_with_one_handler_per_action() -> None:
         ("jobs/notify", None),
         ("jobs/start-next/other", None),
         ("jobs/job-1/get/accepted", None),
-        ("shadow/name/$package/update/accepted", None),
+        ("shadow/name/$package/update/accepted", E.SHADOW_ACCEPTED),
+        ("shadow/name/$package/get/accepted", E.SHADOW_ACCEPTED),
+        ("shadow/name/$package/update/rejected", E.SHADOW_REJECTED),
+        ("shadow/name/$package/get/rejected", E.SHADOW_REJECTED),
+        ("shadow/name/$package/update/delta", None),
+        ("shadow/name/other/update/accepted", None),
         ("jobs", None),
         ("", None),
     ],
@@ -291,6 +311,9 @@ _SUFFIXES = [
     "jobs/job-2/update/accepted",
     "jobs/notify",
     "shadow/name/$package/update/accepted",
+    "shadow/name/$package/update/rejected",
+    "shadow/name/$package/get/accepted",
+    "shadow/name/$package/get/rejected",
     "jobs",
     "",
 ]
@@ -305,6 +328,9 @@ _payloads = st.sampled_from(
         b'{"execution": null}',
         b'{"clientToken": "dev-1:2"}',
         b'{"execution": {"jobId": "j", "executionNumber": "one"}}',
+        b'{"version": 7}',
+        b'{"code": 409, "message": "Version conflict"}',
+        b'{"code": 404}',
     ]
 ) | st.binary(max_size=40)
 _actions = st.lists(
@@ -319,9 +345,13 @@ _actions = st.lists(
 
 
 @settings(max_examples=examples(300), deadline=None)
-@given(_actions, st.booleans(), st.booleans())
+@given(_actions, st.booleans(), st.booleans(), st.booleans(), st.booleans())
 def test_any_sequence_of_messages_and_timers_keeps_a_valid_state(
-    actions: list[tuple[str, Any, bytes]], lossless: bool, reports: bool
+    actions: list[tuple[str, Any, bytes]],
+    lossless: bool,
+    reports: bool,
+    before: bool,
+    versioned: bool,
 ) -> None:
     peer = Peer(lossless=lossless)
     prof = profile(
@@ -329,6 +359,9 @@ def test_any_sequence_of_messages_and_timers_keeps_a_valid_state(
         reboot_probability=0.3,
         rollback_probability=0.5,
         reject_probability=0.2,
+        rollback_after_success_probability=0.5,
+        check_before_success=before,
+        package_version_precondition=versioned,
     )
     dev = device(peer, prof, reports_shadow=reports)
     for kind, arg, payload in actions:
@@ -345,6 +378,10 @@ def test_any_sequence_of_messages_and_timers_keeps_a_valid_state(
         if dev.state is not before and kind != "connect":
             assert any(dev.state in t.targets for (s, _), t in TRANSITIONS.items() if s is before)
     assert all("clientToken" in body for _, body in peer.sent)
+    reports_sent = [body for topic, body in peer.sent if topic == "shadow/name/$package/update"]
+    if not versioned:
+        assert all("version" not in body for body in reports_sent)
+        assert not [topic for topic, _ in peer.sent if topic == "shadow/name/$package/get"]
 
 
 # -- a notification that crosses the start-next answer --------------------------------------------
@@ -382,3 +419,76 @@ def test_without_a_notification_an_empty_start_next_answer_leaves_the_device_idl
     assert [topic for topic, _ in peer.take()] == ["jobs/start-next"]
     peer.reply(dev, {})  # the flag was cleared by the new request: idle again, no loop
     assert dev.state is S.IDLE and peer.take() == []
+
+
+# -- a health check that fails after the update ------------------------------------------------
+
+
+def _installed(peer: Peer, dev: Device) -> None:
+    """Run the install job to its last step's end (the terminal update or the check follows)."""
+    running(peer, dev)
+    for _ in range(3):
+        peer.fire(dev)
+
+
+def test_a_failed_health_check_after_succeeded_rolls_back_and_reports_the_old_version() -> None:
+    peer = Peer()
+    prof = profile(rollback_after_success_probability=1.0)
+    dev = device(peer, prof, reports_shadow=True)
+    _installed(peer, dev)
+    assert peer.last == ("jobs/job-1/update", {"status": "SUCCEEDED", **_token(peer)})
+    peer.take()
+    peer.reply(dev)
+    (topic, body), *rest = peer.take()
+    assert (topic, body["state"]) == (
+        "shadow/name/$package/update",
+        {"reported": {"agent": {"version": "1.2.0"}}},
+    )
+    assert rest == [] and dev.state is S.VERIFYING  # no start-next while the check runs
+    assert dev.inventory == {"agent": "1.2.0"}
+    peer.fire(dev)  # the check fails
+    assert dev.inventory == {"agent": "1.0.0"}
+    assert peer.changed == ["agent", "agent"]  # installed, then rolled back
+    (topic, body), (next_topic, _) = peer.take()
+    assert (topic, body["state"]) == (
+        "shadow/name/$package/update",
+        {"reported": {"agent": {"version": "1.0.0"}}},
+    )
+    assert next_topic == "jobs/start-next" and dev.state is S.REQUESTING
+
+
+def test_a_health_check_before_the_terminal_update_makes_a_failed_check_a_failed_execution() -> (
+    None
+):
+    peer = Peer()
+    prof = profile(rollback_after_success_probability=1.0, check_before_success=True)
+    dev = device(peer, prof, reports_shadow=True)
+    _installed(peer, dev)
+    assert dev.state is S.VERIFYING and dev.inventory == {"agent": "1.2.0"}
+    peer.take()
+    peer.fire(dev)  # the check fails before anything was reported
+    assert dev.inventory == {"agent": "1.0.0"} and dev.state is S.REPORTING
+    ((topic, body),) = peer.take()
+    assert topic == "jobs/job-1/update" and body["status"] == "FAILED"
+    assert "rolled back" in body["statusDetails"]["reason"]
+    peer.reply(dev)
+    (topic, body), (next_topic, _) = peer.take()
+    # The inventory is back where it was, and the device says so (Jobs writes nothing: FAILED).
+    assert body["state"] == {"reported": {"agent": {"version": "1.0.0"}}}
+    assert next_topic == "jobs/start-next"
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_without_an_install_there_is_no_health_check(before: bool) -> None:
+    peer = Peer()
+    prof = profile(rollback_after_success_probability=1.0, check_before_success=before)
+    dev = device(peer, prof, inventory={"agent": "1.0.0", "legacy": "0.9"})
+    running(peer, dev, {"version": "1.0", "steps": [step("uninstall", "remove.sh", "legacy")]})
+    peer.fire(dev)
+    assert dev.state is S.REPORTING
+    peer.reply(dev)
+    assert dev.state is S.REQUESTING
+
+
+def _token(peer: Peer) -> dict[str, str]:
+    return {"clientToken": peer.last[1]["clientToken"]}

@@ -108,8 +108,11 @@ class DeviceMachine(RuleBasedStateMachine):
         reports_shadow=st.booleans(),
         ramp=st.floats(0.0, 60.0),
         seed=st.integers(0, 2**32 - 1),
+        check_before=st.booleans(),
     )
-    def start(self, report_steps: bool, reports_shadow: bool, ramp: float, seed: int) -> None:
+    def start(
+        self, report_steps: bool, reports_shadow: bool, ramp: float, seed: int, check_before: bool
+    ) -> None:
         self.cloud = Cloud()
         odds = {StepKind.INSTALL: 0.2, StepKind.DOWNLOAD: 0.1}
         steps = {
@@ -124,6 +127,8 @@ class DeviceMachine(RuleBasedStateMachine):
             rollback_probability=0.5,
             reboot_duration=Distribution("constant", 60.0),
             report_steps=report_steps,
+            rollback_after_success_probability=0.3,  # health checks that fail, after or before
+            check_before_success=check_before,
         )
         inventory = {"agent": "1.0.0", "legacy": "0.9"}
         self.dev = Device(

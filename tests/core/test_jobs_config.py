@@ -247,8 +247,12 @@ def test_scheduling_refused(raw: dict[str, Any]) -> None:
 
 
 def test_maintenance_windows() -> None:
-    windows = parse_maintenance_windows([{"startTime": "x", "durationInMinutes": 1}], "mw")
-    assert windows[0].start_time == "x"
+    cron = "cron(0 2 ? * SAT *)"
+    windows = parse_maintenance_windows([{"startTime": cron, "durationInMinutes": 1}], "mw")
+    assert windows[0].start_time == cron
+    assert windows[0].to_wire() == {"startTime": cron, "durationInMinutes": 1}
+    with pytest.raises(InvalidRequestException, match=r"mw\[0\]\.startTime"):
+        parse_maintenance_windows([{"startTime": "x", "durationInMinutes": 1}], "mw")
 
 
 # -- fuzz: parse it, or raise InvalidRequestException, never anything else -------------------

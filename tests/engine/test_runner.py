@@ -50,6 +50,7 @@ class ScriptedPlane:
         self.writers: Sequence[ManualWriter] = ()
         self.job_errors: list[str] = []
         self.notes: list[str] = ["scripted"]
+        self.versions = None  # no version timeline
         self.settles_at_s = settles_at_s
         self.fail_check_at_s = fail_check_at_s
         self.opened = self.connected = self.closed = self.audited = False

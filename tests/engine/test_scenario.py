@@ -218,6 +218,80 @@ INVALID: list[tuple[str, str, str]] = [
         edited(extra='[[dynamic_groups]]\nname = "a b"\nquery = "thingName:x"\n'),
         "$.dynamic_groups[0].name: not a thing group name",
     ),
+    (
+        "health check odds",
+        edited(extra="[device]\nrollback_after_success_probability = 2\n"),
+        "$.device.rollback_after_success_probability: must be a probability",
+    ),
+    (
+        "health check delay",
+        edited(extra='[device]\nrollback_after_success_delay = "later"\n'),
+        "$.device.rollback_after_success_delay: cannot read 'later'",
+    ),
+    (
+        "health check",
+        edited(extra='[device]\nhealth_check = "never"\n'),
+        "health_check",
+    ),
+    (
+        "jobs write delay",
+        edited(extra="[emulator.jobs]\npackage_write_delay_s = -1\n"),
+        "$.emulator.jobs.package_write_delay_s: must be non-negative",
+    ),
+    (
+        "index delay",
+        edited(extra="[emulator.index]\nupdate_delay_s = inf\n"),
+        "$.emulator.index.update_delay_s: must be non-negative",
+    ),
+    (
+        "emulator option",
+        edited(extra="[emulator.jobs]\nnotify_limit = 3\n"),
+        "notify_limit",
+    ),
+    (
+        "fault kind",
+        edited(extra='[[faults]]\ndrop = "cable"\nfor_s = 60\n'),
+        "$.faults[0].drop: unknown fault 'cable'; use one of device, bridge-connection, broker",
+    ),
+    (
+        "fault over a broker",
+        edited(
+            extra='[[faults]]\ndrop = "device"\nfor_s = 60\n'
+            '[[faults]]\ndrop = "broker"\nfor_s = 9\n'
+        ),
+        "$.faults[1].drop: 'broker' needs a run over a broker",
+    ),
+    (
+        "fault window",
+        edited(extra='[[faults]]\ndrop = "device"\nfor_s = 0\n'),
+        "$.faults[0].for_s: must be positive, got 0",
+    ),
+    (
+        "fault start",
+        edited(extra='[[faults]]\ndrop = "device"\nat_s = -5\nfor_s = 60\n'),
+        "$.faults[0].at_s: must be non-negative",
+    ),
+    (
+        "fault probability",
+        edited(extra='[[faults]]\ndrop = "device"\nfor_s = 60\nprobability = 1.5\n'),
+        "$.faults[0].probability: must be a probability between 0 and 1",
+    ),
+    (
+        "fault redelivery",
+        edited(extra='[[faults]]\ndrop = "device"\nfor_s = 60\nredelivery_s = "soon"\n'),
+        "$.faults[0].redelivery_s: cannot read 'soon'",
+    ),
+    ("fault without window", edited(extra='[[faults]]\ndrop = "device"\n'), "for_s"),
+    (
+        "fault field",
+        edited(extra='[[faults]]\ndrop = "device"\nfor_s = 60\nuntil_s = 9\n'),
+        "`$.faults[0]`",
+    ),
+    (
+        "version precondition",
+        edited(extra='[device]\npackage_version_precondition = "yes"\n'),
+        "`$.device.package_version_precondition`",
+    ),
 ]
 
 

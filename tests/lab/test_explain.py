@@ -123,6 +123,31 @@ def test_explain_names_the_anomaly_of_each_race(
         assert "legacy-agent" in write["set"] and "legacy-agent" not in got["runs"]
 
 
+def test_explain_names_a_rollback_racing_jobs_delayed_write(tmp_path: Path) -> None:
+    _run(tmp_path, "rollback-after-success.toml")
+    got = _explain(tmp_path, "--cause", "phantom_version")
+    assert (got["cause"], got["anomaly"]) == ("phantom_version", "stale report")
+    assert "a rollback racing Jobs' SUCCEEDED write" in got["verdict"]
+    succeeded, rollback, write = (got["timeline"][seq] for seq in got["involved"])
+    assert (succeeded["to"], rollback["op"], write["by"]) == ("SUCCEEDED", "rollback", "jobs")
+    assert succeeded["t"] < rollback["t"] < write["t"]
+    assert write["t"] - succeeded["t"] == pytest.approx(45.0, abs=0.01)  # Jobs' write delay
+    assert write["set"] == {"agent": "1.2.0"} and got["runs"]["agent"] != "1.2.0"
+
+
+def test_explain_names_a_report_redelivered_after_the_devices_newer_one(tmp_path: Path) -> None:
+    _run(tmp_path, "redelivered-report.toml")
+    got = _explain(tmp_path, "--cause", "phantom_version")
+    assert (got["cause"], got["anomaly"]) == ("phantom_version", "stale report")
+    assert "a report redelivered late, out of order" in got["verdict"]
+    *_, rollback, newer, late = (got["timeline"][seq] for seq in got["involved"])
+    assert (rollback["op"], newer["by"], late["by"]) == ("rollback", "device", "device")
+    assert rollback["t"] < newer["t"] < late["t"] and newer["v"] < late["v"]
+    # The late report names the version the device ran before its rollback; the newer one what
+    # it runs now.
+    assert newer["set"] == {"agent": got["runs"]["agent"]} and late["set"] == {"agent": "1.2.0"}
+
+
 def test_bad_input_is_one_line_and_exit_2(lost_update: Path, tmp_path: Path) -> None:
     report = orjson.loads((lost_update / "report.json").read_bytes())
     named = {n for names in report["shadow"]["examples"].values() for n in names}

@@ -1,6 +1,6 @@
 """``fleetsim repro``: a real run's inconsistent device becomes a script of at most 6 operations
-that the player reproduces; no operation can be removed without losing it, and the writer's
-version precondition removes it."""
+that the player reproduces; no operation can be removed, and no two merged, without losing it,
+and the writer's version precondition removes it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ import msgspec
 import orjson
 import pytest
 
+from simulator.engine.scenario import load_scenario
+from simulator.lab.explain import explain
+from simulator.lab.history import device_history, events_path
 from simulator.lab.replay import play
-from simulator.lab.script import Read, Script, Write, load_script
+from simulator.lab.repro import merge, reproduce, shrink
+from simulator.lab.script import Read, Report, Script, Write, load_script, parse_script
 from tests.fleetsim_cli import ROOT, fleetsim
 
 RACES = ROOT / "scenarios" / "races"
@@ -109,3 +113,80 @@ def test_bad_input_is_one_line_and_exit_2(lost_update: Path, tmp_path: Path) -> 
         assert done.stdout == "" and done.stderr.count("\n") == 1, (args, done.stderr)
         assert message is None or message in done.stderr, (args, done.stderr)
     assert not (tmp_path / "repro.toml").exists()
+
+
+# -- merging two steps into one ------------------------------------------------------------------
+
+_TWO_REPORTS = b"""
+name = "two-reports"
+expect = "phantom_version"
+writers = ["sync"]
+[thing]
+name = "device-00001"
+inventory = { agent = "1.2.0", legacy = "0.9" }
+[[catalog.packages]]
+name = "agent"
+versions = [{ name = "1.0.0" }, { name = "1.1.0" }, { name = "1.2.0" }]
+[[catalog.packages]]
+name = "legacy"
+versions = [{ name = "0.8" }, { name = "0.9" }]
+[[script]]
+at = 1.0
+actor = "device"
+action = "report"
+args = { packages = { agent = "1.0.0" } }
+[[script]]
+at = 2.0
+actor = "sync"
+action = "write"
+args = { packages = { agent = "1.1.0" } }
+[[script]]
+at = 3.0
+actor = "device"
+action = "report"
+args = { packages = { legacy = "0.8" } }
+[[script]]
+at = 4.0
+actor = "sync"
+action = "write"
+args = { packages = { agent = "1.1.0" }, use_version = true }
+"""
+
+
+def _reported(script: Script) -> set[str]:
+    return {p for s in script.steps if isinstance(s.op, Report) for p in s.op.packages}
+
+
+def test_two_reports_that_are_both_needed_merge_into_one() -> None:
+    script = parse_script(_TWO_REPORTS)
+
+    def oracle(candidate: Script) -> bool:  # the anomaly needs both entries reported
+        return _reported(candidate) >= {"agent", "legacy"}
+
+    shrunk, _ = shrink(script, oracle)
+    assert [s.action for s in shrunk.steps] == ["report", "report"]  # neither can go alone
+    merged, plays = merge(shrunk, oracle)
+    (step,) = merged.steps
+    assert isinstance(step.op, Report) and step.op.packages == {"agent": "1.0.0", "legacy": "0.8"}
+    assert step.at == 3.0 and step.actor == "device" and plays == 1  # at the later step's time
+
+
+def test_only_one_request_kind_of_one_actor_merges_and_kept_steps_never() -> None:
+    script = parse_script(_TWO_REPORTS)
+    assert merge(script, lambda candidate: True)[0].steps != script.steps  # reports merge
+    # A write without a precondition and one with it are different requests: not merged.
+    writes = script.with_steps(tuple(s for s in script.steps if s.actor == "sync"))
+    assert merge(writes, lambda candidate: True)[0].steps == writes.steps
+    reports = script.with_steps(tuple(s for s in script.steps if s.actor == "device"))
+    assert merge(reports, lambda candidate: True, keep=reports.steps[:1])[0] == reports
+
+
+def test_repro_ends_with_nothing_removable_and_nothing_mergeable(lost_update: Path) -> None:
+    report = orjson.loads((lost_update / "report.json").read_bytes())
+    device = report["shadow"]["examples"]["manual_overwrite"][0]
+    history = device_history(events_path(lost_update), device)
+    scenario = load_scenario(RACES / "lost-update.toml").with_devices(300)
+    repro = reproduce(history, explain(history), scenario)
+    assert repro.outcome.reproduced
+    merged, _ = merge(repro.script, lambda candidate: play(candidate).reproduced)
+    assert merged.steps == repro.script.steps

@@ -15,7 +15,13 @@ from simulator.engine.consistency import CAUSES
 from tests.fleetsim_cli import ROOT, fleetsim
 
 LOST_UPDATE = ROOT / "scenarios" / "races" / "lost-update.toml"
-MEASURES = ("inconsistent", "latency_p50_s", "latency_p99_s", "writer_conflicts")
+MEASURES = (
+    "inconsistent",
+    "latency_p50_s",
+    "latency_p99_s",
+    "writer_conflicts",
+    "redundant_executions",
+)
 
 
 def _sweep(out: Path, *extra: str) -> dict[str, Any]:

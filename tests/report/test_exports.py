@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from simulator.report import JobSummary, RunResult, Sample, WriterSummary
+from simulator.report import JobSummary, RunResult, Sample, VersionSample, WriterSummary
 
 
 def test_model_classes_are_frozen_and_slotted() -> None:
-    for cls in (JobSummary, RunResult, Sample, WriterSummary):
+    for cls in (JobSummary, RunResult, Sample, VersionSample, WriterSummary):
         params = cls.__dataclass_params__  # type: ignore[attr-defined]
         assert params.frozen, cls
         assert "__slots__" in vars(cls), cls
@@ -38,6 +38,7 @@ def test_model_fields_are_the_documented_ones() -> None:
         "destination_package_versions",
     ]
     assert names(WriterSummary) == ["name", "writes", "conflicts", "skipped"]
+    assert names(VersionSample) == ["t", "package", "things", "buckets"]
     assert names(RunResult) == [
         "scenario",
         "devices",
@@ -63,4 +64,5 @@ def test_model_fields_are_the_documented_ones() -> None:
         "extra",
         "substitution",
         "shadow_examples",
+        "versions",
     ]

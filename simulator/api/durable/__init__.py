@@ -11,13 +11,18 @@ Design, and why (numbers in benchmarks/RESULTS.md, "fleetsim serve --state-dir")
 * **An append-only file with checksummed frames**, not SQLite: measured, a commit costs the same
   (the disk's sync dominates: 2.4-5.8 ms either way here) and SQLite spends more CPU per record
   (17-23 µs against 15-17 µs). A torn tail is recognised and dropped (:mod:`.log`).
-* **fsync policy: group commit.** No reply, MQTT reply or notification leaves before the records
-  it may show are written and ``fdatasync``-ed; the records appended during one sync form the
-  next batch. Acknowledged therefore means durable, at one sync per burst. The event loop
-  writes each batch itself (into the page cache) and a small syncer *process* runs the
-  ``fdatasync``: with a sync thread instead, each completion waited for the loop thread to
-  yield the GIL, and a durable write cost 30-60 µs more server CPU against 20-45 µs now, the
-  syncer's CPU included (:mod:`.log`).
+* **fsync policy: group commit, two syncs in flight.** No reply, MQTT reply or notification
+  leaves before an ``fdatasync`` that started after its records were written has returned:
+  acknowledged means durable. The event loop writes each batch itself (into the page cache) and
+  hands the ``fdatasync`` to one of two syncer *processes*; the records appended meanwhile form
+  the next batch, which the other syncer starts on at once. ``fdatasync`` covers every page
+  written before the call, so a completion releases its own batch and any earlier one still in
+  flight, in append order. A write arriving during a sync thus waits about one sync, not up to
+  two; with a sync thread
+  instead of processes, each completion waited for the loop thread to yield the GIL and a
+  durable write cost 30-60 µs more server CPU against 20-45 µs (:mod:`.commit`). The journal
+  only appends (no preallocation), which keeps the torn-tail rules of :mod:`.log` sound for a
+  power cut as well as a SIGKILL.
 * **Compaction by snapshot, taken in a forked child** once the journal holds 64 MB
   (``--compact-journal-mb``) and at a clean shutdown: the control plane is pickled as it is,
   the process's clock, scheduler, publisher, issuer and options bound by reference, so a
@@ -27,7 +32,8 @@ Design, and why (numbers in benchmarks/RESULTS.md, "fleetsim serve --state-dir")
   :mod:`.snapshot`). Restore loads the newest snapshot and replays the journals since.
 
 See :mod:`.state` (the directory, its checks, restore), :mod:`.journal` (what is recorded),
-:mod:`.log` (the file format and group commit), :mod:`.compaction` and :mod:`.snapshot`.
+:mod:`.log` (the file format, torn tails), :mod:`.commit` (group commit), :mod:`.compaction` and
+:mod:`.snapshot`.
 """
 
 from simulator.api.durable.journal import JournaledPlane

@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Final
 
 from simulator.api.durable import snapshot
-from simulator.api.durable.log import MAGIC, GroupCommitWriter
+from simulator.api.durable.commit import GroupCommitWriter
+from simulator.api.durable.log import MAGIC
 
 __all__ = [
     "Compactor",

@@ -76,6 +76,7 @@ SERVICES: Final = (
     "index",
     "security",
     "tags",
+    "events",
 )
 
 Recorder = Callable[[bytes], None]

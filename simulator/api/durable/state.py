@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from simulator.api.durable import compaction, snapshot
+from simulator.api.durable.commit import GroupCommitWriter
 from simulator.api.durable.journal import (
     DeferringPublisher,
     JournalClock,
@@ -45,7 +46,7 @@ from simulator.api.durable.journal import (
     Replayer,
     ReplayMismatch,
 )
-from simulator.api.durable.log import MAGIC, GroupCommitWriter, JournalCorrupt, scan
+from simulator.api.durable.log import MAGIC, JournalCorrupt, scan
 from simulator.services.registry.ca import LocalCA
 from simulator.services.runtime import NullPublisher, Publisher, Runtime
 

@@ -220,7 +220,9 @@ class BoundedRequestHandler(web.RequestHandler):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        if self._waiting is None:  # the first bytes of a request
+        # The first bytes of a request (aiohttp also calls with b"" after a body: not a request;
+        # arming then would close an idle keep-alive connection after the header timeout).
+        if self._waiting is None and data:
             self._arm("headers", self._bounded.limits.header_timeout)
         before = self._request_count
         super().data_received(data)

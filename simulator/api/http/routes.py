@@ -136,6 +136,13 @@ ROUTES: Final[tuple[Route, ...]] = (
     _iot("POST", "/dynamic-thing-groups/{thingGroupName}", "CreateDynamicThingGroup", "index"),
     _iot("PATCH", "/dynamic-thing-groups/{thingGroupName}", "UpdateDynamicThingGroup", "index"),
     _iot("DELETE", "/dynamic-thing-groups/{thingGroupName}", "DeleteDynamicThingGroup", "index"),
+    _iot("POST", "/indices/statistics", "GetStatistics", "index"),
+    _iot("POST", "/indices/cardinality", "GetCardinality", "index"),
+    _iot("POST", "/indices/percentiles", "GetPercentiles", "index"),
+    _iot("POST", "/indices/buckets", "GetBucketsAggregation", "index"),
+    # -- event configurations
+    _iot("PATCH", "/event-configurations", "UpdateEventConfigurations", "events"),
+    _iot("GET", "/event-configurations", "DescribeEventConfigurations", "events"),
     # -- jobs data plane
     _jobs_data("GET", _TJ, "GetPendingJobExecutions", "jobs_data"),
     _jobs_data("PUT", f"{_TJ}/$next", "StartNextPendingJobExecution", "jobs_data"),

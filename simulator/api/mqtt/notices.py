@@ -8,8 +8,12 @@ and, when the head changed, ``.../notify-next`` (the new head's execution and do
 ``/update/documents``, ``/update/delta`` and ``/delete/accepted`` [AD:device-shadow-mqtt], with
 the payloads of :mod:`simulator.api.wire.shadow` (the bytes HTTP answers too).
 
-:func:`attach` wires both into a control plane; :class:`~.dispatch.MqttApi` does it, so every
-driver that serves MQTT publishes them.
+:class:`JobsMqttEvents` turns the job and job-execution events an account enabled into
+``$aws/events/job/{jobId}/{operation}`` and ``$aws/events/jobExecution/{jobId}/{operation}``
+messages [AD:events-jobs], with the payloads of :mod:`simulator.api.wire.events`.
+
+:func:`attach` wires all three into a control plane; :class:`~.dispatch.MqttApi` does it, so
+every driver that serves MQTT publishes them.
 """
 
 from __future__ import annotations
@@ -19,16 +23,26 @@ from typing import Any
 
 import orjson
 
+from simulator.api.wire import events as event_wire
 from simulator.api.wire import shadow as wire
 from simulator.api.wire.jobs_data import data_execution, data_summary
+from simulator.core.arn import Scope
 from simulator.core.shadow import UpdateOutcome
 from simulator.services.controlplane import ControlPlane
+from simulator.services.events import EventsOptions
 from simulator.services.jobs import JobsDataService
-from simulator.services.jobs.records import RANK_IN_PROGRESS, ExecutionRecord
+from simulator.services.jobs.notices import ExecutionOperation, JobOperation
+from simulator.services.jobs.records import RANK_IN_PROGRESS, ExecutionRecord, JobRecord
 from simulator.services.runtime import Publisher
 from simulator.services.shadow_results import ShadowDeletion
 
-__all__ = ["JobsMqttNotices", "ShadowMqttNotices", "attach", "shadow_topic_prefix"]
+__all__ = [
+    "JobsMqttEvents",
+    "JobsMqttNotices",
+    "ShadowMqttNotices",
+    "attach",
+    "shadow_topic_prefix",
+]
 
 
 def shadow_topic_prefix(thing_name: str, shadow_name: str | None) -> str:
@@ -131,9 +145,40 @@ class ShadowMqttNotices:
         self._publisher.publish(topic, wire.delete_accepted(deletion))
 
 
+class JobsMqttEvents:
+    """Publishes the job and job-execution events (to subscribers: the broker may know better,
+    and a bridge says every topic is subscribed)."""
+
+    __slots__ = ("_options", "_publisher", "_scope")
+
+    def __init__(self, publisher: Publisher, scope: Scope, options: EventsOptions) -> None:
+        self._publisher = publisher
+        self._scope = scope
+        self._options = options
+
+    def job_event(
+        self, event_id: str, job: JobRecord, operation: JobOperation, now: float, /
+    ) -> None:
+        topic = f"$aws/events/job/{job.job_id}/{operation}"
+        if self._publisher.subscribed(topic):
+            payload = event_wire.job_event(event_id, job, operation, now, options=self._options)
+            self._publisher.publish(topic, orjson.dumps(payload))
+
+    def execution_event(
+        self, event_id: str, ex: ExecutionRecord, operation: ExecutionOperation, now: float, /
+    ) -> None:
+        topic = f"$aws/events/jobExecution/{ex.job.job_id}/{operation}"
+        if self._publisher.subscribed(topic):
+            payload = event_wire.execution_event(
+                event_id, ex, operation, now, scope=self._scope, options=self._options
+            )
+            self._publisher.publish(topic, orjson.dumps(payload))
+
+
 def attach(plane: ControlPlane) -> None:
-    """Publish the notifications of ``plane``'s Jobs and Shadow services as MQTT messages
-    through its runtime's publisher (replacing what listened before)."""
+    """Publish the notifications of ``plane``'s Jobs and Shadow services, and its job events,
+    as MQTT messages through its runtime's publisher (replacing what listened before)."""
     publisher = plane.runtime.publisher
     plane.jobs.notify_to(JobsMqttNotices(publisher, plane.jobs_data))
     plane.shadows.notify_to(ShadowMqttNotices(publisher))
+    plane.job_events.notify_to(JobsMqttEvents(publisher, plane.scope, plane.events.options))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from simulator.api.wire import catalog, index, jobs, jobs_data, registry, security, shadow
+from simulator.api.wire import catalog, events, index, jobs, jobs_data, registry, security, shadow
 
 __all__ = ["ENCODERS", "Encoder", "empty"]
 
@@ -113,6 +113,13 @@ ENCODERS: Final[Mapping[tuple[str, str], Encoder]] = {
     ("iot", "CreateDynamicThingGroup"): index.create_dynamic_thing_group,
     ("iot", "UpdateDynamicThingGroup"): registry.group_version,
     ("iot", "DeleteDynamicThingGroup"): empty,
+    ("iot", "GetStatistics"): index.get_statistics,
+    ("iot", "GetCardinality"): index.get_cardinality,
+    ("iot", "GetPercentiles"): index.get_percentiles,
+    ("iot", "GetBucketsAggregation"): index.get_buckets_aggregation,
+    # -- event configurations
+    ("iot", "UpdateEventConfigurations"): empty,
+    ("iot", "DescribeEventConfigurations"): events.describe_event_configurations,
     # -- Device Shadow
     ("iot-data", "GetThingShadow"): shadow.get_thing_shadow,
     ("iot-data", "UpdateThingShadow"): shadow.update_thing_shadow,

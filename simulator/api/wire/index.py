@@ -1,5 +1,5 @@
-"""Wire shapes of fleet indexing (``iot``): indexing configuration, DescribeIndex, SearchIndex and
-dynamic thing groups.
+"""Wire shapes of fleet indexing (``iot``): indexing configuration, DescribeIndex, SearchIndex,
+the aggregations and dynamic thing groups.
 
 SearchIndex's ``shadow`` member is a JSON *string* (as AWS sends it): the indexed shadows, the
 classic one's sections at the top, named ones under ``name``, each with ``hasDelta``.
@@ -16,17 +16,25 @@ import orjson
 from simulator.api.wire.registry import create_thing_group
 from simulator.services.index.config import GroupIndexing, ThingIndexing
 from simulator.services.index.results import (
+    BucketsAggregation,
+    Cardinality,
     IndexDescription,
     IndexingConfiguration,
+    Percentiles,
     SearchHit,
     SearchPage,
+    Statistics,
 )
 from simulator.services.registry import Group
 
 __all__ = [
     "create_dynamic_thing_group",
     "describe_index",
+    "get_buckets_aggregation",
+    "get_cardinality",
     "get_indexing_configuration",
+    "get_percentiles",
+    "get_statistics",
     "search_index",
 ]
 
@@ -112,4 +120,43 @@ def create_dynamic_thing_group(group: Group) -> dict[str, Any]:
         "indexName": group.index_name,
         "queryString": group.query,
         "queryVersion": group.query_version,
+    }
+
+
+_STATISTICS = (
+    ("average", "average"),
+    ("sum", "sum"),
+    ("minimum", "minimum"),
+    ("maximum", "maximum"),
+    ("sum_of_squares", "sumOfSquares"),
+    ("variance", "variance"),
+    ("std_deviation", "stdDeviation"),
+)
+
+
+def get_statistics(result: Statistics) -> dict[str, Any]:
+    """GetStatistics: ``count`` always, each other statistic only where it has a value."""
+    stats: dict[str, Any] = {"count": result.count}
+    for attribute, member in _STATISTICS:
+        value = getattr(result, attribute)
+        if value is not None:
+            stats[member] = value
+    return {"statistics": stats}
+
+
+def get_cardinality(result: Cardinality) -> dict[str, Any]:
+    """GetCardinality."""
+    return {"cardinality": result.cardinality}
+
+
+def get_percentiles(result: Percentiles) -> dict[str, Any]:
+    """GetPercentiles."""
+    return {"percentiles": [{"percent": p.percent, "value": p.value} for p in result.percentiles]}
+
+
+def get_buckets_aggregation(result: BucketsAggregation) -> dict[str, Any]:
+    """GetBucketsAggregation."""
+    return {
+        "totalCount": result.total_count,
+        "buckets": [{"keyValue": b.key, "count": b.count} for b in result.buckets],
     }

@@ -103,6 +103,7 @@ def describe_job(result: JobDescription) -> dict[str, Any]:
             "documentParameters": job.document_parameters,
             "isConcurrent": bool(job.backlog),
             "schedulingConfig": _wire(job.scheduling),
+            "scheduledJobRollouts": [{"startTime": t} for t in result.scheduled_rollouts] or None,
             "destinationPackageVersions": list(dpv) if dpv else None,
         }
     )

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import calendar
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["JobPlan", "Step", "StepKind", "plan_job", "presigned_expiry"]
@@ -64,6 +64,12 @@ class JobPlan:
 
     steps: tuple[Step, ...]
     rejected: str | None = None
+    #: (package, version) of each install step, in order (read once per document, not per run).
+    installs: tuple[tuple[str, str], ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        installs = tuple((s.args[0], s.args[1]) for s in self.steps if s.kind is StepKind.INSTALL)
+        object.__setattr__(self, "installs", installs)  # frozen: derived once, here
 
 
 def _kind(name: str, handler: str) -> StepKind:

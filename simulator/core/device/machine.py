@@ -9,6 +9,9 @@ Protocol, as the AWS IoT Device Client does it: on connect, publish ``start-next
 execution it gets (report IN_PROGRESS with the step, run each step for a drawn duration, then
 SUCCEEDED / FAILED / REJECTED); after the terminal update is accepted, optionally write its
 inventory to ``$package``, then ask ``start-next`` again; ``notify-next`` wakes an idle device.
+An update whose health check fails (the profile's odds) is rolled back when the check ends: after
+SUCCEEDED was accepted (the device then writes its rolled-back inventory, if it reports), or
+before the terminal update, which is then FAILED.
 Every request carries a fresh ``clientToken``; an unanswered request is re-sent after a timeout.
 Answers are matched by the ``clientToken`` they echo, so the late answer to a request re-sent
 after a timeout cannot start an execution twice; a terminal update refused because the execution
@@ -31,6 +34,7 @@ from simulator.core.device.answers import already, answers, echoes_other, loads
 from simulator.core.device.jobdoc import JobPlan, Step, StepKind
 from simulator.core.device.profile import DeviceProfile
 from simulator.core.device.table import TRANSITIONS, Action, DeviceState, Event
+from simulator.core.device.versioned import VersionedReports, answer_code, answer_version
 from simulator.core.jobs import ExecutionStatus
 
 __all__ = ["Device", "DeviceIO"]
@@ -43,10 +47,12 @@ _IDLE: Final = DeviceState.IDLE
 _REQUESTING: Final = DeviceState.REQUESTING
 _RUNNING: Final = DeviceState.RUNNING
 _REPORTING: Final = DeviceState.REPORTING
+_VERIFYING: Final = DeviceState.VERIFYING
 _CONNECTED: Final = Event.CONNECTED
 _REBOOTED: Final = Event.REBOOTED
 _STEP_DONE: Final = Event.STEP_DONE
 _RESPONSE_TIMEOUT: Final = Event.RESPONSE_TIMEOUT
+_HEALTH_CHECK_FAILED: Final = Event.HEALTH_CHECK_FAILED
 _UPDATE_ACCEPTED: Final = Event.UPDATE_ACCEPTED
 _DOWNLOAD: Final = StepKind.DOWNLOAD
 _INSTALL: Final = StepKind.INSTALL
@@ -65,6 +71,13 @@ _TOPICS: Final[Mapping[str, Event]] = {
 _UPDATE_ANSWERS: Final[Mapping[str, Event]] = {
     "/update/accepted": Event.UPDATE_ACCEPTED,
     "/update/rejected": Event.UPDATE_REJECTED,
+}
+#: ``$package`` answers (after ``$aws/things/<name>/``), heard with a version precondition.
+_SHADOW_ANSWERS: Final[Mapping[str, Event]] = {
+    "shadow/name/$package/update/accepted": Event.SHADOW_ACCEPTED,
+    "shadow/name/$package/get/accepted": Event.SHADOW_ACCEPTED,
+    "shadow/name/$package/update/rejected": Event.SHADOW_REJECTED,
+    "shadow/name/$package/get/rejected": Event.SHADOW_REJECTED,
 }
 _TARGETS: Final = {pair: transition.targets for pair, transition in TRANSITIONS.items()}
 
@@ -96,6 +109,7 @@ class _Run:
     outcome: ExecutionStatus = _SUCCEEDED
     reason: str | None = None
     token: str | None = None  # clientToken of the terminal update, to match its answer
+    installed: list[tuple[str, str | None]] | None = None  # (package, version before), in order
 
 
 class Device:
@@ -111,6 +125,7 @@ class Device:
         "_rollback",
         "_run",
         "_seq",
+        "_versioned",
         "changed",
         "index",
         "inventory",
@@ -143,7 +158,18 @@ class Device:
         self._asked: str | None = None  # clientToken of the outstanding start-next
         self._notified = False  # a notify-next came while that start-next was unanswered
         self._pending: Event | None = None  # what the outstanding timer means
-        self._rollback: tuple[str, str | None] | None = None  # undo after a failed boot
+        # (package, version before) to undo: after a failed boot, or a failed health check.
+        self._rollback: list[tuple[str, str | None]] | None = None
+        #: The $package version its reports carry (None: reports without a precondition).
+        self._versioned = (
+            VersionedReports() if profile.package_version_precondition and reports_shadow else None
+        )
+
+    @property
+    def hears_package_answers(self) -> bool:
+        """Whether this device subscribes to ``$package``'s answers (it reports with a version
+        precondition)."""
+        return self._versioned is not None
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -168,7 +194,14 @@ class Device:
         if event is None:
             # Slices, not startswith/endswith: str methods cost more than the compare here.
             if suffix[:5] != "jobs/":
-                return  # not a Jobs topic: no input of this machine
+                # Not a Jobs topic: a $package answer, or no input of this machine.
+                event = _SHADOW_ANSWERS.get(suffix)
+                if event is None:
+                    return
+                handler = _DISPATCH[self.state][event]
+                if handler is not None:
+                    handler(self, event, suffix, payload)
+                return
             event = _UPDATE_ANSWERS.get(suffix[-16:])
             if event is None:
                 return
@@ -218,10 +251,7 @@ class Device:
     # -- handlers, one per Action: (self, event, topic suffix, payload) ---------------------
 
     def _boot(self, event: Event, suffix: str, payload: bytes) -> None:
-        if self._rollback is not None:
-            package, version = self._rollback
-            self._rollback = None
-            self._set(package, version)
+        self._undo()
         self._request_next(event)
 
     def _ask(self, event: Event, suffix: str, payload: bytes) -> None:
@@ -273,6 +303,14 @@ class Device:
             self._send_terminal()
             return
         self._move(event, _RUNNING)
+        installs = plan.installs
+        if installs:
+            inventory = self.inventory
+            for package, version in installs:
+                if inventory.get(package) != version:
+                    break
+            else:
+                profile.redundant_runs += 1  # asked to install what it already runs
         if not profile.report_steps:
             # As the Device Client does: one IN_PROGRESS report as the job starts.
             first = plan.steps[0]
@@ -298,12 +336,19 @@ class Device:
             if self._profile.reboot():
                 self._reboot(event, step, previous)
                 return
+            if self._profile.rollback_after_success_probability > 0.0:
+                # What a failed health check undoes (kept only when checks can fail).
+                if run.installed is None:
+                    run.installed = []
+                run.installed.append((step.args[0], previous))
         elif step.kind is _UNINSTALL and failure is None:
             self._set(step.args[0], None)
         run.step += 1
         if run.step < len(run.plan.steps):
             self._move(event, _RUNNING)
             self._begin_step()
+        elif run.installed and self._profile.check_before_success and self._check_fails(event, run):
+            return  # SUCCEEDED waits for the health check, which will fail
         else:
             self._move(event, _REPORTING)
             self._send_terminal()
@@ -321,14 +366,94 @@ class Device:
         accepted = event is _UPDATE_ACCEPTED or already(payload, run.outcome)
         self._pending = None
         self._run = None
-        if accepted and self.reports_shadow and self.changed:
-            reported = {
+        if accepted:
+            self._report()
+            checks = run.installed and run.outcome is _SUCCEEDED
+            if checks and not self._profile.check_before_success and self._check_fails(event, run):
+                return  # start-next follows the rollback
+        self._request_next(event)
+
+    def _roll_back(self, event: Event, suffix: str, payload: bytes) -> None:
+        """The health check failed: the update is undone (A/B fallback, as after a bad boot)."""
+        self._pending = None
+        self._undo()
+        run = self._run
+        if run is not None:  # checked before the terminal update: the execution FAILED
+            run.outcome, run.reason = _FAILED, "health check failed: the update was rolled back"
+            self._move(event, _REPORTING)
+            self._send_terminal()
+            return
+        self._report()
+        self._request_next(event)
+
+    def _check_fails(self, event: Event, run: _Run) -> bool:
+        """Start the update's health check if it installed something and the check will fail."""
+        profile = self._profile
+        if not run.installed or not profile.health_check_fails():
+            return False
+        self._rollback = run.installed
+        self._move(event, _VERIFYING)
+        self._timer(profile.health_check_delay(), _HEALTH_CHECK_FAILED)
+        return True
+
+    def _report(self, *, unconditional: bool = False) -> None:
+        """Write the packages changed since the last report to ``$package``, if this device
+        reports its inventory (with the version it last learned, when it uses a precondition:
+        without one learned yet it reads ``$package`` first, and the answer sends the report)."""
+        if not (self.reports_shadow and self.changed):
+            return
+        body: dict[str, Any] = {}
+        versioned = self._versioned
+        if versioned is not None and not unconditional:
+            if versioned.rereading:
+                return  # the read's answer sends it
+            if versioned.version is None:
+                self._reread_package()
+                return
+            body["version"] = versioned.version
+        if versioned is not None:
+            versioned.reported.update(self.changed)
+        body["state"] = {
+            "reported": {
                 pkg: ({"version": self.inventory[pkg]} if pkg in self.inventory else None)
                 for pkg in sorted(self.changed)
             }
-            self.changed.clear()
-            self._publish("shadow/name/$package/update", {"state": {"reported": reported}})
-        self._request_next(event)
+        }
+        self.changed.clear()
+        self._publish("shadow/name/$package/update", body)
+
+    def _reread_package(self) -> None:
+        versioned = self._versioned
+        assert versioned is not None
+        versioned.rereading = True
+        self._publish("shadow/name/$package/get", {})
+
+    def _learn_version(self, event: Event, suffix: str, payload: bytes) -> None:
+        versioned = self._versioned
+        if versioned is None:
+            return  # not subscribed: a stray answer
+        versioned.learn(answer_version(payload))
+        if suffix[-13:] == "/get/accepted" and versioned.rereading:
+            versioned.rereading = False
+            self._report()
+
+    def _reread(self, event: Event, suffix: str, payload: bytes) -> None:
+        versioned = self._versioned
+        if versioned is None:
+            return  # not subscribed: a stray answer
+        if suffix[-13:] == "/get/rejected":
+            # No $package to read (404): nothing newer to overwrite, so report without one.
+            if versioned.rereading:
+                versioned.rereading = False
+                self._report(unconditional=True)
+            return
+        if answer_code(payload) != 409:
+            return  # refused for its content: sending it again would not help
+        # $package moved on since the version this report carried: re-read it, then report
+        # every package this device has reported, as it runs them now.
+        self.changed |= versioned.reported
+        if not versioned.rereading:
+            self._reread_package()
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -354,6 +479,13 @@ class Device:
             return f"{step.name}: handler exited with status 1"
         return None
 
+    def _undo(self) -> None:
+        rollback = self._rollback
+        if rollback is not None:
+            self._rollback = None
+            for package, version in reversed(rollback):
+                self._set(package, version)
+
     def _set(self, package: str, version: str | None) -> None:
         if version is None:
             if self.inventory.pop(package, None) is None:
@@ -371,7 +503,7 @@ class Device:
         self._run = None
         if self._profile.rollback():
             # A/B fallback: the new version does not boot and the old one runs again.
-            self._rollback = (step.args[0], previous)
+            self._rollback = [(step.args[0], previous)]
         self._timer(self._profile.reboot_duration(), _REBOOTED)
 
     def _send_terminal(self) -> None:
@@ -407,6 +539,12 @@ def _handler(action: Action) -> _Handler | None:
             return Device._resend_update
         case Action.CLOSE:
             return Device._close
+        case Action.ROLL_BACK:
+            return Device._roll_back
+        case Action.LEARN_VERSION:
+            return Device._learn_version
+        case Action.REREAD:
+            return Device._reread
         case _:
             assert_never(action)
 

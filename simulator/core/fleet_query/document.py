@@ -54,22 +54,25 @@ def _leaf(value: object) -> Leaf | None:
 
 
 def _flatten(value: Any, key: str, out: dict[str, list[Leaf]]) -> None:
-    # Exact-type checks first: documents come from JSON, and ABC checks cost ~10x more.
+    # Exact-type checks first: documents come from JSON, and ABC checks cost ~10x more (most
+    # values are strings, which skip them altogether).
     kind = type(value)
-    if kind is dict or (kind is not list and isinstance(value, Mapping)):
-        for name, item in value.items():
-            _flatten(item, f"{key}.{name}", out)
-    elif kind is list or isinstance(value, tuple):
-        for item in value:
-            _flatten(item, key, out)
-    else:
-        leaf = _leaf(value)
-        if leaf is not None:
-            leaves = out.get(key)
-            if leaves is None:
-                out[key] = [leaf]
-            else:
-                leaves.append(leaf)
+    if kind is not str:
+        if kind is dict or (kind is not list and isinstance(value, Mapping)):
+            for name, item in value.items():
+                _flatten(item, f"{key}.{name}", out)
+            return
+        if kind is list or isinstance(value, tuple):
+            for item in value:
+                _flatten(item, key, out)
+            return
+    leaf = _leaf(value)
+    if leaf is not None:
+        leaves = out.get(key)
+        if leaves is None:
+            out[key] = [leaf]
+        else:
+            leaves.append(leaf)
 
 
 def build_document(

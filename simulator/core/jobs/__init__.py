@@ -15,6 +15,7 @@ from simulator.core.jobs.config import (
     parse_rollout_config,
     parse_timeout_config,
 )
+from simulator.core.jobs.cron import CronExpression, parse_cron
 from simulator.core.jobs.execution import (
     DEVICE_STATUSES,
     TERMINAL,
@@ -38,8 +39,12 @@ from simulator.core.jobs.rollout import RolloutWindow, plan_release, rate_per_mi
 from simulator.core.jobs.schedule import (
     MaintenanceWindow,
     SchedulingConfig,
+    format_schedule_time,
+    next_window,
     parse_maintenance_windows,
     parse_scheduling_config,
+    upcoming_windows,
+    window_open,
 )
 
 __all__ = [
@@ -50,6 +55,7 @@ __all__ = [
     "AbortConfig",
     "AbortCriteria",
     "Actor",
+    "CronExpression",
     "ExecutionStatus",
     "ExponentialRate",
     "JobEvent",
@@ -67,9 +73,12 @@ __all__ = [
     "TimeoutConfig",
     "check_status_details",
     "check_transition",
+    "format_schedule_time",
     "initial_job_status",
     "job_transition",
+    "next_window",
     "parse_abort_config",
+    "parse_cron",
     "parse_maintenance_windows",
     "parse_presigned_url_config",
     "parse_retry_config",
@@ -78,4 +87,6 @@ __all__ = [
     "parse_timeout_config",
     "plan_release",
     "rate_per_minute",
+    "upcoming_windows",
+    "window_open",
 ]

@@ -143,7 +143,12 @@ class MqttDeviceLink:
     # -- the transport's callbacks ----------------------------------------------------------
 
     def subscriptions(self, index: int) -> list[str]:
-        return device_topics(self.devices[index].name)
+        device = self.devices[index]
+        topics = device_topics(device.name)
+        if device.hears_package_answers:  # it reports with a version precondition
+            package = f"$aws/things/{device.name}/shadow/name/$package"
+            topics += [f"{package}/+/accepted", f"{package}/+/rejected"]
+        return topics
 
     def deliver(self, index: int, topic: str, payload: bytes, /) -> None:
         heap = self._heap

@@ -29,6 +29,7 @@ from simulator.engine.consistency import ConsistencyTracker
 from simulator.engine.eventlog import EventLog
 from simulator.engine.heap import EventHeap
 from simulator.engine.scenario import Scenario
+from simulator.engine.versions import VersionSampler
 from simulator.engine.writers import ManualWriter
 from simulator.report import JobSummary, WriterSummary
 
@@ -83,9 +84,11 @@ class JobInfo:
 
     @property
     def settled(self) -> bool:
-        """No execution left to run, and the job over (or CONTINUOUS, which never ends)."""
+        """No execution left to run, and the job over (or CONTINUOUS, which never ends, once
+        it has started: a SCHEDULED job has all its work ahead of it)."""
         active = self.counts.get("QUEUED", 0) + self.counts.get("IN_PROGRESS", 0)
-        return active == 0 and (self.status in ("COMPLETED", "CANCELED") or self.continuous)
+        started = self.continuous and self.status != "SCHEDULED"
+        return active == 0 and (self.status in ("COMPLETED", "CANCELED") or started)
 
 
 def job_summary(job: JobInfo, start: float) -> JobSummary:
@@ -145,6 +148,8 @@ class Plane(Protocol):
     writers: Sequence[ManualWriter]
     job_errors: list[str]
     notes: list[str]
+    #: Samples the deployed packages' version distribution (None: the plane does not).
+    versions: VersionSampler | None
 
     @property
     def start(self) -> float:

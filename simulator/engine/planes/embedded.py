@@ -127,6 +127,11 @@ class EmbeddedPlane(WorldPlane):
         self.link = world.mqtt_link
         self.open_timeout_s = open_timeout_s
         self.broker = BrokerDevices(world.mqtt_link, options, transport)
+        if scenario.faults:
+            self.notes.append(
+                "the scenario's [[faults]] are played on the in-process bus only; this run "
+                "over MQTT plays none"
+            )
         if options.rollout_per_minute is not None:
             self.notes.append(
                 f"the embedded emulator released up to {options.rollout_per_minute:,} "

@@ -20,6 +20,7 @@ from simulator.engine.eventlog import EventLog
 from simulator.engine.heap import EventHeap
 from simulator.engine.planes.base import JobInfo
 from simulator.engine.scenario import Scenario
+from simulator.engine.versions import VersionSampler
 from simulator.engine.world import World
 from simulator.engine.writers import ManualWriter
 
@@ -38,6 +39,7 @@ class WorldPlane:
         self.writers: Sequence[ManualWriter] = world.writers
         self.job_errors: list[str] = world.job_errors
         self.notes: list[str] = []
+        self.versions: VersionSampler | None = world.versions
 
     @property
     def start(self) -> float:
@@ -123,4 +125,11 @@ class InProcessPlane(WorldPlane):
         return self.world.link.sent, self.world.cloud.delivered
 
     def extra(self) -> dict[str, Any]:
-        return {}
+        # Executions that asked a device to install what it already ran (sweep.json's
+        # redundant_executions): a device re-targeted after it updated.
+        extra: dict[str, Any] = {"redundant_executions": self.world.profile.redundant_runs}
+        faults = self.world.faults
+        if faults is not None:
+            # $package reports a dropped connection delivered late (the [[faults]] schedule).
+            extra["redelivered_reports"] = faults.held
+        return extra

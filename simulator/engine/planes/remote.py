@@ -50,6 +50,7 @@ from simulator.engine.mqtt.options import AWS_CONNECT_RATE, MqttOptions
 from simulator.engine.mqtt.provision import Clients, thread_map, tolerate
 from simulator.engine.planes.base import JobInfo
 from simulator.engine.scenario import JobSpec, Scenario
+from simulator.engine.versions import VersionSampler
 from simulator.engine.writers import ManualWriter
 from simulator.transport.mqtt import ConnectionPool
 
@@ -108,10 +109,21 @@ class RemotePlane:
         self.writers: Sequence[ManualWriter] = ()
         self.job_errors: list[str] = []
         self.notes: list[str] = []
+        # No version timeline here: aggregating ``$package`` versions needs a custom field per
+        # package in the account's indexing configuration, and changing that on AWS rebuilds
+        # the account's index (REBUILDING) under whatever else uses it; a load run does not
+        # do that behind the user's back. (GetBucketsAggregation over boto3 would also need a
+        # worker thread per sample, as DescribeJob's polling does.)
+        self.versions: VersionSampler | None = None
         if options.kind == "aws":
             self.notes.append(
                 f"connects paced at {options.rate:g}/s (AWS IoT CONNECT quota: 100/s in "
                 f"smaller regions, 500/s in large ones; default here {AWS_CONNECT_RATE:g}/s)"
+            )
+        if scenario.faults:
+            self.notes.append(
+                "the scenario's [[faults]] are played on the in-process bus only; this run "
+                "over MQTT plays none"
             )
         if scenario.writers:
             self.notes.append(

@@ -4,8 +4,10 @@ GetIndexingConfiguration echoes these records in AWS's shape through
 :mod:`simulator.api.wire.index`.
 
 Only what the emulator indexes changes behaviour (``thingIndexingMode``,
-``namedShadowIndexingMode``, ``filter.namedShadowNames``); connectivity, Device Defender, managed
-and custom fields are validated for shape and kept so GetIndexingConfiguration echoes them.
+``namedShadowIndexingMode``, ``filter.namedShadowNames``) and ``customFields`` (which fields the
+aggregations accept, :mod:`.aggfields`); connectivity, Device Defender and managed fields are
+validated for shape and kept so GetIndexingConfiguration echoes them. A custom field may not be a
+managed one, nor a shadow field in ``REGISTRY`` mode (the guide).
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ _SHADOW_NAME_RE: Final = re.compile(r"[$a-zA-Z0-9:_-]{1,64}")
 ThingMode = Literal["OFF", "REGISTRY", "REGISTRY_AND_SHADOW"]
 _THING_MODES: Final = ("OFF", "REGISTRY", "REGISTRY_AND_SHADOW")
 _FIELD_TYPES: Final = ("Number", "String", "Boolean")
+_MANAGED: Final = frozenset(
+    {
+        "thingId",
+        "thingName",
+        "registry.version",
+        "registry.thingTypeName",
+        "registry.thingGroupNames",
+        "shadow.version",
+        "shadow.hasDelta",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +128,24 @@ def _geo(raw: object) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _managed(name: str) -> bool:
+    parts = name.split(".")
+    named = len(parts) == 4 and parts[:2] == ["shadow", "name"]
+    return name in _MANAGED or (named and parts[3] in ("version", "hasDelta"))
+
+
+def _check_custom(fields: tuple[tuple[str, str], ...], mode: str) -> None:
+    """The guide: managed fields "can't appear in customFields", and in ``REGISTRY`` mode "you
+    can't specify a custom field from a thing shadow" (the error type is inf)."""
+    for name, _ in fields:
+        if _managed(name):
+            raise InvalidRequestException(f"{name} is a managed field, not a custom field")
+        if mode == "REGISTRY" and name.startswith("shadow."):
+            raise InvalidRequestException(
+                f"Custom field {name} needs thingIndexingMode REGISTRY_AND_SHADOW"
+            )
+
+
 def parse_thing(raw: object, *, max_shadow_names: int) -> ThingIndexing:
     """Validate a ``thingIndexingConfiguration``.
 
@@ -129,13 +160,16 @@ def parse_thing(raw: object, *, max_shadow_names: int) -> ThingIndexing:
     flt = raw.get("filter") or {}
     if not isinstance(flt, dict):
         raise InvalidRequestException("filter must be an object")
+    mode = cast(ThingMode, _choice(raw, "thingIndexingMode", _THING_MODES, None))
+    custom = _fields(raw.get("customFields"), "customFields")
+    _check_custom(custom, mode)
     return ThingIndexing(
-        mode=cast(ThingMode, _choice(raw, "thingIndexingMode", _THING_MODES, None)),
+        mode=mode,
         named_shadows=_choice(raw, "namedShadowIndexingMode", ("OFF", "ON"), "OFF") == "ON",
         shadow_names=_shadow_names(flt.get("namedShadowNames"), max_shadow_names),
         connectivity=_choice(raw, "thingConnectivityIndexingMode", ("OFF", "STATUS"), "OFF"),
         device_defender=_choice(raw, "deviceDefenderIndexingMode", ("OFF", "VIOLATIONS"), "OFF"),
-        custom_fields=_fields(raw.get("customFields"), "customFields"),
+        custom_fields=custom,
         geo_locations=_geo(flt.get("geoLocations")),
     )
 

@@ -2,8 +2,13 @@
 
 A group is created BUILDING; after ``IndexOptions.build_delay_s`` the whole fleet is evaluated,
 membership filled in and the group turns ACTIVE. From then on every registry or shadow change of a
-thing marks it dirty and one scheduler callback (``update_delay_s`` later) re-evaluates the dirty
-things against every ACTIVE group, oldest group first.
+thing re-evaluates it against every ACTIVE group, oldest group first. Without an
+``update_delay_s`` the changed things are marked dirty and one scheduler callback re-evaluates
+them as they are then. With one, the index lags: each change is queued with the thing's document
+as it was at the change, and applied ``update_delay_s`` after it, in order, so membership follows
+what the thing was that long ago, every intermediate state included (a thing that changed within
+the lag is still evaluated as it was; inf: AWS documents the index as eventually consistent, not
+how).
 
 Both walk the fleet ``IndexOptions.step_things`` things per scheduler callback, rescheduling
 themselves at the current time until done, so one change to a 100k-thing fleet never holds the
@@ -22,6 +27,7 @@ slot frees up.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -106,6 +112,14 @@ class DynamicState:
     build: BuildCursor | None = None
 
 
+@dataclass(slots=True)
+class _Lagged:
+    """Changes waiting out ``update_delay_s``: (due, thing, its document at the change)."""
+
+    changes: deque[tuple[float, str, IndexDocument]] = field(default_factory=deque)
+    timer: TimerHandle | None = None
+
+
 class DynamicGroupOps:
     """Dynamic-group operations of :class:`simulator.services.index.IndexService`."""
 
@@ -122,6 +136,7 @@ class DynamicGroupOps:
     _failures: int
     _seq: int
     _doc: Callable[[Thing], IndexDocument]  # provided by IndexService
+    _lagged: _Lagged | None = None  # made on the first change with an update_delay_s
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -331,6 +346,9 @@ class DynamicGroupOps:
             active = active or dynamic.status is BuildStatus.ACTIVE
         if not active:
             return
+        if self.options.update_delay_s > 0:
+            self._lag(things)
+            return
         self._dirty.update(dict.fromkeys(things))
         if self._dirty and self._flush_timer is None:
             self._schedule_flush(self.options.update_delay_s)
@@ -361,8 +379,49 @@ class DynamicGroupOps:
             if self._dirty and self._flush_timer is None:  # touched between two slices
                 self._schedule_flush(self.options.update_delay_s)
 
-    def _place(self, thing: Thing, groups: list[tuple[str, DynamicState]]) -> None:
-        document = self._doc(thing)
+    def _lag(self, things: Iterable[str]) -> None:
+        """Queue each change with the thing's document now, to apply ``update_delay_s`` later."""
+        lagged = self._lagged
+        if lagged is None:
+            lagged = self._lagged = _Lagged()
+        due = self.runtime.clock() + self.options.update_delay_s
+        registry_things = self.registry.things
+        changes = lagged.changes
+        for name in things:
+            thing = registry_things.get(name)
+            if thing is not None:
+                changes.append((due, name, self._doc(thing)))
+        if lagged.timer is None and changes:
+            lagged.timer = self.runtime.scheduler.call_at(changes[0][0], self._apply_lagged)
+
+    def _apply_lagged(self) -> None:
+        """Apply the due changes, ``step_things`` per callback, each with its own document."""
+        lagged = self._lagged
+        assert lagged is not None
+        lagged.timer = None
+        now = self.runtime.clock()
+        groups = [(n, d) for n, d in self._dynamic.items() if d.status is BuildStatus.ACTIVE]
+        changes, things = lagged.changes, self.registry.things
+        for _ in range(self.options.step_things):
+            if not changes or changes[0][0] > now:
+                break
+            _, name, document = changes.popleft()
+            thing = things.get(name)
+            if thing is not None:
+                self._place(thing, groups, document)
+        if changes:
+            when = max(now, changes[0][0])
+            lagged.timer = self.runtime.scheduler.call_at(when, self._apply_lagged)
+
+    def _place(
+        self,
+        thing: Thing,
+        groups: list[tuple[str, DynamicState]],
+        document: IndexDocument | None = None,
+    ) -> None:
+        """Join or leave each group as ``document`` (default: the thing as it is) says."""
+        if document is None:
+            document = self._doc(thing)
         wanted = []
         for name, dynamic in groups:
             if dynamic.query.predicate(document):

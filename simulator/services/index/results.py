@@ -19,7 +19,18 @@ from simulator.services.index.config import GroupIndexing, ThingIndexing
 from simulator.services.index.model import BuildStatus
 from simulator.services.registry import Thing
 
-__all__ = ["IndexDescription", "IndexingConfiguration", "SearchHit", "SearchPage"]
+__all__ = [
+    "Bucket",
+    "BucketsAggregation",
+    "Cardinality",
+    "IndexDescription",
+    "IndexingConfiguration",
+    "PercentValue",
+    "Percentiles",
+    "SearchHit",
+    "SearchPage",
+    "Statistics",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +69,58 @@ class SearchPage:
 
     things: tuple[SearchHit, ...]
     next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Statistics:
+    """GetStatistics: ``count`` always; the others only where the field's type has them
+    (Number: all; Boolean: average, sum, minimum, maximum; String: none) and some value
+    was found (``None``: left out of the answer)."""
+
+    count: int
+    average: float | None = None
+    sum: float | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    sum_of_squares: float | None = None
+    variance: float | None = None
+    std_deviation: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cardinality:
+    """GetCardinality: how many distinct values the matching things hold."""
+
+    cardinality: int
+
+
+@dataclass(frozen=True, slots=True)
+class PercentValue:
+    """One ``PercentPair``: the value at ``percent`` (0-100)."""
+
+    percent: float
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    """GetPercentiles: one pair per requested percent, in request order (none without values)."""
+
+    percentiles: tuple[PercentValue, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One terms bucket: a value and how many times the matching things hold it."""
+
+    key: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BucketsAggregation:
+    """GetBucketsAggregation: the top buckets (count descending, then key) and the number of
+    things the query matched."""
+
+    total_count: int
+    buckets: tuple[Bucket, ...]

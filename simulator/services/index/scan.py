@@ -3,17 +3,19 @@
 Evaluating a query over 10,000 things with 800-character attributes takes ~150 ms the first time
 (documents are built as the scan goes) and ~45 ms after; 100,000 things, about a second. Done in
 one call on the one event loop that serves HTTP and MQTT, that is how long every other client
-waits. A :class:`SearchScan` holds what the one pass held (the compiled predicate, a snapshot of
-the thing names in registry order, a cursor, the hits so far) and does at most ``max_docs``
+waits. A :class:`SearchScan` holds what the one pass held (the compiled predicate, a cursor into
+the things in registry order and its bound, the hits so far) and does at most ``max_docs``
 documents per :meth:`~SearchScan.step`; the HTTP layer yields to the loop between steps.
 
-Consistency between steps: each step looks things up by name, so a thing deleted meanwhile is
-skipped, a changed one is evaluated as it is when the cursor reaches it, and one created after the
-snapshot is not seen (AWS's index is eventually consistent too). Without changes the result is
-exactly the one pass's: same hits, same order, same ``nextToken``.
+Consistency between steps: the scan walks the registry's :class:`~simulator.core.paging.OrderLog`
+by sequence number up to the bound it had when it started, looking each thing up as it goes, so a
+thing deleted meanwhile is skipped, a changed one is evaluated as it is when the cursor reaches
+it, and one created after the start is not seen (AWS's index is eventually consistent too).
+Without changes the result is exactly the one pass's: same hits, same order, same ``nextToken``.
 
-The scan stops once it has the hits up to the requested page plus one (``end + 1``, see
-:func:`simulator.core.paging.window`): that many hits page exactly as the whole list would.
+The scan starts at the token's sequence number (not at the first thing: a page costs the things
+it looks at, not its depth) and stops once it has the requested page plus one hit, whose
+sequence number the next page's token holds.
 
 Why steps on the loop rather than ``asyncio.to_thread``: documents are built lazily into the index
 service's cache from mutable registry and shadow state that the loop changes between requests, so
@@ -27,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 from simulator.core.fleet_query import IndexDocument, Predicate
+from simulator.core.paging import OrderLog
 from simulator.services.registry import Thing
 
 __all__ = ["SearchScan"]
@@ -39,10 +42,12 @@ class SearchScan(Generic[R]):
 
     Args:
         things: the registry's things by name (read at each step, never changed).
+        order: their :class:`OrderLog` (the scan walks it from ``start``).
         predicate: the compiled query.
         document: the thing's index document (cached by the index service).
-        wanted: stop after this many hits (``end + 1`` of the requested page).
-        finish: turns the hits into the operation's result (paging; a typed record).
+        start: the sequence number to start at (from the ``nextToken``).
+        wanted: stop after this many hits (the page size plus one).
+        finish: turns the ``(seq, thing)`` hits into the operation's result (a typed record).
         step_docs: documents per :meth:`step` when the driver does not say
             (``IndexOptions.step_things``: ~15 ms with uncached 800-character attributes).
     """
@@ -51,10 +56,12 @@ class SearchScan(Generic[R]):
         "_document",
         "_finish",
         "_hits",
-        "_names",
+        "_next",
+        "_order",
         "_pos",
         "_predicate",
         "_step",
+        "_stop",
         "_things",
         "_wanted",
     )
@@ -62,31 +69,35 @@ class SearchScan(Generic[R]):
     def __init__(
         self,
         things: Mapping[str, Thing],
+        order: OrderLog[str],
         predicate: Predicate,
         document: Callable[[Thing], IndexDocument],
         *,
+        start: int = 0,
         wanted: int,
-        finish: Callable[[Sequence[Thing]], R],
+        finish: Callable[[Sequence[tuple[int, Thing]]], R],
         step_docs: int = 1_000,
     ) -> None:
         self._step = step_docs
         self._things = things
-        self._names: list[str] = list(things)
+        self._order = order
+        self._next = start
+        self._stop = order.next_seq
         self._pos = 0
         self._predicate = predicate
         self._document = document
         self._wanted = wanted
         self._finish = finish
-        self._hits: list[Thing] = []
+        self._hits: list[tuple[int, Thing]] = []
 
     @property
     def done(self) -> bool:
-        """Whether :meth:`result` may be called (every name seen, or enough hits)."""
-        return self._pos >= len(self._names) or len(self._hits) >= self._wanted
+        """Whether :meth:`result` may be called (every thing seen, or enough hits)."""
+        return self._next >= self._stop or len(self._hits) >= self._wanted
 
     @property
     def position(self) -> int:
-        """How many names of the snapshot have been looked at."""
+        """How many things this scan has looked at."""
         return self._pos
 
     def step(self, max_docs: int | None = None, /) -> bool:
@@ -95,21 +106,25 @@ class SearchScan(Generic[R]):
             max_docs = self._step
         if max_docs < 1:
             raise ValueError("max_docs must be at least 1")
-        names, things, hits = self._names, self._things, self._hits
+        things, hits = self._things, self._hits
         predicate, document, wanted = self._predicate, self._document, self._wanted
-        pos = self._pos
-        end = min(pos + max_docs, len(names))
-        while pos < end and len(hits) < wanted:
-            thing = things.get(names[pos])
-            pos += 1
-            if thing is not None and predicate(document(thing)):
-                hits.append(thing)
-        self._pos = pos
+        looked = 0
+        following = self._stop
+        for seq, name in self._order.entries(self._next, self._stop):
+            if looked == max_docs or len(hits) >= wanted:
+                following = seq
+                break
+            looked += 1
+            thing = things[name]
+            if predicate(document(thing)):
+                hits.append((seq, thing))
+        self._pos += looked
+        self._next = following
         return self.done
 
     def run(self) -> R:
         """Step to the end and return the result (the synchronous path)."""
-        while not self.step(len(self._names) + 1):
+        while not self.step(self._stop + 1):
             pass
         return self.result()
 

@@ -30,7 +30,8 @@ from simulator.core.fleet_query import (
     compile_query,
     with_group_names,
 )
-from simulator.core.paging import page, window
+from simulator.core.paging import decode_token, encode_token, page_size
+from simulator.services.index.aggregate import AggregationOps
 from simulator.services.index.config import (
     GroupIndexing,
     ThingIndexing,
@@ -65,7 +66,7 @@ __all__ = ["IndexService"]
 GROUPS_INDEX: Final = "AWS_ThingGroups"
 
 
-class IndexService(DynamicGroupOps):
+class IndexService(DynamicGroupOps, AggregationOps):
     """Fleet indexing and dynamic thing groups of one account."""
 
     def __init__(
@@ -216,19 +217,21 @@ class IndexService(DynamicGroupOps):
         if query_version is not None and query_version != QUERY_VERSION:
             raise InvalidRequestException(f"Unsupported queryVersion {query_version!r}")
         predicate = compile_query(query_string, syntax=self.options.syntax).predicate
-        limit = self.options.max_results
-        _, end = window(max_results, next_token, limit=limit)
+        size = page_size(max_results, limit=self.options.max_results)
+        start = 0 if next_token is None else decode_token(next_token, "search", (int,))[0]
 
-        def finish(hits: Sequence[Thing]) -> SearchPage:
-            items, token = page(hits, max_results, next_token, limit=limit)
-            found = tuple(SearchHit(t, self._indexed_shadows(t.name)) for t in items)
-            return SearchPage(found, token or None)
+        def finish(hits: Sequence[tuple[int, Thing]]) -> SearchPage:
+            token = encode_token("search", hits[size][0]) if len(hits) > size else None
+            found = tuple(SearchHit(t, self._indexed_shadows(t.name)) for _, t in hits[:size])
+            return SearchPage(found, token)
 
         return SearchScan(
             self.registry.things,
+            self.registry.thing_order,
             predicate,
             self._doc,
-            wanted=end + 1,
+            start=start,
+            wanted=size + 1,
             finish=finish,
             step_docs=self.options.step_things,
         )

@@ -42,7 +42,7 @@ from simulator.services.jobs.executions import ExecutionOps
 from simulator.services.jobs.membership import Membership
 from simulator.services.jobs.notices import JobsNotices
 from simulator.services.jobs.options import JobsOptions
-from simulator.services.jobs.outcomes import Outcomes, PackageShadows
+from simulator.services.jobs.outcomes import Outcomes, PackageShadows, PackageWriteListener
 from simulator.services.jobs.records import ExecutionRecord, JobRecord
 from simulator.services.jobs.results import (
     JobDescription,
@@ -52,6 +52,7 @@ from simulator.services.jobs.results import (
     JobState,
 )
 from simulator.services.jobs.rollout import Rollout
+from simulator.services.jobs.schedule import check_scheduling
 from simulator.services.jobs.store import JobsStore
 from simulator.services.jobs.teardown import Teardown
 from simulator.services.jobs.templates import TemplateOps
@@ -87,7 +88,9 @@ class JobsService(TemplateOps, ExecutionOps):
         self.teardown = teardown = Teardown(store, runtime.scheduler, options)
         self.rollout = rollout = Rollout(store, registry, runtime.scheduler, teardown, options)
         self.membership = Membership(store, registry, rollout, scope, options)
-        self._outcomes = Outcomes(store, teardown, catalog, shadows, options)
+        self._outcomes = Outcomes(
+            store, teardown, catalog, shadows, options, scheduler=runtime.scheduler
+        )
 
     # -- for drivers and the API layer -------------------------------------------------------
 
@@ -106,6 +109,11 @@ class JobsService(TemplateOps, ExecutionOps):
     def terminal_executions(self, job_id: str) -> Iterator[tuple[ExecutionStatus, float]]:
         """``(status, lastUpdatedAt)`` of each terminal execution of a job."""
         return self.store.terminal_executions(job_id)
+
+    def on_package_write(self, listener: PackageWriteListener) -> None:
+        """Call ``listener(thing, versions)`` just before each ``$package`` write Jobs makes for
+        a SUCCEEDED execution (which may come later: ``package_write_delay_s``)."""
+        self._outcomes.on_package_write(listener)
 
     @property
     def package_write_failures(self) -> int:
@@ -161,7 +169,11 @@ class JobsService(TemplateOps, ExecutionOps):
             timeout=timeout_config,
             retry=job_executions_retry_config,
             scheduling=scheduling_config,
+            min_lead_s=self.options.schedule_min_lead_s,
+            min_duration_s=self.options.schedule_min_duration_s,
         )
+        if configs.scheduling is not None:
+            check_scheduling(configs.scheduling, self.options)
         if document_parameters is not None and not (
             isinstance(document_parameters, dict)
             and all(isinstance(v, str) for v in document_parameters.values())
@@ -224,7 +236,8 @@ class JobsService(TemplateOps, ExecutionOps):
         self, *, job_id: str, before_substitution: bool | None = None
     ) -> JobDescription:
         job = self.store.job(job_id)
-        return JobDescription(job, flag(before_substitution, "beforeSubstitution"))
+        rollouts = self.rollout.scheduling.upcoming(job, self.store.now())
+        return JobDescription(job, flag(before_substitution, "beforeSubstitution"), rollouts)
 
     def get_job_document(
         self, *, job_id: str, before_substitution: bool | None = None

@@ -10,7 +10,7 @@ rendered), so every document error surfaces at CreateJob as on AWS.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from simulator.core.arn import Scope, parse_package_version_arn
@@ -72,8 +72,28 @@ def parse_configs(
     timeout: object,
     retry: object,
     scheduling: object,
+    min_lead_s: float = 1800.0,
+    min_duration_s: float = 1800.0,
 ) -> JobConfigs:
-    """Parse the request's configurations; a template's fill what the request leaves out."""
+    """Parse the request's configurations; a template's fill what the request leaves out.
+
+    A template's ``maintenanceWindows`` become the job's when its ``schedulingConfig`` has none
+    (inf: what else a template's windows would be for). ``min_lead_s`` / ``min_duration_s``:
+    see :func:`~simulator.core.jobs.parse_scheduling_config`.
+    """
+    schedule = (
+        None
+        if scheduling is None
+        else parse_scheduling_config(
+            scheduling, now=now, min_lead_s=min_lead_s, min_duration_s=min_duration_s
+        )
+    )
+    if template is not None and template.maintenance_windows:
+        schedule = replace(
+            schedule or SchedulingConfig(),
+            maintenance_windows=(schedule and schedule.maintenance_windows)
+            or tuple(template.maintenance_windows),
+        )
     return JobConfigs(
         presign=parse_presigned_url_config(presigned_url_config)
         if presigned_url_config is not None
@@ -90,7 +110,7 @@ def parse_configs(
         retry=parse_retry_config(retry)
         if retry is not None
         else (None if template is None else template.retry),
-        scheduling=None if scheduling is None else parse_scheduling_config(scheduling, now=now),
+        scheduling=schedule,
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from simulator.core.errors import InvalidStateTransitionException, VersionConflictException
 from simulator.core.jobs import Actor, ExecutionStatus, Refusal, check_transition
-from simulator.core.paging import page
+from simulator.core.paging import decode_token, encode_token, page_size
 from simulator.services.jobs.checks import (
     check_id,
     check_thing_name,
@@ -13,12 +15,21 @@ from simulator.services.jobs.checks import (
     optional_int,
 )
 from simulator.services.jobs.options import JobsOptions
-from simulator.services.jobs.records import ExecutionRecord
+from simulator.services.jobs.records import ExecutionRecord, JobRecord
 from simulator.services.jobs.results import ExecutionDescription, ExecutionPage
 from simulator.services.jobs.store import JobsStore
 from simulator.services.jobs.teardown import Teardown
 
 __all__ = ["ExecutionOps"]
+
+_MAX_RESULTS: Final = 250  # ListJobExecutionsFor{Job,Thing} maxResults [B]
+_FOR_JOB: Final = "job-executions"
+_FOR_THING: Final = "thing-executions"
+
+
+def _first_seq(job: JobRecord, thing: str) -> int:
+    runs = job.history(thing)
+    return runs[0].seq if runs else -1
 
 
 class ExecutionOps:
@@ -36,13 +47,43 @@ class ExecutionOps:
         max_results: int | None = None,
         next_token: str | None = None,
     ) -> ExecutionPage:
+        """One page of a job's executions: thing by thing in the order they got their first,
+        each thing's oldest first (AWS's order is unverified, inf).
+
+        The token holds ``(entry, executionNumber)`` of the job's :class:`OrderLog`, so a page
+        costs O(page) however deep it is; with a ``status`` filter the walk stops after
+        ``options.scan_budget`` things and may return a short page with a token.
+        """
         store = self.store
-        store.job(job_id)
+        job = store.job(job_id)
         wanted = enum_value(ExecutionStatus, status, "status")
-        items: list[ExecutionRecord] = [
-            ex for ex in store.executions(job_id) if wanted is None or ex.status is wanted
-        ]
-        chunk, token = page(items, max_results, next_token, limit=250)
+        size = page_size(max_results, limit=_MAX_RESULTS)
+        start, after = 0, 0
+        if next_token is not None:
+            start, after = decode_token(next_token, _FOR_JOB, (int, int))
+        chunk: list[ExecutionRecord] = []
+        token: str | None = None
+        last = (0, 0)
+        budget = self.options.scan_budget
+        history = job.history
+        for seq, thing in job.order.entries(start):
+            for ex in history(thing):
+                if (seq == start and ex.number <= after) or (
+                    wanted is not None and ex.status is not wanted
+                ):
+                    continue
+                if len(chunk) == size:  # one more exists: the page ends at the last one kept
+                    token = encode_token(_FOR_JOB, *last)
+                    break
+                chunk.append(ex)
+                last = (seq, ex.number)
+            if token is not None:
+                break
+            budget -= 1
+            if budget <= 0:
+                if seq + 1 < job.order.next_seq:  # else that was the last entry
+                    token = encode_token(_FOR_JOB, seq + 1, 0)
+                break
         arns = tuple(store.thing_arn(ex.thing) for ex in chunk)
         return ExecutionPage(tuple(chunk), arns, token)
 
@@ -56,20 +97,56 @@ class ExecutionOps:
         next_token: str | None = None,
         job_id: str | None = None,
     ) -> ExecutionPage:
+        """One page of a thing's executions: job by job in the order the thing got its first
+        execution of each, each job's oldest first.
+
+        The token holds ``(jobId, executionNumber, seq)``, ``seq`` the creation sequence of the
+        thing's first execution of that job: if the job's executions are gone by the next call,
+        the page resumes at the first job whose first execution is younger. A page costs O(page)
+        plus a scan of the thing's own job ids (a few, not the fleet).
+        """
         check_thing_name(thing_name)
         wanted = enum_value(ExecutionStatus, status, "status")
+        size = page_size(max_results, limit=_MAX_RESULTS)
         store = self.store
-        items: list[ExecutionRecord] = []
-        for jid in store.job_ids_of(thing_name):
+        ids = store.job_ids_of(thing_name)
+        jobs = store.jobs
+        i, resume_id, after = 0, None, 0
+        if next_token is not None:
+            resume_id, after, first_seq = decode_token(next_token, _FOR_THING, (str, int, int))
+            if resume_id in ids:
+                i = ids.index(resume_id)
+            else:
+                i = next(
+                    (
+                        n
+                        for n, jid in enumerate(ids)
+                        if _first_seq(jobs[jid], thing_name) > first_seq
+                    ),
+                    len(ids),
+                )
+        chunk: list[ExecutionRecord] = []
+        token: str | None = None
+        last: tuple[str, int, int] = ("", 0, 0)
+        for jid in ids[i:]:
             if job_id is not None and jid != job_id:
                 continue
-            job = store.jobs[jid]
+            job = jobs[jid]
             if namespace_id is not None and job.namespace_id != namespace_id:
                 continue
-            items.extend(
-                ex for ex in job.history(thing_name) if wanted is None or ex.status is wanted
-            )
-        chunk, token = page(items, max_results, next_token, limit=250)
+            runs = job.history(thing_name)
+            for ex in runs:
+                if (jid == resume_id and ex.number <= after) or (
+                    wanted is not None and ex.status is not wanted
+                ):
+                    continue
+                if len(chunk) == size:
+                    token = encode_token(_FOR_THING, *last)
+                    break
+                chunk.append(ex)
+                last = (jid, ex.number, runs[0].seq)
+            if token is not None:
+                break
         return ExecutionPage(tuple(chunk), None, token)
 
     def describe_job_execution(

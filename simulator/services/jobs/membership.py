@@ -2,8 +2,9 @@
 
 SNAPSHOT jobs freeze their targets' membership at creation. CONTINUOUS jobs follow the
 registry's events: a thing that joins a targeted group (static, recursively, or dynamic) gets an
-execution at once (rollout rates apply only to the things targeted at creation [AD]); one that
-leaves has its unfinished execution REMOVED and its retry count reset. A deleted thing's
+execution at once (rollout rates apply only to the things targeted at creation [AD]; a job with
+maintenance windows releases joiners inside a window, and none after its scheduled end); one
+that leaves has its unfinished execution REMOVED and its retry count reset. A deleted thing's
 unfinished executions of any job become REMOVED.
 
 :class:`Membership` owns the set of CONTINUOUS jobs it follows (IN_PROGRESS or SCHEDULED); a
@@ -119,6 +120,21 @@ class Membership:
         groups = job.group_targets
         return any(g in groups for g in registry.groups_of(thing))
 
+    def _scheduled_out(self, job: JobRecord, thing: str, now: float) -> bool:
+        """``True`` when the job's schedule keeps a joiner from an execution at once: after
+        its end (STOP_ROLLOUT: no new executions), or while it has maintenance windows, when the
+        joiner waits in the backlog for the rollout to release it inside a window (inf: AWS
+        documents joiners of a scheduled CONTINUOUS job no further)."""
+        scheduling = job.scheduling
+        if scheduling is None:
+            return False
+        if scheduling.end is not None and now >= scheduling.end:
+            return True
+        if scheduling.maintenance_windows:
+            self._rollout.add(job, (thing,))
+            return True
+        return False
+
     def _job_status(self, job: JobRecord, previous: JobStatus, now: float) -> None:
         if job.status in _ENDED:
             self._continuous.pop(job.job_id, None)
@@ -154,6 +170,8 @@ class Membership:
             if ex is None:
                 if thing in job.backlog:
                     return  # the rollout will reach it
+                if self._scheduled_out(job, thing, now):
+                    return
                 job.notified += 1
                 store.create_execution(job, thing, now)
             elif ex.status is ExecutionStatus.REMOVED or (

@@ -4,16 +4,36 @@ The MQTT API (:mod:`simulator.api.mqtt.notices`) implements :class:`JobsNotices`
 call into ``$aws/things/{thing}/jobs/notify`` and ``notify-next`` messages for the runtime's
 publisher. Notifications are method calls rather than event objects: the in-process fleet emits
 millions of them, and a call with typed arguments costs no allocation.
+
+:class:`JobsEvents` receives the job and job-execution *event messages* of an account that
+enabled them (``$aws/events/job/...`` and ``$aws/events/jobExecution/...``, see
+:mod:`.announce`); the MQTT API implements it too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
-from simulator.services.jobs.records import ExecutionRecord
+from simulator.services.jobs.records import ExecutionRecord, JobRecord
 
-__all__ = ["JobsNotices", "NoNotices"]
+__all__ = [
+    "ExecutionOperation",
+    "JobOperation",
+    "JobsEvents",
+    "JobsNotices",
+    "NoEvents",
+    "NoNotices",
+]
+
+#: The ``operation`` of a JOB event (the last level of its topic) [AD:events-jobs].
+JobOperation = Literal[
+    "completed", "canceled", "deleted", "cancellation_in_progress", "deletion_in_progress"
+]
+#: The ``operation`` of a JOB_EXECUTION event (the last level of its topic) [AD:events-jobs].
+ExecutionOperation = Literal[
+    "succeeded", "failed", "rejected", "canceled", "timed_out", "removed", "deleted"
+]
 
 
 class JobsNotices(Protocol):
@@ -51,5 +71,37 @@ class NoNotices:
         old_head: ExecutionRecord | None,
         now: float,
         /,
+    ) -> None:
+        return None
+
+
+class JobsEvents(Protocol):
+    """What receives the job and job-execution events (only those the account enabled)."""
+
+    def job_event(
+        self, event_id: str, job: JobRecord, operation: JobOperation, now: float, /
+    ) -> None:
+        """A JOB event: ``job`` reached the state ``operation`` names (read during the call)."""
+        ...
+
+    def execution_event(
+        self, event_id: str, ex: ExecutionRecord, operation: ExecutionOperation, now: float, /
+    ) -> None:
+        """A JOB_EXECUTION event: ``ex`` ended (or was deleted) as ``operation`` names."""
+        ...
+
+
+class NoEvents:
+    """Receives no events: a control plane without an MQTT API."""
+
+    __slots__ = ()
+
+    def job_event(
+        self, event_id: str, job: JobRecord, operation: JobOperation, now: float, /
+    ) -> None:
+        return None
+
+    def execution_event(
+        self, event_id: str, ex: ExecutionRecord, operation: ExecutionOperation, now: float, /
     ) -> None:
         return None

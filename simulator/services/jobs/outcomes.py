@@ -1,14 +1,16 @@
 """What an execution reaching a terminal status triggers: ``$package``, retries, abort, completion.
 
 :class:`Outcomes` is the store's finished-execution handler. It writes the job's package
-versions into the thing's ``$package`` shadow on SUCCEEDED, queues a retry when the retry
-criteria allow one, cancels the job (ABORT) when an abort criterion is met, and completes a
-SNAPSHOT job with nothing left to do. It owns the count of failed ``$package`` writes.
+versions into the thing's ``$package`` shadow on SUCCEEDED (at once, or on the scheduler after
+``JobsOptions.package_write_delay_s``), queues a retry when the retry criteria allow one,
+cancels the job (ABORT) when an abort criterion is met, and completes a SNAPSHOT job with
+nothing left to do. It owns the count of failed ``$package`` writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Final, Protocol
 
 from simulator.core.catalog import Catalog
@@ -18,8 +20,9 @@ from simulator.services.jobs.options import JobsOptions
 from simulator.services.jobs.records import ExecutionRecord, JobRecord
 from simulator.services.jobs.store import JobsStore
 from simulator.services.jobs.teardown import Teardown
+from simulator.services.runtime import Scheduler
 
-__all__ = ["Outcomes", "PackageShadows"]
+__all__ = ["Outcomes", "PackageShadows", "PackageWriteListener"]
 
 _S = ExecutionStatus
 _FAILURES: Final = (_S.FAILED, _S.REJECTED, _S.TIMED_OUT)
@@ -37,6 +40,11 @@ class PackageShadows(Protocol):
     ) -> None: ...
 
 
+#: Told ``(thing, versions)`` just before each ``$package`` write Jobs makes (drivers attribute
+#: the write with it).
+PackageWriteListener = Callable[[str, Mapping[str, str | None]], None]
+
+
 class Outcomes:
     """The consequences of finished executions."""
 
@@ -47,7 +55,13 @@ class Outcomes:
         catalog: Catalog,
         shadows: PackageShadows,
         options: JobsOptions,
+        *,
+        scheduler: Scheduler | None = None,
     ) -> None:
+        if options.package_write_delay_s > 0 and scheduler is None:
+            raise ValueError("a $package write delay needs a scheduler")
+        self._scheduler = scheduler
+        self._listeners: list[PackageWriteListener] = []
         self._store = store
         self._teardown = teardown
         self._catalog = catalog
@@ -66,17 +80,33 @@ class Outcomes:
         if status is _SUCCEEDED:
             job.succeeded += 1
             if job.package_update and self._catalog.configuration.version_update_by_jobs:
-                try:
-                    self._shadows.merge_package_versions(ex.thing, job.package_update)
-                except AwsError:
-                    # AWS writes $package on its own, with the configured role: a failed write
-                    # does not undo or fail the device's update (inf). Counted for reports.
-                    self.package_write_failures += 1
+                delay = self._options.package_write_delay_s
+                if delay > 0:
+                    assert self._scheduler is not None
+                    write = partial(self._write, ex.thing, dict(job.package_update))
+                    self._scheduler.call_at(now + delay, write)
+                else:
+                    self._write(ex.thing, job.package_update)
         elif status is _FAILED or status is _TIMED_OUT:
             self._retry(ex, now)
         if job.abort is not None and status in _RESULTS:
             self._check_abort(job, now)
         self._store.complete_if_done(job, now)
+
+    def on_package_write(self, listener: PackageWriteListener) -> None:
+        """Call ``listener(thing, versions)`` just before each ``$package`` write from now on."""
+        self._listeners.append(listener)
+
+    def _write(self, thing: str, versions: Mapping[str, str | None]) -> None:
+        for listener in self._listeners:
+            listener(thing, versions)
+        try:
+            self._shadows.merge_package_versions(thing, versions)
+        except AwsError:
+            # AWS writes $package on its own, with the configured role: a failed write does not
+            # undo or fail the device's update (inf). Counted for reports. A delayed write that
+            # finds the thing deleted meanwhile fails the same way.
+            self.package_write_failures += 1
 
     def _retry(self, ex: ExecutionRecord, now: float) -> None:
         """Queue a retry when the job's retry criteria allow one (never for REJECTED)."""

@@ -24,6 +24,7 @@ from simulator.core.jobs import (
     TargetSelection,
     TimeoutConfig,
 )
+from simulator.core.paging import OrderLog
 from simulator.core.substitution import JobDocument
 from simulator.services.runtime import TimerHandle
 
@@ -128,6 +129,9 @@ class JobRecord:
     #: than one (a list costs ~90 bytes a thing, and most things run a job once). Read it with
     #: :meth:`current`, :meth:`history`, :meth:`latest` and :meth:`all_executions`.
     by_thing: dict[str, ExecutionRecord | list[ExecutionRecord]] = field(default_factory=dict)
+    #: The keys of :attr:`by_thing` in its order, for ListJobExecutionsForJob's tokens (the
+    #: store adds and removes a thing with its first and last execution).
+    order: OrderLog[str] = field(default_factory=OrderLog)
     #: Things whose current execution has each status.
     counts: dict[ExecutionStatus, int] = field(
         default_factory=lambda: dict.fromkeys(ExecutionStatus, 0)

@@ -89,10 +89,12 @@ class JobRef:
 
 @dataclass(frozen=True, slots=True)
 class JobDescription:
-    """DescribeJob: the job, with its package versions before or after substitution."""
+    """DescribeJob: the job, with its package versions before or after substitution, and its
+    next maintenance-window openings (``scheduledJobRollouts``, ``YYYY-MM-DDTHH:MM``)."""
 
     job: JobRecord
     before_substitution: bool
+    scheduled_rollouts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

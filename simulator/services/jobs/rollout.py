@@ -1,11 +1,10 @@
-"""Rollout and scheduling of jobs: release queued targets in batches per scheduler tick.
+"""Rollout of jobs: release queued targets in batches per scheduler tick.
 
 Targets known when a job starts wait in the job's ``backlog``; each tick releases as many as
 :func:`simulator.core.jobs.plan_release` allows (one timer per job with a backlog, never one per
-execution). A job with a ``schedulingConfig`` start time is created SCHEDULED and STARTs then;
-at its end time the ``endBehavior`` applies (STOP_ROLLOUT drops the backlog, CANCEL /
-FORCE_CANCEL cancel the job through :class:`~.teardown.Teardown`). Maintenance windows are
-stored, not enforced.
+execution). A job's ``schedulingConfig`` (start, end behaviour, maintenance windows) is
+:class:`~.schedule.Scheduling`'s business: it starts the rollout, gates each release on the
+maintenance windows (a closed window sets the job's one timer for the next opening) and ends it.
 
 :class:`Rollout` owns each job's rollout window and timers, and is the only writer of
 ``JobRecord.backlog``. It follows job status changes: a canceled or deleted job stops rolling.
@@ -13,13 +12,15 @@ stored, not enforced.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
-from simulator.core.jobs import JobEvent, JobStatus, RolloutWindow, plan_release
+from simulator.core.jobs import JobStatus, RolloutWindow, plan_release
 from simulator.services.jobs.options import JobsOptions
 from simulator.services.jobs.records import JobRecord
+from simulator.services.jobs.schedule import Scheduling
 from simulator.services.jobs.store import JobsStore
 from simulator.services.jobs.teardown import Teardown
 from simulator.services.registry import Registry
@@ -30,11 +31,10 @@ __all__ = ["Rollout"]
 
 @dataclass(slots=True, eq=False)
 class _Plan:
-    """One job's rollout: its window, its tick timer, its schedule's start and end timers."""
+    """One job's rollout: its window and its tick timer (or the next maintenance window's)."""
 
     window: RolloutWindow | None = None
     tick: TimerHandle | None = None
-    schedule: list[TimerHandle] = field(default_factory=list)
 
 
 class Rollout:
@@ -55,23 +55,17 @@ class Rollout:
         self._options = options
         self._plans: dict[JobRecord, _Plan] = {}
         store.on_job_status(self._job_status)
+        #: The jobs' schedules (start, end, maintenance windows).
+        self.scheduling = Scheduling(
+            store, scheduler, teardown, options, begin=self._begin, stop=self._stop
+        )
 
     def start(self, job: JobRecord, things: Iterable[str], now: float) -> None:
         """Queue ``things`` for a new job; roll out now, or at its scheduled start."""
         job.backlog.extend(things)
-        plan = self._plans[job] = _Plan()
-        scheduling = job.scheduling
-        if job.status is JobStatus.SCHEDULED and scheduling is not None:
-            assert scheduling.start is not None  # SCHEDULED only with a start to come
-            plan.schedule.append(
-                self._scheduler.call_at(scheduling.start, partial(self._on_start, job))
-            )
-        else:
+        self._plans[job] = _Plan()
+        if self.scheduling.arm(job):
             self._begin(job, now)
-        if scheduling is not None and scheduling.end is not None:
-            plan.schedule.append(
-                self._scheduler.call_at(scheduling.end, partial(self._on_end, job))
-            )
 
     # -- the backlog (also for membership) ---------------------------------------------------
 
@@ -95,26 +89,6 @@ class Rollout:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _on_start(self, job: JobRecord) -> None:
-        now = self._store.now()
-        if self._store.job_event(job, JobEvent.START, now):  # else canceled or deleted meanwhile
-            self._begin(job, now)
-
-    def _on_end(self, job: JobRecord) -> None:
-        scheduling = job.scheduling
-        if scheduling is None or job.status not in (JobStatus.IN_PROGRESS, JobStatus.SCHEDULED):
-            return
-        now = self._store.now()
-        behavior = scheduling.end_behavior or "STOP_ROLLOUT"
-        if behavior == "STOP_ROLLOUT":
-            self._stop(job)
-            # A job that never started starts with nothing left to roll out.
-            self._store.job_event(job, JobEvent.START, now)
-            self._store.complete_if_done(job, now)
-        else:
-            event = JobEvent.CANCEL if behavior == "CANCEL" else JobEvent.FORCE_CANCEL
-            self._teardown.cancel_job(job, now, event=event)
-
     def _begin(self, job: JobRecord, now: float) -> None:
         """The job is IN_PROGRESS: release its first batch now."""
         plan = self._plans.setdefault(job, _Plan())
@@ -130,6 +104,11 @@ class Rollout:
             return
         store = self._store
         now = store.now()
+        reopen = self.scheduling.gate(job, now)
+        if reopen is not None:  # between maintenance windows: wait for the next one
+            if reopen != math.inf:
+                plan.tick = self._scheduler.call_at(reopen, partial(self._release, job))
+            return
         options = self._options
         count, plan.window = plan_release(
             job.rollout,
@@ -169,7 +148,4 @@ class Rollout:
             self._stop(job)
         elif status is JobStatus.DELETION_IN_PROGRESS:
             self._stop(job)
-            plan = self._plans.pop(job, None)
-            if plan is not None:
-                for timer in plan.schedule:
-                    timer.cancel()
+            self._plans.pop(job, None)

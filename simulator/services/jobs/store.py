@@ -7,7 +7,9 @@ list (and so its notifications), timers. Every job status change goes through
 change triggers elsewhere is the collaborators' business, wired as callbacks: a finished
 execution calls the :meth:`on_finished` handler (:class:`~.outcomes.Outcomes`), a job status
 change calls the :meth:`on_job_status` listeners (:class:`~.rollout.Rollout` and
-:class:`~.membership.Membership` stop following the job).
+:class:`~.membership.Membership` stop following the job). The job events
+(:class:`~.announce.Announcer`) also hear of what no status change shows: a finished execution
+before its consequences, a deleted execution, a purged job (:meth:`hook_events`).
 
 Drivers read the store through :meth:`job_state`, :meth:`executions` and
 :meth:`terminal_executions`; the records they see must not be changed.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Final
+from typing import Final, Protocol
 
 from simulator.core.arn import Scope
 from simulator.core.errors import ResourceNotFoundException
@@ -39,7 +41,7 @@ from simulator.services.jobs.results import JobState
 from simulator.services.jobs.sharing import DetailsTable, JobIdSets
 from simulator.services.runtime import Runtime
 
-__all__ = ["ExecutionListener", "FinishedHandler", "JobStatusListener", "JobsStore"]
+__all__ = ["EventHooks", "ExecutionListener", "FinishedHandler", "JobStatusListener", "JobsStore"]
 
 #: Called once an execution reached a terminal status (through :meth:`JobsStore.move`).
 FinishedHandler = Callable[[ExecutionRecord, float], None]
@@ -58,6 +60,22 @@ _DEVICE: Final = Actor.DEVICE
 _FORCE_CANCEL: Final = Actor.FORCE_CANCEL
 _JOB_IN_PROGRESS: Final = JobStatus.IN_PROGRESS
 _SNAPSHOT: Final = TargetSelection.SNAPSHOT
+
+
+class EventHooks(Protocol):
+    """What the job events hear from the store besides job status changes."""
+
+    def execution_ended(self, ex: ExecutionRecord, now: float, /) -> None:
+        """``ex`` just became terminal (before the store's finished handler runs)."""
+        ...
+
+    def execution_removed(self, ex: ExecutionRecord, now: float, /) -> None:
+        """``ex`` was deleted (DeleteJobExecution)."""
+        ...
+
+    def job_removed(self, job: JobRecord, now: float, /) -> None:
+        """``job`` is gone (the end of DELETION_IN_PROGRESS)."""
+        ...
 
 
 def _nothing(ex: ExecutionRecord, now: float) -> None:
@@ -88,6 +106,7 @@ class JobsStore:
         self._finished: FinishedHandler = _nothing
         self._job_listeners: list[JobStatusListener] = []
         self._moved: ExecutionListener | None = None
+        self._hooks: EventHooks | None = None
 
     def on_finished(self, handler: FinishedHandler) -> None:
         """Call ``handler(execution, now)`` whenever an execution becomes terminal."""
@@ -100,6 +119,11 @@ class JobsStore:
     def on_execution(self, listener: ExecutionListener) -> None:
         """Call ``listener`` after every execution status change (the run's history)."""
         self._moved = listener
+
+    def hook_events(self, hooks: EventHooks | None) -> None:
+        """Tell ``hooks`` of finished and deleted executions and purged jobs (``None``: stop;
+        the hot path then pays one test)."""
+        self._hooks = hooks
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -188,6 +212,8 @@ class JobsStore:
             del self.jobs[job.job_id]
         for thing in job.by_thing:
             self._forget_job_of(thing, job.job_id)
+        if self._hooks is not None:
+            self._hooks.job_removed(job, self._clock())
 
     def stop_timers(self, job: JobRecord, now: float) -> None:
         """Stop every execution timer of a job and take its executions off the pending lists
@@ -217,6 +243,7 @@ class JobsStore:
         if runs is None:
             ex = ExecutionRecord(job, thing, 1, now, self._seq, retry_attempt, updated_at=now)
             by_thing[thing] = ex
+            job.order.add(thing)
             self._by_thing[thing] = self._job_ids.with_id(self._by_thing.get(thing, ()), job.job_id)
         else:
             previous = runs[-1] if isinstance(runs, list) else runs
@@ -301,6 +328,8 @@ class JobsStore:
         self.pending.discard(ex, now)
         if self._moved is not None:
             self._moved(ex, current, actor, now)
+        if self._hooks is not None:
+            self._hooks.execution_ended(ex, now)
         self._finished(ex, now)
         return None
 
@@ -318,6 +347,7 @@ class JobsStore:
         elif runs is ex:
             is_current, latest = True, None
             del job.by_thing[thing]
+            job.order.remove(thing)
             self._forget_job_of(thing, job.job_id)
         else:
             raise ValueError(f"{ex!r} is not an execution of its job")
@@ -330,6 +360,8 @@ class JobsStore:
             job.counts[ex.status] -= 1
             if latest is not None:
                 job.counts[latest.status] += 1
+        if self._hooks is not None:
+            self._hooks.execution_removed(ex, now)
         self.complete_if_done(job, now)
 
     def _forget_job_of(self, thing: str, job_id: str) -> None:

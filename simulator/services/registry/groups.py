@@ -13,7 +13,7 @@ from simulator.core.errors import (
     ResourceNotFoundException,
     VersionConflictException,
 )
-from simulator.core.paging import page
+from simulator.core.paging import SCAN_BUDGET, decode_token, encode_token, page, page_size
 from simulator.services.registry.model import (
     MAX_GROUPS_PER_THING,
     Group,
@@ -31,6 +31,8 @@ __all__ = ["GroupOps", "id_base"]
 _NAMESPACE: Final = uuid.UUID("6f1c2c1e-3b1a-4c39-9a51-2f0b9d1e7a10")
 _ID_MASK: Final = 0xFFFFFFFFFFFF  # ids: a per-account UUID whose last 48 bits count creations
 _GROUP_SETS: Final = 4096  # distinct group tuples remembered for sharing
+_MAX_RESULTS: Final = 250  # ListThingsInThingGroup maxResults [B]
+_IN_GROUP: Final = "group-things"
 
 
 def id_base(account: str) -> int:
@@ -49,6 +51,9 @@ class GroupOps:
     _ids: int
     _id_base: int
     _group_sets: dict[tuple[str, ...], tuple[str, ...]]
+    #: Things ListThings and ListThingsInThingGroup look at per call when a filter rejects most
+    #: (the page is then short, with a token: inf, see :data:`~simulator.core.paging.SCAN_BUDGET`).
+    scan_budget: int = SCAN_BUDGET
 
     def subscribe(self, callback: Callable[[RegistryEvent], None]) -> None:
         self._subscribers.append(callback)
@@ -288,6 +293,7 @@ class GroupOps:
         if thing_name in group.things:
             return
         group.things[thing_name] = None
+        group.order.add(thing_name)
         thing.groups = self._groups_of((*thing.groups, group_name))
         self._emit(RegistryEvent("joined", thing_name, group_name))
 
@@ -296,6 +302,7 @@ class GroupOps:
         if thing_name not in group.things:
             return
         del group.things[thing_name]
+        group.order.remove(thing_name)
         thing.groups = self._groups_of(tuple(g for g in thing.groups if g != group_name))
         self._emit(RegistryEvent("left", thing_name, group_name))
 
@@ -322,9 +329,54 @@ class GroupOps:
         next_token: str | None = None,
         max_results: int | None = None,
     ) -> NamePage:
-        names = list(self.members(thing_group_name, recursive=bool(recursive)))
-        items, token = page(names, max_results, next_token, limit=250)
-        return NamePage(tuple(items), token or None)
+        """One page of a group's things in the order they joined; with ``recursive``, then its
+        descendants' (depth first, each thing once: where it first appears).
+
+        The token holds ``(position, group, entry)``: the group being walked, its position in
+        the walk, and the next entry of its :class:`~simulator.core.paging.OrderLog`; a page
+        costs O(page) (a thing in several of the groups is checked against its own few groups,
+        never against the things listed before). If that group leaves the tree between two
+        calls, the walk resumes at its old position (inf: AWS's behaviour then is unknown).
+        """
+        size = page_size(max_results, limit=_MAX_RESULTS)
+        groups = self._subtree(self.group(thing_group_name), recursive=bool(recursive))
+        first, start = 0, 0
+        if next_token is not None:
+            hint, name, start = decode_token(next_token, _IN_GROUP, (int, str, int))
+            names = [g.name for g in groups]
+            if name in names:
+                first = names.index(name)
+            else:
+                first, start = min(hint, len(groups)), 0
+        things = self.things
+        items: list[str] = []
+        budget = self.scan_budget
+        for position in range(first, len(groups)):
+            group = groups[position]
+            earlier = {g.name for g in groups[:position]}
+            for seq, name in group.order.entries(start if position == first else 0):
+                if not earlier or earlier.isdisjoint(things[name].groups):
+                    if len(items) == size:
+                        return NamePage(
+                            tuple(items), encode_token(_IN_GROUP, position, group.name, seq)
+                        )
+                    items.append(name)
+                budget -= 1
+                if budget <= 0:
+                    token = encode_token(_IN_GROUP, position, group.name, seq + 1)
+                    return NamePage(tuple(items), token)
+        return NamePage(tuple(items), None)
+
+    def _subtree(self, group: Group, *, recursive: bool) -> list[Group]:
+        """``group`` and, with ``recursive``, its descendants, depth first in creation order."""
+        out: list[Group] = []
+        stack = [group]
+        while stack:
+            group = stack.pop()
+            out.append(group)
+            if recursive:
+                stack.extend(self.groups[c] for c in reversed(group.children))
+        return out
 
     def list_thing_groups_for_thing(
         self,

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from simulator.core.errors import InvalidRequestException
+from simulator.core.paging import OrderLog
 
 __all__ = [
     "MAX_ATTRIBUTES",
@@ -107,6 +108,8 @@ class Group:
     attributes: dict[str, str] = field(default_factory=dict)
     version: int = 1
     things: dict[str, None] = field(default_factory=dict)  # ordered set of thing names
+    #: :attr:`things` in order, for ListThingsInThingGroup's tokens (join and leave keep it).
+    order: OrderLog[str] = field(default_factory=OrderLog)
     children: dict[str, None] = field(default_factory=dict)
     # Dynamic groups only:
     query: str | None = None

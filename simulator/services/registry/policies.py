@@ -6,7 +6,8 @@ CreatePolicyVersion and friends are not emulated. Documents are checked for the 
 IoT policy (``Statement`` of ``Effect``/``Action``/``Resource``) and for AWS's size quota of
 2,048 characters excluding white space (AWS IoT Core quotas; the error type for an oversized
 document is not documented: MalformedPolicyException here, inf). Policies are *stored*, not
-evaluated: the broker (Mosquitto and its ACL) decides what a device may do.
+evaluated here: ``fleetsim broker-config --acl-from`` translates them into the broker's ACL
+(:mod:`simulator.core.policy`), and the broker (Mosquitto) decides what a device may do.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ date by :mod:`simulator.services.index`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from simulator.core.arn import Scope
 from simulator.core.errors import (
@@ -22,7 +22,7 @@ from simulator.core.errors import (
     ResourceNotFoundException,
     VersionConflictException,
 )
-from simulator.core.paging import page
+from simulator.core.paging import OrderLog, key_page, page_size
 from simulator.services.registry.groups import GroupOps, id_base
 from simulator.services.registry.model import (
     MAX_ATTRIBUTES,
@@ -41,6 +41,8 @@ from simulator.services.runtime import Runtime
 
 __all__ = ["Registry"]
 
+_MAX_RESULTS: Final = 250  # ListThings, ListThingsInThingGroup maxResults [B]
+
 
 class Registry(GroupOps):
     """Things, thing types and thing groups of one account and region."""
@@ -49,6 +51,8 @@ class Registry(GroupOps):
         self.runtime = runtime
         self.scope = scope
         self.things: dict[str, Thing] = {}
+        #: :attr:`things` in order, for ListThings' and SearchIndex's tokens.
+        self.thing_order: OrderLog[str] = OrderLog()
         self.groups: dict[str, Group] = {}
         self.thing_types: dict[str, ThingType] = {}
         self._subscribers: list[Callable[[RegistryEvent], None]] = []
@@ -90,6 +94,7 @@ class Registry(GroupOps):
             attributes=attrs or NO_ATTRIBUTES,
         )
         self.things[thing_name] = thing
+        self.thing_order.add(thing_name)
         self._emit(RegistryEvent("thing-created", thing_name))
         return thing
 
@@ -115,18 +120,28 @@ class Registry(GroupOps):
         thing_type_name: str | None = None,
         use_prefix_attribute_value: bool | None = None,
     ) -> ThingPage:
-        things: list[Thing] = list(self.things.values())
-        if thing_type_name is not None:
-            things = [t for t in things if t.thing_type == thing_type_name]
-        if attribute_name is not None:
-            if use_prefix_attribute_value:
-                prefix = attribute_value or ""
-                things = [
-                    t for t in things if t.attributes.get(attribute_name, "").startswith(prefix)
-                ]
-            else:
-                things = [t for t in things if t.attributes.get(attribute_name) == attribute_value]
-        items, token = page(things, max_results, next_token, limit=250)
+        """One page of things in creation order (AWS's order is unverified, inf), filtered as
+        the walk goes; its token the next entry of :attr:`thing_order` (O(page) a call)."""
+        size = page_size(max_results, limit=_MAX_RESULTS)
+        things = self.things
+        prefix = (attribute_value or "") if use_prefix_attribute_value else None
+
+        def accept(name: str) -> Thing | None:
+            thing = things[name]
+            if thing_type_name is not None and thing.thing_type != thing_type_name:
+                return None
+            if attribute_name is not None:
+                value = thing.attributes.get(attribute_name)
+                if prefix is not None:
+                    if not (value or "").startswith(prefix):
+                        return None
+                elif value != attribute_value:
+                    return None
+            return thing
+
+        items, token = key_page(
+            self.thing_order, "things", next_token, size, accept, budget=self.scan_budget
+        )
         return ThingPage(tuple(items), token or None)
 
     def update_thing(
@@ -167,6 +182,7 @@ class Registry(GroupOps):
         for group_name in list(thing.groups):
             self._leave(group_name, thing_name)
         del self.things[thing_name]
+        self.thing_order.remove(thing_name)
         self._emit(RegistryEvent("thing-deleted", thing_name))
 
     # -- thing types --------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 
     mosquitto.conf      listener, persistence off, limits, TLS, acl_file
     acl                 devices: only $aws/things/<own name>/...; the emulator: all of $aws/#;
-                        (``device_users``) each certificate identity: only its things' topics
+                        (``device_users``) each certificate identity: only its things' topics;
+                        (``user_acls``) each certificate identity: what its IoT policies allow
     ca.pem, server.*    with TLS: project CA and broker certificate (certs.py)
     clients/*.pem|key   with TLS: the emulator's and (``devices``) each thing's certificate
 
@@ -14,7 +15,9 @@ With TLS, identities are certificates: ``require_certificate true`` and
 everyone else. Certificates the emulator issued (CreateKeysAndCertificate: CN = key id, not the
 thing name) get explicit ``user <CN>`` blocks instead (``device_users``, from
 ``fleetsim broker-config --acl-from``): ``topic readwrite $aws/things/<thing>/#`` per thing the
-certificate is attached to.
+certificate is attached to. ``user_acls`` are explicit lines per identity instead
+(``topic deny``/``readwrite``/``write``/``read``, from :mod:`simulator.core.policy`): what the
+IoT policies attached to the certificate allow.
 
 Without TLS nothing proves who a client is: anonymous clients are let in, the ACL still matches
 user names, so each device connects with its thing name as user name (and the emulator with
@@ -39,10 +42,39 @@ from simulator.transport.certs import (
     check_identity,
 )
 
-__all__ = ["DEVICE_PATTERN", "BrokerFiles", "BrokerLayout", "write_broker_config"]
+__all__ = ["DEVICE_PATTERN", "BrokerFiles", "BrokerLayout", "UserAcl", "write_broker_config"]
 
 #: The ACL line that confines a device to its own thing's topics.
 DEVICE_PATTERN: Final = "$aws/things/%u/#"
+
+
+@dataclass(frozen=True, slots=True)
+class UserAcl:
+    """One certificate identity's ACL lines: MQTT filters it may write, read, or neither.
+
+    ``deny`` lines refuse read and write and come first (Mosquitto checks them first anyway);
+    ``comment`` (one line) says where the lines come from.
+    """
+
+    identity: str
+    write: tuple[str, ...] = ()
+    read: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    comment: str = ""
+
+
+def _check_filter(topic: str) -> None:
+    """Refuse what Mosquitto's ``mosquitto_sub_topic_check`` or its line parser would."""
+    levels = topic.split("/")
+    bad = (
+        not topic
+        or not topic.isprintable()
+        or any(c.isspace() for c in topic)
+        or any(("+" in lv and lv != "+") or ("#" in lv and lv != "#") for lv in levels)
+        or "#" in levels[:-1]
+    )
+    if bad:
+        raise UsageError(f"ACL topic {topic!r} is not a valid MQTT topic filter")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +97,7 @@ class BrokerLayout:
             which cannot read the 0600 key written here) and nothing otherwise.
         device_users: (certificate identity, its thing names) pairs; each identity may use
             only ``$aws/things/<thing>/#`` of its things (TLS only).
+        user_acls: explicit lines per certificate identity (TLS only), after ``device_users``.
     """
 
     out: Path
@@ -79,6 +112,7 @@ class BrokerLayout:
     max_queued_messages: int = 100_000
     broker_user: str | None = None
     device_users: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    user_acls: tuple[UserAcl, ...] = ()
 
     @property
     def listen_port(self) -> int:
@@ -108,6 +142,11 @@ class BrokerFiles:
         return f"mosquitto -c {self.config}"
 
 
+def _check_user(identity: str) -> None:
+    if not identity.isprintable() or any(c.isspace() for c in identity) or not identity:
+        raise UsageError(f"certificate identity {identity!r} cannot be an ACL user name")
+
+
 def _check(layout: BrokerLayout) -> None:
     check_identity(layout.emulator_identity)
     if layout.port is not None and not 1 <= layout.port <= 65535:
@@ -118,16 +157,21 @@ def _check(layout: BrokerLayout) -> None:
         raise UsageError(f"--devices {layout.devices} must not be negative")
     if layout.devices and not layout.tls:
         raise UsageError("--devices issues device certificates: it needs --tls")
-    if layout.device_users and not layout.tls:
+    if (layout.device_users or layout.user_acls) and not layout.tls:
         raise UsageError(
             "--acl-from names devices by certificate: it needs --tls (without TLS nothing "
             "proves a client's certificate)"
         )
     for identity, things in layout.device_users:
-        if not identity.isprintable() or any(c.isspace() for c in identity) or not identity:
-            raise UsageError(f"certificate identity {identity!r} cannot be an ACL user name")
+        _check_user(identity)
         for thing in things:
             check_identity(thing)
+    for user in layout.user_acls:
+        _check_user(user.identity)
+        for topic in (*user.write, *user.read, *user.deny):
+            _check_filter(topic)
+        if "\n" in user.comment or "\r" in user.comment:
+            raise UsageError(f"ACL comment {user.comment!r} must be one line")
     for pattern in layout.things_patterns:
         if not pattern or any(c.isspace() for c in pattern) or not pattern.isprintable():
             raise UsageError(f"--things-pattern {pattern!r} must be one topic without spaces")
@@ -170,6 +214,22 @@ def _acl(layout: BrokerLayout) -> str:
         for identity, things in layout.device_users:
             lines.append(f"user {identity}")
             lines += [f"topic readwrite $aws/things/{thing}/#" for thing in things]
+    if layout.user_acls:
+        lines += [
+            "",
+            "# Certificates the emulator issued: what the IoT policies attached to each allow",
+            "# (`fleetsim broker-config --acl-from`; subscriptions are not checked by Mosquitto,",
+            "# read lines gate delivery). A topic no line of the user matches falls through to",
+            "# the patterns above, with %u = the CN (a key hash, not a thing name).",
+        ]
+        for user in layout.user_acls:
+            lines += [f"# {user.comment}"] if user.comment else []
+            lines.append(f"user {user.identity}")
+            both = set(user.write) & set(user.read)
+            lines += [f"topic deny {topic}" for topic in user.deny]
+            lines += [f"topic readwrite {topic}" for topic in user.write if topic in both]
+            lines += [f"topic write {topic}" for topic in user.write if topic not in both]
+            lines += [f"topic read {topic}" for topic in user.read if topic not in both]
     return "\n".join(lines) + "\n"
 
 
