@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,3 +161,14 @@ def aws_error(call: Callable[..., Any], /, **kwargs: Any) -> tuple[str, int, dic
         call(**kwargs)
     response: dict[str, Any] = info.value.response  # type: ignore[assignment]
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Poll ``check`` every 50 ms until it holds (``True``) or ``timeout`` passes (its last
+    answer): for what the server does on its own loop after a reply (index builds, rollouts)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()

@@ -10,14 +10,13 @@ a unique ``attributes.fleet`` value: the server is shared by the whole test sess
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.api.conftest import aws_error
+from tests.api.conftest import aws_error, eventually
 
 PREFIX = "arn:aws:iot:us-east-1:123456789012"
 ROLE = "arn:aws:iam::123456789012:role/JobsUpdatePackageShadow"
@@ -28,13 +27,6 @@ def _uid() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def _eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
 def _index(iot: Any, shadow_names: list[str]) -> None:
     iot.update_indexing_configuration(
         thingIndexingConfiguration={
@@ -43,7 +35,7 @@ def _index(iot: Any, shadow_names: list[str]) -> None:
             "filter": {"namedShadowNames": shadow_names},
         }
     )
-    _eventually(lambda: iot.describe_index(indexName="AWS_Things")["indexStatus"] == "ACTIVE")
+    assert eventually(lambda: iot.describe_index(indexName="AWS_Things")["indexStatus"] == "ACTIVE")
 
 
 @pytest.fixture
@@ -153,7 +145,7 @@ def test_continuous_job_follows_a_package_dynamic_group(
     cleanup.append(("group", group))
     assert created["queryString"] == query
     assert iot.describe_thing_group(thingGroupName=group)["status"] == "BUILDING"
-    _eventually(lambda: iot.describe_thing_group(thingGroupName=group)["status"] == "ACTIVE")
+    assert eventually(lambda: iot.describe_thing_group(thingGroupName=group)["status"] == "ACTIVE")
     assert _members(iot, group) == sorted([busy, done])
 
     job = f"follow-{fleet}"
@@ -169,8 +161,8 @@ def test_continuous_job_follows_a_package_dynamic_group(
 
     # A thing that starts matching joins the group and gets an execution.
     _report(iot_data, late, "agent", "1.0.0")
-    _eventually(lambda: late in _members(iot, group))
-    _eventually(lambda: _executions(iot, job).get(late) == "QUEUED")
+    assert eventually(lambda: late in _members(iot, group))
+    assert eventually(lambda: _executions(iot, job).get(late) == "QUEUED")
     queued = iot_jobs_data.get_pending_job_executions(thingName=late)["queuedJobs"]
     assert [e["jobId"] for e in queued] == [job]
 
@@ -180,8 +172,8 @@ def test_continuous_job_follows_a_package_dynamic_group(
     iot_jobs_data.start_next_pending_job_execution(thingName=busy)
     for thing in (busy, done):
         _report(iot_data, thing, "agent", "3.0.0")
-    _eventually(lambda: _members(iot, group) == [late])
-    _eventually(lambda: _executions(iot, job).get(busy) == "REMOVED")
+    assert eventually(lambda: _members(iot, group) == [late])
+    assert eventually(lambda: _executions(iot, job).get(busy) == "REMOVED")
     assert _executions(iot, job) == {busy: "REMOVED", done: "SUCCEEDED", late: "QUEUED"}
     assert iot_jobs_data.get_pending_job_executions(thingName=busy)["inProgressJobs"] == []
     code, status, _ = aws_error(
@@ -217,7 +209,9 @@ def test_package_job_moves_things_out_of_the_group(
         old = f"shadow.name.$package.reported.{package}.version:1.0.0"
         arn = iot.create_dynamic_thing_group(thingGroupName=group, queryString=old)["thingGroupArn"]
         cleanup.append(("group", group))
-        _eventually(lambda: iot.describe_thing_group(thingGroupName=group)["status"] == "ACTIVE")
+        assert eventually(
+            lambda: iot.describe_thing_group(thingGroupName=group)["status"] == "ACTIVE"
+        )
         assert _members(iot, group) == sorted([first, second])
 
         job = f"upgrade-{fleet}"
@@ -232,7 +226,7 @@ def test_package_job_moves_things_out_of_the_group(
         iot_jobs_data.start_next_pending_job_execution(thingName=first)
         iot_jobs_data.update_job_execution(thingName=first, jobId=job, status="SUCCEEDED")
 
-        _eventually(lambda: _members(iot, group) == [second])
+        assert eventually(lambda: _members(iot, group) == [second])
         new = f"shadow.name.$package.reported.{package}.version:2.0.0"
         assert _search(iot, new, fleet) == [first]
         # Leaving after finishing does not undo the execution.

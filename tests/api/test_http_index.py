@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from tests.api.conftest import aws_error
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
+from tests.api.conftest import aws_error, eventually
 
 
 def _index_active(iot: Any) -> bool:
@@ -30,7 +19,7 @@ def test_search_and_dynamic_groups(iot: Any) -> None:
     iot.update_indexing_configuration(thingIndexingConfiguration={"thingIndexingMode": "REGISTRY"})
     config = iot.get_indexing_configuration()["thingIndexingConfiguration"]
     assert config["thingIndexingMode"] == "REGISTRY"
-    assert _eventually(lambda: _index_active(iot))
+    assert eventually(lambda: _index_active(iot))
 
     site = f"site{uuid.uuid4().hex[:8]}"
     thing = f"dev-{uuid.uuid4().hex[:8]}"
@@ -43,7 +32,7 @@ def test_search_and_dynamic_groups(iot: Any) -> None:
         thingGroupName=group, queryString=f"attributes.site:{site}"
     )
     assert created["queryString"] == f"attributes.site:{site}"
-    assert _eventually(
+    assert eventually(
         lambda: iot.list_things_in_thing_group(thingGroupName=group)["things"] == [thing]
     )
     assert iot.describe_thing_group(thingGroupName=group)["queryString"] == (
@@ -59,7 +48,7 @@ def test_search_and_dynamic_groups(iot: Any) -> None:
 
 def test_bad_query_and_unknown_index(iot: Any) -> None:
     iot.update_indexing_configuration(thingIndexingConfiguration={"thingIndexingMode": "REGISTRY"})
-    assert _eventually(lambda: _index_active(iot))
+    assert eventually(lambda: _index_active(iot))
     code, status, _ = aws_error(iot.search_index, queryString="attributes.site:(")
     assert (code, status) == ("InvalidQueryException", 400)
     code, status, _ = aws_error(iot.describe_index, indexName="NoSuchIndex")

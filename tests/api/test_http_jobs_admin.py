@@ -8,12 +8,10 @@ calls and UpdateDynamicThingGroup, each with its success and its AWS errors, aga
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from tests.api.conftest import aws_error
+from tests.api.conftest import aws_error, eventually
 
 DOC = json.dumps({"operation": "install"})
 
@@ -158,15 +156,6 @@ def test_job_template_lifecycle(iot: Any) -> None:
     assert (code, status) == ("ResourceNotFoundException", 404)
 
 
-def _eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
-
-
 def _members(iot: Any, group: str) -> set[str]:
     return set(iot.list_things_in_thing_group(thingGroupName=group)["things"])
 
@@ -179,7 +168,7 @@ def test_update_dynamic_thing_group_rebuilds_its_membership(iot: Any) -> None:
     iot.create_thing(thingName=there, attributePayload={"attributes": {"site": other}})
     group = _name("dyn")
     iot.create_dynamic_thing_group(thingGroupName=group, queryString=f"attributes.site:{site}")
-    assert _eventually(lambda: _members(iot, group) == {here})
+    assert eventually(lambda: _members(iot, group) == {here})
 
     version = iot.describe_thing_group(thingGroupName=group)["version"]
     updated = iot.update_dynamic_thing_group(
@@ -189,7 +178,7 @@ def test_update_dynamic_thing_group_rebuilds_its_membership(iot: Any) -> None:
         expectedVersion=version,
     )
     assert updated["version"] == version + 1
-    assert _eventually(lambda: _members(iot, group) == {there})
+    assert eventually(lambda: _members(iot, group) == {there})
     described = iot.describe_thing_group(thingGroupName=group)
     assert described["queryString"] == f"attributes.site:{other}"
     assert described["thingGroupProperties"]["thingGroupDescription"] == "moved"

@@ -8,7 +8,6 @@ before its page came is not listed; tokens from elsewhere and bad page sizes are
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,14 +15,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
-from tests.api.conftest import Server, aws_error
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from tests.api.conftest import Server, aws_error, eventually
 
 
 def _walk(
@@ -108,7 +100,7 @@ def test_list_job_executions_for_job_with_executions_deleted_between_pages(iot: 
         iot.add_thing_to_thing_group(thingGroupName=group, thingName=name)
     job = f"pg-job-{batch}"
     iot.create_job(jobId=job, targets=[arn], document="{}")
-    _eventually(lambda: _execution_count(iot, job) == len(names))
+    assert eventually(lambda: _execution_count(iot, job) == len(names))
     order = [
         s["thingArn"].rsplit("/", 1)[1]
         for p in iot.get_paginator("list_job_executions_for_job").paginate(jobId=job)
@@ -138,7 +130,7 @@ def test_list_job_executions_for_thing_with_jobs_coming_and_going(iot: Any) -> N
     jobs = [f"pg-job-{batch}-{i}" for i in range(5)]
     for job in jobs:
         iot.create_job(jobId=job, targets=[arn], document="{}")
-    _eventually(lambda: all(_execution_count(iot, j) == 1 for j in jobs))
+    assert eventually(lambda: all(_execution_count(iot, j) == 1 for j in jobs))
 
     late = f"pg-job-{batch}-late"
 
@@ -147,7 +139,7 @@ def test_list_job_executions_for_thing_with_jobs_coming_and_going(iot: Any) -> N
             iot.delete_job_execution(jobId=jobs[1], thingName=thing, executionNumber=1, force=True)
             iot.delete_job_execution(jobId=jobs[3], thingName=thing, executionNumber=1, force=True)
             iot.create_job(jobId=late, targets=[arn], document="{}")
-            _eventually(lambda: _execution_count(iot, late) == 1)
+            assert eventually(lambda: _execution_count(iot, late) == 1)
 
     pages = iot.get_paginator("list_job_executions_for_thing").paginate(
         thingName=thing, PaginationConfig={"PageSize": 2}
@@ -165,7 +157,7 @@ def test_search_index_pages_by_hand(iot: Any) -> None:
         except iot.exceptions.ResourceNotFoundException:
             return False
 
-    _eventually(active)
+    assert eventually(active)
     batch = _uid()
     names = [f"pg-{batch}-{i:02d}" for i in range(9)]
     for name in names:
