@@ -11,12 +11,21 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN pip install --no-cache-dir uv==0.13.9
 
+# Mosquitto, for the benchmarks that start their own broker (`fleetsim bench
+# mqtt|mqtt-bridge|locust`) and as a broker for the container itself (`mosquitto -d`).
+# Debian's package, whatever bookworm ships.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends mosquitto \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /src
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --locked --no-dev --no-install-project
+# The bench extra: the peers `fleetsim bench` compares with (moto, gmqtt, aiomqtt).
+RUN uv sync --locked --no-dev --extra bench --no-install-project
 COPY simulator ./simulator
 COPY scenarios ./scenarios
-RUN uv sync --locked --no-dev \
+RUN uv sync --locked --no-dev --extra bench \
     && useradd --create-home --uid 10001 fleetsim
 USER 10001
 WORKDIR /home/fleetsim
