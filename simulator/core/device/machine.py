@@ -20,21 +20,23 @@ already has that status (an earlier attempt was applied, its answer lost) counts
 Every input is read into an :class:`~simulator.core.device.table.Event` (from the topic, or the
 timer's meaning) and dispatched through :data:`~simulator.core.device.table.TRANSITIONS` to the
 handler of its :class:`~simulator.core.device.table.Action`; nothing else decides what runs.
+Running the steps (:mod:`~simulator.core.device.steps`) and the ``$package`` reports
+(:mod:`~simulator.core.device.reports`) live beside this module, as functions of the device.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final, Protocol, assert_never
 
 import orjson
 
 from simulator.core.device.answers import already, answers, echoes_other, loads
-from simulator.core.device.jobdoc import JobPlan, Step, StepKind
 from simulator.core.device.profile import DeviceProfile
+from simulator.core.device.reports import learn_version, report, reread
+from simulator.core.device.steps import Run, begin_step, check_fails, finish_step, undo
 from simulator.core.device.table import TRANSITIONS, Action, DeviceState, Event
-from simulator.core.device.versioned import VersionedReports, answer_code, answer_version
+from simulator.core.device.versioned import VersionedReports
 from simulator.core.jobs import ExecutionStatus
 
 __all__ = ["Device", "DeviceIO"]
@@ -47,16 +49,9 @@ _IDLE: Final = DeviceState.IDLE
 _REQUESTING: Final = DeviceState.REQUESTING
 _RUNNING: Final = DeviceState.RUNNING
 _REPORTING: Final = DeviceState.REPORTING
-_VERIFYING: Final = DeviceState.VERIFYING
 _CONNECTED: Final = Event.CONNECTED
-_REBOOTED: Final = Event.REBOOTED
-_STEP_DONE: Final = Event.STEP_DONE
 _RESPONSE_TIMEOUT: Final = Event.RESPONSE_TIMEOUT
-_HEALTH_CHECK_FAILED: Final = Event.HEALTH_CHECK_FAILED
 _UPDATE_ACCEPTED: Final = Event.UPDATE_ACCEPTED
-_DOWNLOAD: Final = StepKind.DOWNLOAD
-_INSTALL: Final = StepKind.INSTALL
-_UNINSTALL: Final = StepKind.UNINSTALL
 _SUCCEEDED: Final = ExecutionStatus.SUCCEEDED
 _FAILED: Final = ExecutionStatus.FAILED
 _REJECTED: Final = ExecutionStatus.REJECTED
@@ -95,21 +90,6 @@ class DeviceIO(Protocol):
     def set_timer(self, device: Device, delay: float, token: int, /) -> None: ...
 
     def inventory_changed(self, device: Device, package: str, /) -> None: ...
-
-
-@dataclass(slots=True)
-class _Run:
-    """The execution being run."""
-
-    job_id: str
-    execution_number: int
-    plan: JobPlan
-    step: int = 0
-    step_started: float = 0.0
-    outcome: ExecutionStatus = _SUCCEEDED
-    reason: str | None = None
-    token: str | None = None  # clientToken of the terminal update, to match its answer
-    installed: list[tuple[str, str | None]] | None = None  # (package, version before), in order
 
 
 class Device:
@@ -152,7 +132,7 @@ class Device:
         self.changed: set[str] = set()  # packages changed since the last $package report
         self._profile = profile
         self._io = io
-        self._run: _Run | None = None
+        self._run: Run | None = None
         self._seq = 0
         self._gen = 0
         self._asked: str | None = None  # clientToken of the outstanding start-next
@@ -251,7 +231,7 @@ class Device:
     # -- handlers, one per Action: (self, event, topic suffix, payload) ---------------------
 
     def _boot(self, event: Event, suffix: str, payload: bytes) -> None:
-        self._undo()
+        undo(self)
         self._request_next(event)
 
     def _ask(self, event: Event, suffix: str, payload: bytes) -> None:
@@ -292,7 +272,7 @@ class Device:
         number = execution.get("executionNumber")
         profile = self._profile
         plan = profile.plans.plan(execution.get("jobDocument"))
-        run = _Run(job_id, number if type(number) is int else 1, plan)
+        run = Run(job_id, number if type(number) is int else 1, plan)
         self._run = run
         if plan.rejected is not None:
             run.outcome, run.reason = _REJECTED, plan.rejected
@@ -318,40 +298,7 @@ class Device:
             self._publish(
                 f"jobs/{run.job_id}/update", {"status": "IN_PROGRESS", "statusDetails": details}
             )
-        self._begin_step()
-
-    def _finish_step(self, event: Event, suffix: str, payload: bytes) -> None:
-        run = self._run
-        assert run is not None
-        step = run.plan.steps[run.step]
-        failure = self._step_failure(step, run.step_started)
-        if failure is not None and not step.ignore_failure:
-            run.outcome, run.reason = _FAILED, failure
-            self._move(event, _REPORTING)
-            self._send_terminal()
-            return
-        if step.kind is _INSTALL and failure is None:
-            previous = self.inventory.get(step.args[0])
-            self._set(step.args[0], step.args[1])
-            if self._profile.reboot():
-                self._reboot(event, step, previous)
-                return
-            if self._profile.rollback_after_success_probability > 0.0:
-                # What a failed health check undoes (kept only when checks can fail).
-                if run.installed is None:
-                    run.installed = []
-                run.installed.append((step.args[0], previous))
-        elif step.kind is _UNINSTALL and failure is None:
-            self._set(step.args[0], None)
-        run.step += 1
-        if run.step < len(run.plan.steps):
-            self._move(event, _RUNNING)
-            self._begin_step()
-        elif run.installed and self._profile.check_before_success and self._check_fails(event, run):
-            return  # SUCCEEDED waits for the health check, which will fail
-        else:
-            self._move(event, _REPORTING)
-            self._send_terminal()
+        begin_step(self)
 
     def _resend_update(self, event: Event, suffix: str, payload: bytes) -> None:
         self._send_terminal()
@@ -367,144 +314,24 @@ class Device:
         self._pending = None
         self._run = None
         if accepted:
-            self._report()
+            report(self)
             checks = run.installed and run.outcome is _SUCCEEDED
-            if checks and not self._profile.check_before_success and self._check_fails(event, run):
+            if checks and not self._profile.check_before_success and check_fails(self, event, run):
                 return  # start-next follows the rollback
         self._request_next(event)
 
     def _roll_back(self, event: Event, suffix: str, payload: bytes) -> None:
         """The health check failed: the update is undone (A/B fallback, as after a bad boot)."""
         self._pending = None
-        self._undo()
+        undo(self)
         run = self._run
         if run is not None:  # checked before the terminal update: the execution FAILED
             run.outcome, run.reason = _FAILED, "health check failed: the update was rolled back"
             self._move(event, _REPORTING)
             self._send_terminal()
             return
-        self._report()
+        report(self)
         self._request_next(event)
-
-    def _check_fails(self, event: Event, run: _Run) -> bool:
-        """Start the update's health check if it installed something and the check will fail."""
-        profile = self._profile
-        if not run.installed or not profile.health_check_fails():
-            return False
-        self._rollback = run.installed
-        self._move(event, _VERIFYING)
-        self._timer(profile.health_check_delay(), _HEALTH_CHECK_FAILED)
-        return True
-
-    def _report(self, *, unconditional: bool = False) -> None:
-        """Write the packages changed since the last report to ``$package``, if this device
-        reports its inventory (with the version it last learned, when it uses a precondition:
-        without one learned yet it reads ``$package`` first, and the answer sends the report)."""
-        if not (self.reports_shadow and self.changed):
-            return
-        body: dict[str, Any] = {}
-        versioned = self._versioned
-        if versioned is not None and not unconditional:
-            if versioned.rereading:
-                return  # the read's answer sends it
-            if versioned.version is None:
-                self._reread_package()
-                return
-            body["version"] = versioned.version
-        if versioned is not None:
-            versioned.reported.update(self.changed)
-        body["state"] = {
-            "reported": {
-                pkg: ({"version": self.inventory[pkg]} if pkg in self.inventory else None)
-                for pkg in sorted(self.changed)
-            }
-        }
-        self.changed.clear()
-        self._publish("shadow/name/$package/update", body)
-
-    def _reread_package(self) -> None:
-        versioned = self._versioned
-        assert versioned is not None
-        versioned.rereading = True
-        self._publish("shadow/name/$package/get", {})
-
-    def _learn_version(self, event: Event, suffix: str, payload: bytes) -> None:
-        versioned = self._versioned
-        if versioned is None:
-            return  # not subscribed: a stray answer
-        versioned.learn(answer_version(payload))
-        if suffix[-13:] == "/get/accepted" and versioned.rereading:
-            versioned.rereading = False
-            self._report()
-
-    def _reread(self, event: Event, suffix: str, payload: bytes) -> None:
-        versioned = self._versioned
-        if versioned is None:
-            return  # not subscribed: a stray answer
-        if suffix[-13:] == "/get/rejected":
-            # No $package to read (404): nothing newer to overwrite, so report without one.
-            if versioned.rereading:
-                versioned.rereading = False
-                self._report(unconditional=True)
-            return
-        if answer_code(payload) != 409:
-            return  # refused for its content: sending it again would not help
-        # $package moved on since the version this report carried: re-read it, then report
-        # every package this device has reported, as it runs them now.
-        self.changed |= versioned.reported
-        if not versioned.rereading:
-            self._reread_package()
-
-    # -- steps ------------------------------------------------------------------------------
-
-    def _begin_step(self) -> None:
-        run = self._run
-        assert run is not None
-        step = run.plan.steps[run.step]
-        run.step_started = self._io.now()
-        if self._profile.report_steps:
-            details = {"step": step.name, "progress": f"{run.step + 1}/{len(run.plan.steps)}"}
-            self._publish(
-                f"jobs/{run.job_id}/update",
-                {"status": "IN_PROGRESS", "statusDetails": details},
-            )
-        self._timer(self._profile.duration(step.kind), _STEP_DONE)
-
-    def _step_failure(self, step: Step, started: float) -> str | None:
-        # S3 checks a presigned URL when the request starts, not while the body streams.
-        expires = step.expires
-        if expires is not None and started > expires and step.kind is _DOWNLOAD:
-            return f"{step.name}: HTTP 403 from S3, the presigned URL expired"
-        if self._profile.fails(step.kind):
-            return f"{step.name}: handler exited with status 1"
-        return None
-
-    def _undo(self) -> None:
-        rollback = self._rollback
-        if rollback is not None:
-            self._rollback = None
-            for package, version in reversed(rollback):
-                self._set(package, version)
-
-    def _set(self, package: str, version: str | None) -> None:
-        if version is None:
-            if self.inventory.pop(package, None) is None:
-                return
-        elif self.inventory.get(package) == version:
-            return
-        else:
-            self.inventory[package] = version
-        self.changed.add(package)
-        self._io.inventory_changed(self, package)
-
-    def _reboot(self, event: Event, step: Step, previous: str | None) -> None:
-        """The install rebooted the device: offline for a while, maybe rolled back after it."""
-        self._move(event, _OFFLINE)
-        self._run = None
-        if self._profile.rollback():
-            # A/B fallback: the new version does not boot and the old one runs again.
-            self._rollback = [(step.args[0], previous)]
-        self._timer(self._profile.reboot_duration(), _REBOOTED)
 
     def _send_terminal(self) -> None:
         run = self._run
@@ -534,7 +361,7 @@ def _handler(action: Action) -> _Handler | None:
         case Action.START_REFUSED:
             return Device._start_refused
         case Action.FINISH_STEP:
-            return Device._finish_step
+            return finish_step
         case Action.RESEND_UPDATE:
             return Device._resend_update
         case Action.CLOSE:
@@ -542,9 +369,9 @@ def _handler(action: Action) -> _Handler | None:
         case Action.ROLL_BACK:
             return Device._roll_back
         case Action.LEARN_VERSION:
-            return Device._learn_version
+            return learn_version
         case Action.REREAD:
-            return Device._reread
+            return reread
         case _:
             assert_never(action)
 
