@@ -32,6 +32,7 @@ import gevent
 import gevent.event
 import msgspec
 from gevent import monkey
+from locust import stats as locust_stats
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -426,6 +427,14 @@ class Coordinator:
                     _FINISH_TIMEOUT_S,
                 )
         self.write_report()
+        self._flush_csv()
+
+    def _flush_csv(self) -> None:
+        """Let Locust's CSV writer run once more, so the report's own calls (the final DescribeJob
+        and ListJobExecutionsForJob) are in ``--csv``'s stats: the writer rewrites the file every
+        ``CSV_STATS_INTERVAL_SEC`` and only closes it at shutdown, without a last write."""
+        if getattr(self.env.parsed_options, "csv_prefix", None):
+            gevent.sleep(locust_stats.CSV_STATS_INTERVAL_SEC + 0.2)
 
     def _on_finish(self, environment: Environment, msg: Any) -> None:
         self._finished = True
