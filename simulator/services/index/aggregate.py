@@ -79,6 +79,7 @@ from simulator.services.index.results import (
     Percentiles,
     Statistics,
 )
+from simulator.services.index.scan import one_pass
 from simulator.services.registry import Registry, RegistryEvent, Thing
 
 __all__ = ["AggregationOps", "AggregationScan"]
@@ -276,21 +277,7 @@ class AggregationOps:
             lambda field: lambda values, _: statistics(field.type, values),
         )
 
-    def get_statistics(
-        self,
-        *,
-        query_string: str,
-        index_name: str | None = None,
-        aggregation_field: str | None = None,
-        query_version: str | None = None,
-    ) -> Statistics:
-        """GetStatistics in one pass; see :meth:`start_get_statistics`."""
-        return self.start_get_statistics(
-            query_string=query_string,
-            index_name=index_name,
-            aggregation_field=aggregation_field,
-            query_version=query_version,
-        ).run()
+    get_statistics = one_pass(start_get_statistics)
 
     # -- GetCardinality --------------------------------------------------------------------------
 
@@ -311,21 +298,7 @@ class AggregationOps:
             lambda _: lambda values, _n: Cardinality(len(set(values))),
         )
 
-    def get_cardinality(
-        self,
-        *,
-        query_string: str,
-        index_name: str | None = None,
-        aggregation_field: str | None = None,
-        query_version: str | None = None,
-    ) -> Cardinality:
-        """GetCardinality in one pass; see :meth:`start_get_cardinality`."""
-        return self.start_get_cardinality(
-            query_string=query_string,
-            index_name=index_name,
-            aggregation_field=aggregation_field,
-            query_version=query_version,
-        ).run()
+    get_cardinality = one_pass(start_get_cardinality)
 
     # -- GetPercentiles --------------------------------------------------------------------------
 
@@ -350,23 +323,7 @@ class AggregationOps:
 
         return self._aggregation(index_name, query_string, query_version, aggregation_field, finish)
 
-    def get_percentiles(
-        self,
-        *,
-        query_string: str,
-        index_name: str | None = None,
-        aggregation_field: str | None = None,
-        query_version: str | None = None,
-        percents: Sequence[float] | None = None,
-    ) -> Percentiles:
-        """GetPercentiles in one pass; see :meth:`start_get_percentiles`."""
-        return self.start_get_percentiles(
-            query_string=query_string,
-            index_name=index_name,
-            aggregation_field=aggregation_field,
-            query_version=query_version,
-            percents=percents,
-        ).run()
+    get_percentiles = one_pass(start_get_percentiles)
 
     # -- GetBucketsAggregation -------------------------------------------------------------------
 
@@ -389,20 +346,4 @@ class AggregationOps:
             lambda field: lambda values, matched: buckets(field.type, values, matched, limit),
         )
 
-    def get_buckets_aggregation(
-        self,
-        *,
-        query_string: str,
-        aggregation_field: str,
-        buckets_aggregation_type: dict[str, Any],
-        index_name: str | None = None,
-        query_version: str | None = None,
-    ) -> BucketsAggregation:
-        """GetBucketsAggregation in one pass; see :meth:`start_get_buckets_aggregation`."""
-        return self.start_get_buckets_aggregation(
-            query_string=query_string,
-            aggregation_field=aggregation_field,
-            buckets_aggregation_type=buckets_aggregation_type,
-            index_name=index_name,
-            query_version=query_version,
-        ).run()
+    get_buckets_aggregation = one_pass(start_get_buckets_aggregation)

@@ -25,16 +25,39 @@ the loop would wait up to a switch interval (5 ms) for each of its own slices an
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, ParamSpec, Protocol, TypeVar
 
 from simulator.core.fleet_query import IndexDocument, Predicate
 from simulator.core.paging import OrderLog
 from simulator.services.registry import Thing
 
-__all__ = ["SearchScan"]
+__all__ = ["SearchScan", "one_pass"]
 
 R = TypeVar("R")
+T = TypeVar("T")
+R_co = TypeVar("R_co", covariant=True)
+P = ParamSpec("P")
+
+
+class _Runs(Protocol[R_co]):
+    def run(self) -> R_co: ...
+
+
+def one_pass(start: Callable[P, _Runs[T]]) -> Callable[P, T]:
+    """The one-call form of a ``start_<operation>`` method: the same arguments, the scan run to
+    its end (for in-process callers; the HTTP layer steps the scan itself)."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return start(*args, **kwargs).run()
+
+    # Its signature is the start method's (keyword-only request members, as the route checks
+    # read it); its name the operation's.
+    functools.update_wrapper(run, start)
+    run.__name__ = start.__name__.removeprefix("start_")
+    run.__qualname__ = start.__qualname__.replace(".start_", ".", 1)
+    return run
 
 
 class SearchScan(Generic[R]):

@@ -57,7 +57,7 @@ from simulator.services.index.results import (
     SearchHit,
     SearchPage,
 )
-from simulator.services.index.scan import SearchScan
+from simulator.services.index.scan import SearchScan, one_pass
 from simulator.services.registry import Registry, RegistryEvent, Thing
 from simulator.services.runtime import Runtime, TimerHandle
 
@@ -166,33 +166,6 @@ class IndexService(DynamicGroupOps, AggregationOps):
 
     # -- search ----------------------------------------------------------------------------------
 
-    def search_index(
-        self,
-        *,
-        index_name: str | None = None,
-        query_string: str,
-        next_token: str | None = None,
-        max_results: int | None = None,
-        query_version: str | None = None,
-    ) -> SearchPage:
-        """SearchIndex over ``AWS_Things``, in registry order, paged by ``nextToken``.
-
-        In one pass; :meth:`start_search_index` is the same search as resumable steps.
-
-        Raises:
-            InvalidQueryException: the query is malformed or unsupported.
-            IndexNotReadyException: the index is still BUILDING.
-            ResourceNotFoundException: an unknown index, or thing indexing is OFF.
-            InvalidRequestException: a bad page size, token or ``queryVersion``.
-        """
-        return self.start_search_index(
-            index_name=index_name,
-            query_string=query_string,
-            next_token=next_token,
-            max_results=max_results,
-            query_version=query_version,
-        ).run()
-
     def start_search_index(
         self,
         *,
@@ -202,10 +175,14 @@ class IndexService(DynamicGroupOps, AggregationOps):
         max_results: int | None = None,
         query_version: str | None = None,
     ) -> SearchScan[SearchPage]:
-        """Check a SearchIndex request and return its scan, to be stepped (see :mod:`.scan`).
+        """SearchIndex over ``AWS_Things``, in registry order, paged by ``nextToken``, as a scan
+        to be stepped (see :mod:`.scan`); :attr:`search_index` runs it in one call.
 
-        Raises:
-            The errors of :meth:`search_index`, all before any document is evaluated.
+        Raises (all before any document is evaluated):
+            InvalidQueryException: the query is malformed or unsupported.
+            IndexNotReadyException: the index is still BUILDING.
+            ResourceNotFoundException: an unknown index, or thing indexing is OFF.
+            InvalidRequestException: a bad page size, token or ``queryVersion``.
         """
         index = THINGS_INDEX if index_name is None else index_name
         if index == GROUPS_INDEX and self._group_config.mode == "ON":
@@ -235,6 +212,8 @@ class IndexService(DynamicGroupOps, AggregationOps):
             finish=finish,
             step_docs=self.options.step_things,
         )
+
+    search_index = one_pass(start_search_index)
 
     # -- documents -------------------------------------------------------------------------------
 
